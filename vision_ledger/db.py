@@ -1,0 +1,150 @@
+"""Storage: the declarative base, engines for SQLite (embedded default) and PostgreSQL, sessions.
+
+Core functions take a Session and flush; the doors own the commit (one per request).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import MetaData, create_engine, event, select, text, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+DEFAULT_SQLITE_PATH = Path("instance") / "vision_ledger.sqlite3"
+
+
+def database_url_from_env() -> str:
+    """VISION_DATABASE_URL, or the embedded SQLite file under ./instance."""
+    url = os.environ.get("VISION_DATABASE_URL")
+    if url:
+        return url
+    DEFAULT_SQLITE_PATH.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{DEFAULT_SQLITE_PATH.resolve()}"
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine with the settings this ledger relies on.
+
+    SQLite: WAL, foreign keys, a busy timeout, and transactions that pysqlite does not manage by
+    itself (so SAVEPOINT works and a writer can take the write lock up front with BEGIN IMMEDIATE).
+    PostgreSQL: psycopg 3, READ COMMITTED; group rows are locked with SELECT ... FOR UPDATE.
+    """
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    if url.startswith("sqlite"):
+        kwargs.setdefault("connect_args", {})
+        kwargs["connect_args"].setdefault("timeout", 30)
+        kwargs["connect_args"].setdefault("check_same_thread", False)
+        engine = create_engine(url, **kwargs)
+        _configure_sqlite(engine)
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(url, **kwargs)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        if engine.url.database not in (None, "", ":memory:"):
+            cursor.execute("PRAGMA journal_mode=WAL")
+            # NORMAL in WAL mode is durable against application crashes; FULL also against power
+            # loss, which is what a ledger acknowledging money wants.
+            cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        immediate = conn.get_execution_options().get("vision_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def is_sqlite(session: Session) -> bool:
+    return session.get_bind().dialect.name == "sqlite"
+
+
+class Database:
+    """An engine and its session factory; passed to the doors, never fetched from a global."""
+
+    def __init__(self, url: str | None = None, *, engine: Engine | None = None, **kwargs: Any):
+        self.engine = engine if engine is not None else make_engine(url or database_url_from_env(), **kwargs)
+        self.sessionmaker = sessionmaker(bind=self.engine, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def session(self) -> Session:
+        return self.sessionmaker()
+
+    @contextmanager
+    def unit_of_work(self, *, write: bool = True) -> Iterator[Session]:
+        """A session that commits on success and rolls back on any error.
+
+        `write=True` takes SQLite's write lock when the transaction begins, so a transaction that
+        reads and then writes can never fail to upgrade its lock under concurrency.
+        """
+        session = self.sessionmaker()
+        try:
+            if write:
+                begin_write(session)
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+
+def begin_write(session: Session) -> None:
+    """Mark the session's transaction as a writer (BEGIN IMMEDIATE on SQLite; no-op elsewhere)."""
+    if session.in_transaction() and session.get_transaction().nested:
+        return
+    session.connection(execution_options={"vision_write": True})
+
+
+def lock_group(session: Session, group_id: int) -> None:
+    """Serialise writes to one group: SELECT ... FOR UPDATE on its row (PostgreSQL).
+
+    On SQLite the whole database has one writer; a write transaction holds it from BEGIN IMMEDIATE
+    (see `begin_write`), so the lock is already held and this only touches the row.
+    Different groups never wait on each other on PostgreSQL.
+    """
+    from .models import Group
+
+    if is_sqlite(session):
+        session.execute(update(Group).where(Group.id == group_id).values(lock_version=Group.lock_version))
+        return
+    session.execute(select(Group.id).where(Group.id == group_id).with_for_update()).first()
+
+
+def ping(session: Session) -> bool:
+    session.execute(text("SELECT 1"))
+    return True

@@ -1,0 +1,57 @@
+"""Domain errors: a stable code, a message for people, and the facts behind it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class DomainError(Exception):
+    """A refusal by the rules of the group, the programme or the ledger.
+
+    `code` is stable (`loan.above_maximum`); `facts` carries the numbers a door needs to explain
+    the refusal in the member's language (`{"maximum": "20.00", "requested": "25.00"}`).
+    """
+
+    status = 422  # what an HTTP door answers; subclasses refine it
+
+    def __init__(self, code: str, message: str, **facts: Any) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.facts = {k: _plain(v) for k, v in facts.items()}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.code!r}, {self.message!r}, {self.facts!r})"
+
+
+class NotFound(DomainError):
+    """The thing does not exist, or is outside the actor's scope (never say which)."""
+
+    status = 404
+
+
+class PermissionDenied(DomainError):
+    """The actor may see the thing but not do this to it."""
+
+    status = 403
+
+
+class Conflict(DomainError):
+    """The request clashes with state: an idempotency key reused with another payload, etc."""
+
+    status = 409
+
+
+def _plain(value: Any) -> Any:
+    """Facts are JSON-friendly: Money becomes its decimal string, dates their ISO form."""
+    from datetime import date, datetime
+
+    from .money import Money
+
+    if isinstance(value, Money):
+        return value.decimal_string()
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value

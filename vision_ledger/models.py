@@ -1,0 +1,407 @@
+"""The schema: SQLAlchemy 2 typed mappings. Every group-owned row carries `group_id`.
+
+Alembic (migrations/) is the schema's only author in production.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .db import Base, utcnow
+
+# BigInteger ids on PostgreSQL, INTEGER PRIMARY KEY (rowid) on SQLite.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def _id() -> Mapped[int]:
+    return mapped_column(BigId, primary_key=True, autoincrement=True)
+
+
+class Programme(Base):
+    __tablename__ = "programmes"
+
+    id: Mapped[int] = _id()
+    name: Mapped[str] = mapped_column(String(200))
+    country: Mapped[str] = mapped_column(String(2))
+    currency: Mapped[str] = mapped_column(String(3))
+    policy: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    groups: Mapped[list[Group]] = relationship(back_populates="programme")
+
+
+class Group(Base):
+    __tablename__ = "groups"
+
+    id: Mapped[int] = _id()
+    programme_id: Mapped[int] = mapped_column(ForeignKey("programmes.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    country: Mapped[str] = mapped_column(String(2))
+    region: Mapped[str | None] = mapped_column(String(100))
+    district: Mapped[str | None] = mapped_column(String(100))
+    village: Mapped[str | None] = mapped_column(String(100))
+    currency: Mapped[str] = mapped_column(String(3))
+    timezone: Mapped[str] = mapped_column(String(64))
+    language: Mapped[str] = mapped_column(String(8))
+    schedule: Mapped[str] = mapped_column(String(200))  # an RFC 5545 RRULE, e.g. FREQ=WEEKLY;BYDAY=TH
+    policy: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # refinements of the programme's
+    # The head of the group's journal: the ledger's `post` is the only writer of these two.
+    last_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_hash: Mapped[str] = mapped_column(String(64), default="0" * 64)
+    lock_version: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    programme: Mapped[Programme] = relationship(back_populates="groups")
+
+    __table_args__ = (CheckConstraint("last_seq >= 0", name="last_seq_not_negative"),)
+
+
+class Member(Base):
+    __tablename__ = "members"
+
+    id: Mapped[int] = _id()
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)  # short member number within the group (1, 2, ...)
+    name: Mapped[str] = mapped_column(String(200))
+    phone: Mapped[str] = mapped_column(String(20), index=True)  # E.164
+    gender: Mapped[str | None] = mapped_column(String(16))  # female | male | other
+    birth_year: Mapped[int | None] = mapped_column(Integer)
+    disability: Mapped[bool] = mapped_column(Boolean, default=False)
+    language: Mapped[str] = mapped_column(String(8))
+    role: Mapped[str] = mapped_column(String(20), default="member")
+    status: Mapped[str] = mapped_column(String(10), default="active")  # active | left
+    joined_on: Mapped[date] = mapped_column(Date)
+    left_on: Mapped[date | None] = mapped_column(Date)
+    pin_hash: Mapped[str | None] = mapped_column(String(200))
+    pin_must_change: Mapped[bool] = mapped_column(Boolean, default=True)
+    pin_failures: Mapped[int] = mapped_column(Integer, default=0)
+    pin_locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("group_id", "number"),
+        CheckConstraint("status IN ('active', 'left')", name="status_known"),
+        CheckConstraint(
+            "role IN ('chair', 'treasurer', 'secretary', 'money_counter', 'key_holder', "
+            "'box_keeper', 'member')",
+            name="role_known",
+        ),
+    )
+
+
+class Cycle(Base):
+    __tablename__ = "cycles"
+
+    id: Mapped[int] = _id()
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(10), default="open")  # open | closed
+    start_date: Mapped[date] = mapped_column(Date)
+    planned_shareout_date: Mapped[date] = mapped_column(Date)
+    weeks: Mapped[int] = mapped_column(Integer)
+    schedule: Mapped[str] = mapped_column(String(200))
+    share_price: Mapped[int] = mapped_column(BigInteger)  # minor units
+    social_fund_contribution: Mapped[int] = mapped_column(BigInteger)
+    fines: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)  # name -> minor units
+    service_charge_bp: Mapped[int] = mapped_column(Integer)  # basis points per month (1000 = 10%)
+    charge_method: Mapped[str] = mapped_column(String(10))  # flat | declining
+    loan_term_months: Mapped[int] = mapped_column(Integer)
+    policy: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # refinements of the group's
+    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        UniqueConstraint("group_id", "number"),
+        CheckConstraint("share_price > 0", name="share_price_positive"),
+        CheckConstraint("social_fund_contribution >= 0", name="social_fund_not_negative"),
+        CheckConstraint("charge_method IN ('flat', 'declining')", name="charge_method_known"),
+        # At most one open cycle per group (partial unique index; both databases support it).
+        CheckConstraint("status IN ('open', 'closed')", name="status_known"),
+        # At most one open cycle per group: a partial unique index, on both databases.
+        Index(
+            "uq_cycles_one_open_per_group",
+            "group_id",
+            unique=True,
+            sqlite_where=text("status = 'open'"),
+            postgresql_where=text("status = 'open'"),
+        ),
+    )
+
+
+class Meeting(Base):
+    __tablename__ = "meetings"
+
+    id: Mapped[int] = _id()
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"), index=True)
+    cycle_id: Mapped[int] = mapped_column(ForeignKey("cycles.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)  # within the cycle
+    date: Mapped[date] = mapped_column(Date)  # in the group's time zone
+    status: Mapped[str] = mapped_column(String(10), default="open")  # open | closed
+    present_count: Mapped[int] = mapped_column(Integer)
+    active_count: Mapped[int] = mapped_column(Integer)
+    opening_loan_fund: Mapped[int] = mapped_column(BigInteger)
+    opening_social_fund: Mapped[int] = mapped_column(BigInteger)
+    counted_loan_fund: Mapped[int | None] = mapped_column(BigInteger)
+    counted_social_fund: Mapped[int | None] = mapped_column(BigInteger)
+    closing_loan_fund: Mapped[int | None] = mapped_column(BigInteger)
+    closing_social_fund: Mapped[int | None] = mapped_column(BigInteger)
+    variance_reason: Mapped[str | None] = mapped_column(Text)
+    opened_by: Mapped[str] = mapped_column(String(100))
+    closed_by: Mapped[str | None] = mapped_column(String(100))
+    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        UniqueConstraint("cycle_id", "number"),
+        CheckConstraint("status IN ('open', 'closed')", name="status_known"),
+        Index(
+            "uq_meetings_one_open_per_group",
+            "group_id",
+            unique=True,
+            sqlite_where=text("status = 'open'"),
+            postgresql_where=text("status = 'open'"),
+        ),
+    )
+
+
+class Attendance(Base):
+    __tablename__ = "attendance"
+
+    id: Mapped[int] = _id()
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"), index=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id"), index=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
+    present: Mapped[bool] = mapped_column(Boolean)
+
+    __table_args__ = (UniqueConstraint("meeting_id", "member_id"),)
+
+
+class Account(Base):
+    """A ledger account of one group; `key` is the code, with `:member_id` for member sub-accounts."""
+
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = _id()
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"))
+    key: Mapped[str] = mapped_column(String(60))
+    code: Mapped[str] = mapped_column(String(40))
+    type: Mapped[str] = mapped_column(String(10))  # asset | equity | income | expense
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    # Stored balance: debit positive, credit negative, updated in the same transaction as postings.
+    balance: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Share count on member share accounts (the units the share-out divides by).
+    units: Mapped[int] = mapped_column(BigInteger, default=0)
+
+    __table_args__ = (
+        UniqueConstraint("group_id", "key"),
+        CheckConstraint("type IN ('asset', 'equity', 'income', 'expense')", name="type_known"),
+        CheckConstraint(
+            "code NOT IN ('loan_fund_cash', 'social_fund_cash') OR balance >= 0",
+            name="cash_not_negative",
+        ),
+    )
+
+
+class Entry(Base):
+    """A journal entry: never updated, never deleted. Corrections are reversal entries."""
+
+    __tablename__ = "entries"
+
+    id: Mapped[int] = _id()
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"))
+    seq: Mapped[int] = mapped_column(BigInteger)  # gapless per group, from 1
+    kind: Mapped[str] = mapped_column(String(30))
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"), index=True)
+    meeting_id: Mapped[int | None] = mapped_column(ForeignKey("meetings.id"), index=True)
+    cycle_id: Mapped[int | None] = mapped_column(ForeignKey("cycles.id"))
+    loan_id: Mapped[int | None] = mapped_column(BigId)
+    effective_date: Mapped[date] = mapped_column(Date)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    actor: Mapped[str] = mapped_column(String(100))  # "treasurer:member:12", "admin:token:3"
+    channel: Mapped[str] = mapped_column(String(10))  # api | ussd | sms | cli | system
+    idempotency_key: Mapped[str] = mapped_column(String(200))
+    fingerprint: Mapped[str] = mapped_column(String(64))  # sha256 of the request that made it
+    reverses_id: Mapped[int | None] = mapped_column(ForeignKey("entries.id"), unique=True)
+    memo: Mapped[str | None] = mapped_column(Text)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+    postings: Mapped[list[Posting]] = relationship(
+        back_populates="entry", order_by="Posting.id", lazy="selectin"
+    )
+
+    __table_args__ = (
+        UniqueConstraint("group_id", "seq"),
+        UniqueConstraint("group_id", "idempotency_key"),
+        CheckConstraint("seq > 0", name="seq_positive"),
+        Index("ix_entries_group_kind", "group_id", "kind"),
+    )
+
+
+class Posting(Base):
+    __tablename__ = "postings"
+
+    id: Mapped[int] = _id()
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"))
+    entry_id: Mapped[int] = mapped_column(ForeignKey("entries.id"), index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    amount: Mapped[int] = mapped_column(BigInteger)  # minor units, debit positive
+    units: Mapped[int] = mapped_column(BigInteger, default=0)
+
+    entry: Mapped[Entry] = relationship(back_populates="postings")
+
+    __table_args__ = (CheckConstraint("amount <> 0 OR units <> 0", name="not_empty"),)
+
+
+class Loan(Base):
+    __tablename__ = "loans"
+
+    id: Mapped[int] = _id()
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"), index=True)
+    cycle_id: Mapped[int] = mapped_column(ForeignKey("cycles.id"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id"))
+    principal: Mapped[int] = mapped_column(BigInteger)
+    charge_bp: Mapped[int] = mapped_column(Integer)
+    method: Mapped[str] = mapped_column(String(10))
+    term_months: Mapped[int] = mapped_column(Integer)
+    issued_on: Mapped[date] = mapped_column(Date)
+    due_on: Mapped[date] = mapped_column(Date)
+    next_charge_on: Mapped[date] = mapped_column(Date)
+    charged: Mapped[int] = mapped_column(BigInteger, default=0)  # service charge added so far
+    repaid_charge: Mapped[int] = mapped_column(BigInteger, default=0)
+    repaid_principal: Mapped[int] = mapped_column(BigInteger, default=0)
+    written_off: Mapped[int] = mapped_column(BigInteger, default=0)
+    rollovers: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(12), default="active")
+    closed_on: Mapped[date | None] = mapped_column(Date)
+    write_off_reason: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        CheckConstraint("principal > 0", name="principal_positive"),
+        CheckConstraint(
+            "status IN ('active', 'repaid', 'written_off', 'cancelled')", name="status_known"
+        ),
+        CheckConstraint("repaid_charge <= charged", name="charge_not_overpaid"),
+        CheckConstraint("repaid_principal <= principal", name="principal_not_overpaid"),
+    )
+
+    @property
+    def charge_outstanding(self) -> int:
+        return self.charged - self.repaid_charge
+
+    @property
+    def principal_outstanding(self) -> int:
+        return self.principal - self.repaid_principal
+
+    @property
+    def balance(self) -> int:
+        if self.status in ("written_off", "cancelled"):
+            return 0
+        return self.charge_outstanding + self.principal_outstanding
+
+
+class ShareOut(Base):
+    __tablename__ = "share_outs"
+
+    id: Mapped[int] = _id()
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"), index=True)
+    cycle_id: Mapped[int] = mapped_column(ForeignKey("cycles.id"), unique=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id"))
+    entry_id: Mapped[int] = mapped_column(ForeignKey("entries.id"))
+    loan_fund_cash: Mapped[int] = mapped_column(BigInteger)
+    retained_seed: Mapped[int] = mapped_column(BigInteger)
+    distributable: Mapped[int] = mapped_column(BigInteger)
+    total_shares: Mapped[int] = mapped_column(BigInteger)
+    value_per_share: Mapped[str] = mapped_column(String(40))  # exact decimal, in major units
+    remainder: Mapped[int] = mapped_column(BigInteger)
+    executed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ShareOutPayout(Base):
+    __tablename__ = "share_out_payouts"
+
+    id: Mapped[int] = _id()
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"))
+    share_out_id: Mapped[int] = mapped_column(ForeignKey("share_outs.id"), index=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    shares: Mapped[int] = mapped_column(BigInteger)
+    savings: Mapped[int] = mapped_column(BigInteger)
+    payout: Mapped[int] = mapped_column(BigInteger)
+
+
+class OutboxMessage(Base):
+    """A message a member must receive, written in the same transaction as the change it reports."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = _id()
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("groups.id"), index=True)
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    entry_id: Mapped[int | None] = mapped_column(ForeignKey("entries.id"))
+    phone: Mapped[str] = mapped_column(String(20))
+    language: Mapped[str] = mapped_column(String(8))
+    kind: Mapped[str] = mapped_column(String(30))  # receipt | statement | grant | share_out | reply...
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(12), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    text: Mapped[str | None] = mapped_column(Text)  # as rendered when sent
+    at_message_id: Mapped[str | None] = mapped_column(String(100), index=True)
+    cost: Mapped[str | None] = mapped_column(String(40))
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    failure_reason: Mapped[str | None] = mapped_column(Text)
+    delivery_status: Mapped[str | None] = mapped_column(String(30))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    __table_args__ = (
+        Index("ix_outbox_status_next", "status", "next_attempt_at"),
+        CheckConstraint(
+            "status IN ('pending', 'sending', 'sent', 'uncertain', 'held', 'failed', 'delivered')",
+            name="status_known",
+        ),
+    )
+
+
+class ApiToken(Base):
+    """A bearer token: stored as its SHA-256, shown once at creation."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = _id()
+    name: Mapped[str] = mapped_column(String(200))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(12))
+    programme_id: Mapped[int | None] = mapped_column(ForeignKey("programmes.id"))
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("groups.id"))
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        CheckConstraint("role IN ('admin', 'auditor', 'treasurer', 'member')", name="role_known"),
+    )

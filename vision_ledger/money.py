@@ -1,0 +1,170 @@
+"""Money: integer minor units plus an ISO 4217 currency. No float ever touches money."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
+
+from babel.core import Locale
+from babel.numbers import format_decimal, get_currency_precision
+
+from .errors import DomainError
+
+_DECIMAL = re.compile(r"^-?\d+(\.\d+)?$")
+
+
+def minor_digits(currency: str) -> int:
+    """Digits after the decimal point for a currency (KES 2, YER 2, JPY 0), per CLDR."""
+    return get_currency_precision(currency)
+
+
+def check_currency(currency: str) -> str:
+    """Return the currency code if it is a known ISO 4217 code, else raise money.unknown_currency."""
+    code = (currency or "").upper()
+    if not re.fullmatch(r"[A-Z]{3}", code) or code not in Locale("en").currencies:
+        raise DomainError("money.unknown_currency", f"Unknown currency {currency!r}", currency=currency)
+    return code
+
+
+@dataclass(frozen=True, slots=True, order=False)
+class Money:
+    """An amount in a currency's minor unit (cents)."""
+
+    minor: int
+    currency: str
+
+    def __post_init__(self) -> None:
+        if isinstance(self.minor, bool) or not isinstance(self.minor, int):
+            raise TypeError("Money takes integer minor units; use Money.parse for decimal strings")
+
+    # --- construction -------------------------------------------------------------------------
+    @classmethod
+    def parse(cls, text: str | Decimal, currency: str) -> Money:
+        """Build from a decimal string ("12.50"); refuse floats and more digits than the currency has."""
+        if isinstance(text, float):
+            raise TypeError("Money is never built from a float")
+        currency = check_currency(currency)
+        raw = str(text).strip().replace(",", "")
+        if not _DECIMAL.match(raw):
+            raise DomainError("money.invalid_amount", f"Not an amount: {text!r}", amount=str(text))
+        value = Decimal(raw)
+        digits = minor_digits(currency)
+        scaled = value.scaleb(digits)
+        if scaled != scaled.to_integral_value():
+            raise DomainError(
+                "money.too_precise",
+                f"{currency} amounts have at most {digits} decimal places",
+                amount=raw,
+                currency=currency,
+                digits=digits,
+            )
+        return cls(int(scaled), currency)
+
+    @classmethod
+    def zero(cls, currency: str) -> Money:
+        return cls(0, currency)
+
+    # --- arithmetic ---------------------------------------------------------------------------
+    def _same(self, other: Money) -> None:
+        if not isinstance(other, Money):
+            raise TypeError(f"Cannot combine Money with {type(other).__name__}")
+        if other.currency != self.currency:
+            raise DomainError(
+                "money.currency_mismatch",
+                f"Cannot combine {self.currency} with {other.currency}",
+                left=self.currency,
+                right=other.currency,
+            )
+
+    def __add__(self, other: Money) -> Money:
+        self._same(other)
+        return Money(self.minor + other.minor, self.currency)
+
+    def __sub__(self, other: Money) -> Money:
+        self._same(other)
+        return Money(self.minor - other.minor, self.currency)
+
+    def __neg__(self) -> Money:
+        return Money(-self.minor, self.currency)
+
+    def __mul__(self, factor: int) -> Money:
+        if isinstance(factor, bool) or not isinstance(factor, int):
+            raise TypeError("Money multiplies by whole numbers only; use .percent or .ratio")
+        return Money(self.minor * factor, self.currency)
+
+    __rmul__ = __mul__
+
+    def __lt__(self, other: Money) -> bool:
+        self._same(other)
+        return self.minor < other.minor
+
+    def __le__(self, other: Money) -> bool:
+        self._same(other)
+        return self.minor <= other.minor
+
+    def __gt__(self, other: Money) -> bool:
+        self._same(other)
+        return self.minor > other.minor
+
+    def __ge__(self, other: Money) -> bool:
+        self._same(other)
+        return self.minor >= other.minor
+
+    def __bool__(self) -> bool:
+        return self.minor != 0
+
+    def basis_points(self, bp: int, periods: int = 1) -> Money:
+        """This amount x bp/10000 x periods, rounded half up to the minor unit (service charges)."""
+        exact = Decimal(self.minor) * bp * periods / 10000
+        return Money(int(exact.quantize(Decimal(1), rounding=ROUND_HALF_UP)), self.currency)
+
+    def ratio_floor(self, numerator: int, denominator: int) -> Money:
+        """This amount x numerator/denominator, rounded down to the minor unit (share-out)."""
+        if denominator <= 0:
+            raise ValueError("denominator must be positive")
+        return Money((self.minor * numerator) // denominator, self.currency)
+
+    # --- presentation -------------------------------------------------------------------------
+    def to_decimal(self) -> Decimal:
+        return Decimal(self.minor).scaleb(-minor_digits(self.currency))
+
+    def decimal_string(self) -> str:
+        """"12.50": the form used in JSON and in error facts."""
+        digits = minor_digits(self.currency)
+        return str(self.to_decimal().quantize(Decimal(1).scaleb(-digits), rounding=ROUND_DOWN))
+
+    def format(self, language: str = "en", *, with_minor: bool = True) -> str:
+        """"KES 1,250.00" in English; the locale's own digits and separators elsewhere."""
+        return format_money(self, language, with_minor=with_minor)
+
+    def __str__(self) -> str:
+        return f"{self.currency} {self.decimal_string()}"
+
+
+_LOCALES = {"en": "en_KE", "sw": "sw_KE", "ar": "ar_YE"}
+_ARABIC_DIGITS = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
+
+
+def locale_for(language: str) -> Locale:
+    """The Babel locale used for a member's language (en, sw, ar) or any CLDR locale name."""
+    return Locale.parse(_LOCALES.get(language, language))
+
+
+def format_money(money: Money, language: str = "en", *, with_minor: bool = True) -> str:
+    """"KES 1,250.00": the ISO code (which every member recognises) and the locale's number format.
+
+    Where the locale writes Arabic-Indic digits (ar_YE) the digits are transliterated, since Babel
+    only swaps separators. `with_minor=False` drops ".00" from whole amounts (USSD pages are short).
+    """
+    locale = locale_for(language)
+    digits = minor_digits(money.currency)
+    show_minor = digits and (with_minor or money.minor % (10**digits))
+    pattern = "#,##0" + ("." + "0" * digits if show_minor else "")
+    number = format_decimal(
+        money.to_decimal(), format=pattern, locale=locale, numbering_system="default",
+        decimal_quantization=False,
+    )
+    if locale.default_numbering_system == "arab":
+        number = number.translate(_ARABIC_DIGITS)
+    return f"{money.currency} {number}"
