@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import MetaData, create_engine, event, select, text, update
-from sqlalchemy.engine import Engine
+from sqlalchemy import MetaData, create_engine, event, text
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 NAMING_CONVENTION = {
@@ -92,9 +92,19 @@ def is_sqlite(session: Session) -> bool:
 class Database:
     """An engine and its session factory; passed to the doors, never fetched from a global."""
 
-    def __init__(self, url: str | None = None, *, engine: Engine | None = None, **kwargs: Any):
+    def __init__(self, url: str | None = None, *, engine: Engine | None = None,
+                 connection: Connection | None = None, **kwargs: Any):
+        """Bind to a URL (or the environment's), an engine, or (tests) one open connection whose
+        outer transaction the test rolls back: sessions then commit into SAVEPOINTs."""
+        if connection is not None:
+            self.engine = connection.engine
+            self.sessionmaker = sessionmaker(bind=connection, expire_on_commit=False,
+                                             join_transaction_mode="create_savepoint")
+            self.shared_connection = True
+            return
         self.engine = engine if engine is not None else make_engine(url or database_url_from_env(), **kwargs)
         self.sessionmaker = sessionmaker(bind=self.engine, expire_on_commit=False)
+        self.shared_connection = False
 
     @property
     def dialect(self) -> str:
@@ -112,7 +122,7 @@ class Database:
         """
         session = self.sessionmaker()
         try:
-            if write:
+            if write and not self.shared_connection:
                 begin_write(session)
             yield session
             session.commit()
@@ -124,25 +134,13 @@ class Database:
 
 
 def begin_write(session: Session) -> None:
-    """Mark the session's transaction as a writer (BEGIN IMMEDIATE on SQLite; no-op elsewhere)."""
-    if session.in_transaction() and session.get_transaction().nested:
+    """Mark the session's transaction as a writer (BEGIN IMMEDIATE on SQLite; no-op elsewhere).
+
+    Must come before the transaction's first statement.
+    """
+    if isinstance(session.get_bind(), Connection) or session.in_transaction():
         return
     session.connection(execution_options={"vision_write": True})
-
-
-def lock_group(session: Session, group_id: int) -> None:
-    """Serialise writes to one group: SELECT ... FOR UPDATE on its row (PostgreSQL).
-
-    On SQLite the whole database has one writer; a write transaction holds it from BEGIN IMMEDIATE
-    (see `begin_write`), so the lock is already held and this only touches the row.
-    Different groups never wait on each other on PostgreSQL.
-    """
-    from .models import Group
-
-    if is_sqlite(session):
-        session.execute(update(Group).where(Group.id == group_id).values(lock_version=Group.lock_version))
-        return
-    session.execute(select(Group.id).where(Group.id == group_id).with_for_update()).first()
 
 
 def ping(session: Session) -> bool:

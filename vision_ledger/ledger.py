@@ -66,7 +66,8 @@ def debit(code: str, amount: Money, member_id: int | None = None, units: int = 0
 
 
 def credit(code: str, amount: Money, member_id: int | None = None, units: int = 0) -> Line:
-    return Line(account_key(code, member_id), -amount, -units)
+    """Units are a plain quantity (shares held), not signed like money: a purchase adds them."""
+    return Line(account_key(code, member_id), -amount, units)
 
 
 # --- locking ----------------------------------------------------------------------------------

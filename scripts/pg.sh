@@ -1,0 +1,362 @@
+#!/usr/bin/env bash
+# Throwaway PostgreSQL for the test suite.
+#
+#   scripts/pg.sh start    start a private server (installing postgresql with apt if
+#                          needed) and print its URL as the last line of stdout:
+#                              postgresql://postgres@127.0.0.1:PORT/vision_test
+#                          idempotent: if it is already running, just print the URL.
+#   scripts/pg.sh url      print the URL of the running server (exit 1 if none)
+#   scripts/pg.sh status   say whether it is running (exit 0 if it is, 3 if not)
+#   scripts/pg.sh reset    drop and re-create the vision_test database
+#   scripts/pg.sh stop     stop the server and delete its data directory
+#
+# The server lives in a fresh directory under /tmp (data dir, unix socket, log) and
+# listens on 127.0.0.1 only, with trust authentication and fsync off. It is NOT the
+# system's cluster: Debian's own postgresql service is left alone. State (data dir,
+# port) is kept in .pgtest/state at the repository root.
+#
+# Environment:
+#   VISION_PG_PORT     first port to try (default 54329); if it is taken, the next
+#                      free one up to PORT+50 is used (the printed URL tells which).
+#   VISION_PG_BINDIR   directory holding initdb/pg_ctl (default: the newest
+#                      /usr/lib/postgresql/*/bin, else the one on PATH).
+#
+# Runs as root (server processes run as the `postgres` user via runuser; PostgreSQL
+# refuses to run as root) or as any ordinary user (server runs as that user).
+# All progress messages go to stderr; stdout carries only the URL.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+STATE_DIR="$ROOT/.pgtest"
+STATE_FILE="$STATE_DIR/state"
+DB_NAME="vision_test"
+DB_USER="postgres"
+TMP_PREFIX="vision-pgtest."
+DEFAULT_PORT=54329
+
+log() { printf 'pg.sh: %s\n' "$*" >&2; }
+die() { printf 'pg.sh: error: %s\n' "$*" >&2; exit 1; }
+
+is_root() { [[ "$(id -u)" -eq 0 ]]; }
+
+# Run a command as the user that owns the server.
+as_pg() {
+    if is_root; then
+        # cd / so pg tools never trip over an unreadable current directory.
+        (cd / && runuser -u postgres -- "$@")
+    else
+        "$@"
+    fi
+}
+
+# ---------------------------------------------------------------------------
+# Finding (or installing) the PostgreSQL binaries
+
+find_bindir() {
+    if [[ -n "${VISION_PG_BINDIR:-}" ]]; then
+        [[ -x "$VISION_PG_BINDIR/initdb" ]] || die "VISION_PG_BINDIR=$VISION_PG_BINDIR has no initdb"
+        printf '%s\n' "$VISION_PG_BINDIR"
+        return 0
+    fi
+    local d best=""
+    # Debian layout; pick the newest major version.
+    for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V); do
+        [[ -x "$d/initdb" && -x "$d/pg_ctl" ]] && best="$d"
+    done
+    if [[ -n "$best" ]]; then
+        printf '%s\n' "$best"
+        return 0
+    fi
+    # Other layouts (e.g. a developer's machine with initdb on PATH).
+    local initdb_path
+    if initdb_path="$(command -v initdb 2>/dev/null)" && command -v pg_ctl >/dev/null 2>&1; then
+        dirname "$(readlink -f "$initdb_path")"
+        return 0
+    fi
+    return 1
+}
+
+install_postgres() {
+    command -v apt-get >/dev/null 2>&1 \
+        || die "PostgreSQL is not installed and apt-get is not available; install PostgreSQL (initdb, pg_ctl) first"
+    local -a sudo=()
+    if ! is_root; then
+        if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+            sudo=(sudo)
+        else
+            die "PostgreSQL is not installed; run 'sudo apt-get install -y postgresql' (or run this script as root)"
+        fi
+    fi
+    log "PostgreSQL not found: installing it with apt-get (this takes a minute)"
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q >&2 \
+        || die "apt-get update failed"
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql >&2 \
+        || die "apt-get install postgresql failed"
+}
+
+ensure_bindir() {
+    if BINDIR="$(find_bindir)"; then
+        return 0
+    fi
+    install_postgres
+    BINDIR="$(find_bindir)" || die "postgresql was installed but no initdb found under /usr/lib/postgresql/*/bin"
+}
+
+ensure_pg_user() {
+    is_root || return 0
+    id -u postgres >/dev/null 2>&1 && return 0
+    # Debian's package creates this user; other installs may not have.
+    log "creating system user 'postgres'"
+    useradd --system --user-group --home-dir /var/lib/postgresql --shell /bin/bash postgres \
+        || die "could not create the 'postgres' user"
+}
+
+# ---------------------------------------------------------------------------
+# State
+
+# Sets DATA_DIR, TMP_DIR, SOCK_DIR, PORT, BINDIR from the state file; returns 1 if none.
+read_state() {
+    [[ -f "$STATE_FILE" ]] || return 1
+    DATA_DIR="" TMP_DIR="" SOCK_DIR="" PORT="" BINDIR=""
+    local key value
+    while IFS='=' read -r key value; do
+        case "$key" in
+            DATA_DIR) DATA_DIR="$value" ;;
+            TMP_DIR) TMP_DIR="$value" ;;
+            SOCK_DIR) SOCK_DIR="$value" ;;
+            PORT) PORT="$value" ;;
+            BINDIR) BINDIR="$value" ;;
+        esac
+    done <"$STATE_FILE"
+    [[ -n "$DATA_DIR" && -n "$PORT" && -n "$TMP_DIR" ]] || return 1
+    [[ -n "$SOCK_DIR" ]] || SOCK_DIR="$TMP_DIR"
+    return 0
+}
+
+write_state() {
+    mkdir -p "$STATE_DIR"
+    local tmp="$STATE_FILE.$$"
+    {
+        printf 'DATA_DIR=%s\n' "$DATA_DIR"
+        printf 'TMP_DIR=%s\n' "$TMP_DIR"
+        printf 'SOCK_DIR=%s\n' "$SOCK_DIR"
+        printf 'PORT=%s\n' "$PORT"
+        printf 'BINDIR=%s\n' "$BINDIR"
+        printf 'URL=%s\n' "$(url_for "$PORT")"
+    } >"$tmp"
+    mv -f "$tmp" "$STATE_FILE"
+}
+
+url_for() { printf 'postgresql://%s@127.0.0.1:%s/%s' "$DB_USER" "$1" "$DB_NAME"; }
+
+# True if the server recorded in the state file is up (read_state must have run).
+state_running() {
+    [[ -n "${BINDIR:-}" && -x "$BINDIR/pg_ctl" ]] || BINDIR="$(find_bindir)" || return 1
+    [[ -d "$DATA_DIR" ]] || return 1
+    as_pg "$BINDIR/pg_ctl" -D "$DATA_DIR" status >/dev/null 2>&1
+}
+
+# Only ever delete directories this script created.
+safe_rm_tmp() {
+    local dir="$1"
+    [[ -n "$dir" ]] || return 0
+    case "$dir" in
+        /*/"$TMP_PREFIX"*) ;;
+        *) log "not removing unexpected directory '$dir'"; return 0 ;;
+    esac
+    [[ "$dir" != *..* ]] || { log "not removing suspicious directory '$dir'"; return 0; }
+    rm -rf -- "$dir"
+}
+
+# Serialise start/stop/reset so concurrent callers don't race.
+take_lock() {
+    mkdir -p "$STATE_DIR"
+    exec 9>"$STATE_DIR/lock"
+    if command -v flock >/dev/null 2>&1; then
+        flock -w 300 9 || die "timed out waiting for $STATE_DIR/lock"
+    fi
+}
+
+# ---------------------------------------------------------------------------
+# Helpers
+
+port_free() {
+    python3 - "$1" <<'EOF' 2>/dev/null
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+try:
+    s.bind(("127.0.0.1", int(sys.argv[1])))
+except OSError:
+    sys.exit(1)
+finally:
+    s.close()
+EOF
+}
+
+psql_cmd() {
+    as_pg "$BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PORT" -U "$DB_USER" "$@"
+}
+
+db_exists() {
+    [[ "$(psql_cmd -d postgres -tA -c "SELECT 1 FROM pg_database WHERE datname = '$DB_NAME'")" == 1 ]]
+}
+
+create_db() {
+    psql_cmd -d postgres -c "CREATE DATABASE $DB_NAME" >&2
+}
+
+# ---------------------------------------------------------------------------
+# Commands
+
+cmd_start() {
+    take_lock
+
+    if read_state; then
+        if state_running; then
+            db_exists || create_db
+            log "already running on port $PORT (data dir $DATA_DIR)"
+            url_for "$PORT"; printf '\n'
+            return 0
+        fi
+        log "stale state found (server not running); cleaning up"
+        if [[ -d "$DATA_DIR" && -n "${BINDIR:-}" && -x "$BINDIR/pg_ctl" ]]; then
+            as_pg "$BINDIR/pg_ctl" -D "$DATA_DIR" -m immediate stop >/dev/null 2>&1 || true
+        fi
+        safe_rm_tmp "$TMP_DIR"
+        rm -f "$STATE_FILE"
+    fi
+
+    ensure_bindir
+    ensure_pg_user
+    command -v python3 >/dev/null 2>&1 || die "python3 is needed to find a free port"
+
+    TMP_DIR="$(mktemp -d "/tmp/${TMP_PREFIX}XXXXXX")"
+    chmod 700 "$TMP_DIR"
+    if is_root; then
+        chown postgres:postgres "$TMP_DIR"
+    fi
+    DATA_DIR="$TMP_DIR/data"
+    SOCK_DIR="$TMP_DIR"
+    local logfile="$TMP_DIR/server.log"
+
+    log "initdb in $DATA_DIR ($BINDIR)"
+    if ! as_pg "$BINDIR/initdb" -D "$DATA_DIR" -A trust -U "$DB_USER" -E UTF8 \
+            --locale=C --no-sync >"$TMP_DIR/initdb.log" 2>&1; then
+        cat "$TMP_DIR/initdb.log" >&2
+        safe_rm_tmp "$TMP_DIR"
+        die "initdb failed"
+    fi
+
+    local base="${VISION_PG_PORT:-$DEFAULT_PORT}"
+    [[ "$base" =~ ^[0-9]+$ ]] && ((base > 0 && base < 65536)) \
+        || { safe_rm_tmp "$TMP_DIR"; die "VISION_PG_PORT must be a port number, got '$base'"; }
+    local port started=""
+    for ((port = base; port <= base + 50 && port < 65536; port++)); do
+        port_free "$port" || continue
+        if as_pg "$BINDIR/pg_ctl" -D "$DATA_DIR" -l "$logfile" -w -t 60 \
+                -o "-p $port -k $SOCK_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
+                start >/dev/null 2>&1; then
+            started=1
+            break
+        fi
+        # Lost a race for the port? Try the next one; anything else is fatal.
+        if grep -qiE 'could not bind|already in use|could not create any TCP/IP sockets' "$logfile" 2>/dev/null; then
+            as_pg "$BINDIR/pg_ctl" -D "$DATA_DIR" -m immediate stop >/dev/null 2>&1 || true
+            log "port $port is taken; trying the next one"
+            : >"$logfile" 2>/dev/null || true
+            continue
+        fi
+        cat "$logfile" >&2 2>/dev/null || true
+        as_pg "$BINDIR/pg_ctl" -D "$DATA_DIR" -m immediate stop >/dev/null 2>&1 || true
+        safe_rm_tmp "$TMP_DIR"
+        die "pg_ctl start failed (see the log above)"
+    done
+    if [[ -z "$started" ]]; then
+        safe_rm_tmp "$TMP_DIR"
+        die "no free port in $base..$((base + 50))"
+    fi
+    PORT="$port"
+    write_state
+
+    if ! create_db; then
+        cat "$logfile" >&2 2>/dev/null || true
+        cmd_stop_locked
+        die "could not create database $DB_NAME"
+    fi
+    log "PostgreSQL $("$BINDIR/pg_ctl" --version | awk '{print $3}') running on 127.0.0.1:$PORT (data dir $DATA_DIR)"
+    url_for "$PORT"; printf '\n'
+}
+
+cmd_url() {
+    if read_state && state_running; then
+        url_for "$PORT"; printf '\n'
+        return 0
+    fi
+    log "not running (use: scripts/pg.sh start)"
+    return 1
+}
+
+cmd_status() {
+    if read_state && state_running; then
+        log "running on 127.0.0.1:$PORT, data dir $DATA_DIR"
+        url_for "$PORT"; printf '\n'
+        return 0
+    fi
+    log "not running"
+    return 3
+}
+
+cmd_reset() {
+    take_lock
+    read_state && state_running || die "not running (use: scripts/pg.sh start)"
+    psql_cmd -d postgres -c "DROP DATABASE IF EXISTS $DB_NAME WITH (FORCE)" >&2
+    create_db
+    log "database $DB_NAME re-created"
+    url_for "$PORT"; printf '\n'
+}
+
+cmd_stop_locked() {
+    if ! read_state; then
+        rm -f "$STATE_FILE"
+        log "not running (no state file)"
+        return 0
+    fi
+    if [[ -d "$DATA_DIR" ]]; then
+        [[ -n "${BINDIR:-}" && -x "$BINDIR/pg_ctl" ]] || BINDIR="$(find_bindir)" || BINDIR=""
+        if [[ -n "$BINDIR" ]] && as_pg "$BINDIR/pg_ctl" -D "$DATA_DIR" status >/dev/null 2>&1; then
+            as_pg "$BINDIR/pg_ctl" -D "$DATA_DIR" -m fast -w -t 60 stop >/dev/null 2>&1 \
+                || as_pg "$BINDIR/pg_ctl" -D "$DATA_DIR" -m immediate -w stop >/dev/null 2>&1 \
+                || log "warning: pg_ctl stop failed"
+        fi
+    fi
+    safe_rm_tmp "$TMP_DIR"
+    rm -f "$STATE_FILE"
+    log "stopped (port $PORT), removed $TMP_DIR"
+}
+
+cmd_stop() {
+    take_lock
+    cmd_stop_locked
+}
+
+usage() {
+    sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d' | sed 's/^# \{0,1\}//' >&2
+}
+
+main() {
+    local cmd="${1:-}"
+    case "$cmd" in
+        start) cmd_start ;;
+        stop) cmd_stop ;;
+        url) cmd_url ;;
+        status) cmd_status ;;
+        reset) cmd_reset ;;
+        -h|--help|help) usage ;;
+        *) usage; exit 2 ;;
+    esac
+}
+
+if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
+    main "$@"
+fi

@@ -1,0 +1,1 @@
+"""SMS door: message encoding helpers and the Africa's Talking transport."""

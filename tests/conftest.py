@@ -1,0 +1,110 @@
+"""Shared fixtures: the migrated test database (SQLite by default, PostgreSQL when
+VISION_TEST_DATABASE_URL names one), a rolled-back transaction per test, and factories.
+
+Tests run against the schema Alembic builds, so the database's own triggers and constraints are
+tested too. Each test runs inside an outer transaction that is rolled back; sessions commit into
+SAVEPOINTs (`join_transaction_mode="create_savepoint"`).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from migrations import upgrade
+from vision_ledger.db import Database, make_engine
+
+from .factories import Factory
+
+TEST_URL = os.environ.get("VISION_TEST_DATABASE_URL", "sqlite")
+
+
+def is_postgres() -> bool:
+    return TEST_URL.startswith("postgresql")
+
+
+@pytest.fixture(autouse=True)
+def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests may talk to 127.0.0.1 only (the stand-ins and servers they start themselves)."""
+    real_connect = socket.socket.connect
+
+    def guarded(self: socket.socket, address: object) -> object:
+        host = address[0] if isinstance(address, tuple) else address
+        if self.family in (socket.AF_INET, socket.AF_INET6) and host not in (
+            "127.0.0.1", "localhost", "::1",
+        ):
+            raise RuntimeError(f"test tried to reach {address!r}: loopback only")
+        return real_connect(self, address)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket.socket, "connect", guarded)
+
+
+def fresh_database_url(tmp_path_factory: pytest.TempPathFactory, name: str = "db") -> str:
+    """A new, empty, migrated database of the suite's kind, for tests that need real commits."""
+    if is_postgres():
+        admin = make_engine(TEST_URL, isolation_level="AUTOCOMMIT")
+        dbname = f"vt_{name}_{uuid.uuid4().hex[:8]}"
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{dbname}"'))
+        admin.dispose()
+        base = TEST_URL.rsplit("/", 1)[0]
+        url = f"{base}/{dbname}"
+    else:
+        path: Path = tmp_path_factory.mktemp(name) / "ledger.sqlite3"
+        url = f"sqlite:///{path}"
+    upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    url = fresh_database_url(tmp_path_factory, "suite")
+    engine = make_engine(url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def connection(engine: Engine) -> Iterator[object]:
+    with engine.connect() as conn:
+        outer = conn.begin()
+        yield conn
+        if outer.is_active:
+            outer.rollback()
+
+
+@pytest.fixture
+def db(connection: object) -> Database:
+    """A Database whose sessions live inside the test's rolled-back transaction."""
+    return Database(connection=connection)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def session(db: Database) -> Iterator[Session]:
+    s = db.session()
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def factory(session: Session) -> Factory:
+    return Factory(session)
+
+
+@pytest.fixture
+def today() -> date:
+    return date.today()
+
+
+@pytest.fixture
+def weeks_ago(today: date):  # noqa: ANN201
+    return lambda n: today - timedelta(weeks=n)

@@ -1,0 +1,319 @@
+"""Programmes, groups and members: who belongs, with which role, under which policy."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import phonenumbers
+from dateutil.rrule import rrulestr
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from . import ledger
+from .actors import Actor, can_administer, can_manage, can_read_group
+from .errors import DomainError, NotFound, PermissionDenied
+from .models import Cycle, Group, Member, Programme
+from .money import check_currency
+from .policy import Policy, from_dict, programme_policy, refine
+
+LANGUAGES = ("en", "sw", "ar")
+MEMBER_ROLES = ("chair", "treasurer", "secretary", "money_counter", "key_holder", "box_keeper",
+                "member")
+COMMITTEE_ROLES = ("chair", "treasurer", "secretary", "money_counter")
+GENDERS = ("female", "male", "other")
+
+
+def normalise_phone(raw: str, country: str) -> str:
+    """E.164 from any form a person types ("0712 345678" in KE is +254712345678).
+
+    Raises member.invalid_phone.
+    """
+    try:
+        number = phonenumbers.parse(str(raw), country.upper())
+    except phonenumbers.NumberParseException as exc:
+        raise DomainError("member.invalid_phone", f"Not a phone number: {raw}", phone=raw) from exc
+    if not phonenumbers.is_valid_number(number):
+        raise DomainError("member.invalid_phone", f"Not a valid phone number: {raw}", phone=raw)
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def check_language(language: str) -> str:
+    if language not in LANGUAGES:
+        raise DomainError("member.unknown_language", f"Language must be one of {', '.join(LANGUAGES)}",
+                          language=language, allowed=list(LANGUAGES))
+    return language
+
+
+def check_schedule(schedule: str) -> str:
+    """A meeting schedule is an RFC 5545 RRULE ("FREQ=WEEKLY;BYDAY=TH"). Raises group.invalid_schedule."""
+    try:
+        rrulestr(schedule, dtstart=date(2024, 1, 1))
+    except (ValueError, TypeError) as exc:
+        raise DomainError("group.invalid_schedule", f"Not a meeting schedule: {schedule}",
+                          schedule=schedule) from exc
+    return schedule
+
+
+def _check_timezone(tz: str) -> str:
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise DomainError("group.invalid_timezone", f"Unknown time zone {tz}", timezone=tz) from exc
+    return tz
+
+
+# --- programmes -------------------------------------------------------------------------------
+
+
+def create_programme(session: Session, actor: Actor, *, name: str, country: str, currency: str,
+                     policy: dict[str, Any] | None = None) -> Programme:
+    """Create a programme with its policy. System actors only (admins are scoped to one).
+
+    Raises permission.denied, money.unknown_currency, policy.*.
+    """
+    if actor.role != "system":
+        raise PermissionDenied("permission.denied", "Programmes are created by the operators",
+                               role=actor.role)
+    currency = check_currency(currency)
+    full = programme_policy(currency, policy)
+    programme = Programme(name=name, country=country.upper(), currency=currency,
+                          policy=full.as_dict())
+    session.add(programme)
+    session.flush()
+    return programme
+
+
+def get_programme(session: Session, actor: Actor, programme_id: int) -> Programme:
+    """Raises programme.not_found (also when outside the actor's scope)."""
+    programme = session.get(Programme, programme_id)
+    if programme is None or (actor.role != "system" and actor.programme_id != programme_id):
+        raise NotFound("programme.not_found", "No such programme", programme_id=programme_id)
+    return programme
+
+
+def update_programme_policy(session: Session, actor: Actor, programme: Programme,
+                            changes: dict[str, Any]) -> Programme:
+    """Change programme settings; groups' refinements must still fit. Raises policy.*."""
+    can_administer(actor, programme_id=programme.id)
+    merged = {**programme.policy, **changes}
+    full = programme_policy(programme.currency, merged)
+    for group in session.scalars(select(Group).where(Group.programme_id == programme.id)):
+        refine(full, group.policy)
+    programme.policy = full.as_dict()
+    session.flush()
+    return programme
+
+
+# --- groups -----------------------------------------------------------------------------------
+
+
+def create_group(session: Session, actor: Actor, programme: Programme, *, name: str,
+                 schedule: str, timezone: str, language: str = "en", region: str | None = None,
+                 district: str | None = None, village: str | None = None,
+                 country: str | None = None, policy: dict[str, Any] | None = None) -> Group:
+    """Create a group (it is forming until it has enough members). Raises policy.*, group.*."""
+    can_administer(actor, programme_id=programme.id)
+    refine(from_dict(programme.policy), policy)
+    group = Group(
+        programme_id=programme.id, name=name, country=(country or programme.country).upper(),
+        region=region, district=district, village=village, currency=programme.currency,
+        timezone=_check_timezone(timezone), language=check_language(language),
+        schedule=check_schedule(schedule), policy=dict(policy or {}), last_seq=0,
+        last_hash="0" * 64, lock_version=0,
+    )
+    session.add(group)
+    session.flush()
+    ledger.open_group_accounts(session, group)
+    session.flush()
+    return group
+
+
+def get_group(session: Session, actor: Actor, group_id: int) -> Group:
+    """The group, if the actor may see it. Raises group.not_found."""
+    group = session.get(Group, group_id)
+    if group is None:
+        raise NotFound("group.not_found", "No such group", group_id=group_id)
+    if actor.role == "member":
+        if actor.group_id != group_id:
+            raise NotFound("group.not_found", "No such group", group_id=group_id)
+    else:
+        can_read_group(actor, group)
+    return group
+
+
+def group_policy(session: Session, group: Group, cycle: Cycle | None = None) -> Policy:
+    """The policy in force: programme, refined by the group, refined by the cycle."""
+    programme = session.get(Programme, group.programme_id)
+    assert programme is not None
+    policy = refine(from_dict(programme.policy), group.policy)
+    if cycle is not None:
+        policy = refine(policy, cycle.policy)
+    return policy
+
+
+def update_group(session: Session, actor: Actor, group: Group, **changes: Any) -> Group:
+    """Change a group's name, location, language, schedule or policy refinements."""
+    can_manage(actor, group)
+    if "policy" in changes:
+        programme = session.get(Programme, group.programme_id)
+        assert programme is not None
+        refine(from_dict(programme.policy), changes["policy"])
+    for key, value in changes.items():
+        if key == "schedule":
+            value = check_schedule(value)
+        elif key == "timezone":
+            value = _check_timezone(value)
+        elif key == "language":
+            value = check_language(value)
+        elif key not in ("name", "region", "district", "village", "policy"):
+            raise DomainError("group.unknown_field", f"Cannot change {key}", field=key)
+        setattr(group, key, value)
+    session.flush()
+    return group
+
+
+def active_count(session: Session, group_id: int) -> int:
+    return session.scalar(
+        select(func.count()).select_from(Member).where(Member.group_id == group_id,
+                                                       Member.status == "active")
+    ) or 0
+
+
+def group_status(session: Session, group: Group) -> str:
+    """forming (too few members to meet) or active."""
+    return "forming" if active_count(session, group.id) < group_policy(session, group).members_min else "active"
+
+
+def open_cycle(session: Session, group_id: int) -> Cycle | None:
+    return session.scalars(select(Cycle).where(Cycle.group_id == group_id, Cycle.status == "open")).first()
+
+
+# --- members ----------------------------------------------------------------------------------
+
+
+def add_member(session: Session, actor: Actor, group: Group, *, name: str, phone: str,
+               gender: str | None = None, birth_year: int | None = None,
+               disability: bool = False, language: str | None = None, role: str = "member",
+               joined_on: date | None = None, pin: str | None = None) -> Member:
+    """Add a member; a group of `members_max` active members refuses the next one.
+
+    Raises group.full, member.invalid_phone, member.duplicate_phone, member.*.
+    """
+    can_manage(actor, group)
+    ledger.lock_group(session, group.id)
+    policy = group_policy(session, group)
+    count = active_count(session, group.id)
+    if count >= policy.members_max:
+        raise DomainError("group.full", f"The group already has {count} members (at most "
+                          f"{policy.members_max})", maximum=policy.members_max, active=count)
+    phone = normalise_phone(phone, group.country)
+    duplicate = session.scalar(
+        select(Member.id).where(Member.group_id == group.id, Member.phone == phone,
+                                Member.status == "active")
+    )
+    if duplicate:
+        raise DomainError("member.duplicate_phone", "Another member of this group has this phone",
+                          phone=phone)
+    _check_member_fields(gender=gender, birth_year=birth_year, role=role)
+    number = (session.scalar(select(func.max(Member.number)).where(Member.group_id == group.id)) or 0) + 1
+    member = Member(
+        group_id=group.id, number=number, name=name.strip(), phone=phone, gender=gender,
+        birth_year=birth_year, disability=bool(disability),
+        language=check_language(language or group.language), role=role, status="active",
+        joined_on=joined_on or date.today(), pin_must_change=True, pin_failures=0,  # noqa: DTZ011
+    )
+    if not member.name:
+        raise DomainError("member.name_required", "A member needs a name")
+    session.add(member)
+    session.flush()
+    ledger.open_member_accounts(session, group, member)
+    if pin is not None:
+        from .pins import set_initial_pin
+
+        set_initial_pin(member, pin)
+    session.flush()
+    return member
+
+
+def _check_member_fields(*, gender: str | None = None, birth_year: int | None = None,
+                         role: str | None = None) -> None:
+    if gender is not None and gender not in GENDERS:
+        raise DomainError("member.unknown_gender", "Gender must be female, male or other",
+                          gender=gender)
+    if birth_year is not None and not 1900 <= birth_year <= date.today().year:  # noqa: DTZ011
+        raise DomainError("member.invalid_birth_year", "Not a plausible year of birth",
+                          birth_year=birth_year)
+    if role is not None and role not in MEMBER_ROLES:
+        raise DomainError("member.unknown_role", f"Role must be one of {', '.join(MEMBER_ROLES)}",
+                          role=role, allowed=list(MEMBER_ROLES))
+
+
+def get_member(session: Session, actor: Actor, group: Group, member_id: int) -> Member:
+    """A member of the group the actor may read. Raises member.not_found."""
+    member = session.get(Member, member_id)
+    if member is None or member.group_id != group.id:
+        raise NotFound("member.not_found", "No such member", member_id=member_id)
+    if actor.role == "member" and actor.member_id != member_id:
+        raise NotFound("member.not_found", "No such member", member_id=member_id)
+    return member
+
+
+def member_by_number(session: Session, group: Group, number: int) -> Member:
+    """The active member with this short number. Raises member.not_found."""
+    member = session.scalars(
+        select(Member).where(Member.group_id == group.id, Member.number == number)
+    ).first()
+    if member is None or member.status != "active":
+        raise NotFound("member.not_found", f"No member number {number}", number=number)
+    return member
+
+
+def active_members(session: Session, group_id: int) -> list[Member]:
+    return list(session.scalars(
+        select(Member).where(Member.group_id == group_id, Member.status == "active")
+        .order_by(Member.number)
+    ))
+
+
+def update_member(session: Session, actor: Actor, group: Group, member: Member,
+                  **changes: Any) -> Member:
+    """Change a member's name, role, phone, language or attributes.
+
+    A member may change only their own language. Raises member.*, permission.*.
+    """
+    if actor.role == "member":
+        if actor.member_id != member.id or set(changes) - {"language"}:
+            raise PermissionDenied("permission.denied", "Members may change only their language")
+    else:
+        can_manage(actor, group)
+    for key, value in changes.items():
+        if key == "phone":
+            value = normalise_phone(value, group.country)
+            clash = session.scalar(select(Member.id).where(
+                Member.group_id == group.id, Member.phone == value, Member.status == "active",
+                Member.id != member.id))
+            if clash:
+                raise DomainError("member.duplicate_phone",
+                                  "Another member of this group has this phone", phone=value)
+        elif key == "language":
+            value = check_language(value)
+        elif key in ("gender", "birth_year", "role"):
+            _check_member_fields(**{key: value})
+        elif key == "disability":
+            value = bool(value)
+        elif key != "name":
+            raise DomainError("member.unknown_field", f"Cannot change {key}", field=key)
+        setattr(member, key, value)
+    session.flush()
+    return member
+
+
+def groups_of_phone(session: Session, phone: str) -> list[tuple[Member, Group]]:
+    """Every active membership of a phone number (a phone may belong to members of two groups)."""
+    rows = session.execute(
+        select(Member, Group).join(Group, Group.id == Member.group_id)
+        .where(Member.phone == phone, Member.status == "active").order_by(Group.name)
+    ).all()
+    return [(m, g) for m, g in rows]

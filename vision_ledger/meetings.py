@@ -1,0 +1,236 @@
+"""Meetings: the only place money moves. Open (attendance, quorum, expected cash), business,
+close (counted cash of each bag must equal the books, or a variance is recorded with a reason).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from . import ledger
+from .actors import Actor, can_record
+from .cycles import require_open_cycle
+from .db import utcnow
+from .errors import DomainError, NotFound
+from .groups import active_members, group_policy
+from .ledger import credit, debit
+from .models import Attendance, Cycle, Group, Meeting
+from .money import Money
+
+
+def local_today(group: Group, now: datetime | None = None) -> date:
+    """Today's date where the group meets."""
+    return (now or utcnow()).astimezone(ZoneInfo(group.timezone)).date()
+
+
+def current_meeting(session: Session, group_id: int) -> Meeting | None:
+    return session.scalars(
+        select(Meeting).where(Meeting.group_id == group_id, Meeting.status == "open")
+    ).first()
+
+
+def require_open_meeting(session: Session, group: Group) -> Meeting:
+    """The open meeting; money moves nowhere else. Raises meeting.not_open."""
+    meeting = current_meeting(session, group.id)
+    if meeting is None:
+        raise DomainError("meeting.not_open",
+                          "Money moves only at an open meeting; open the meeting first")
+    return meeting
+
+
+def get_meeting(session: Session, group: Group, meeting_id: int) -> Meeting:
+    meeting = session.get(Meeting, meeting_id)
+    if meeting is None or meeting.group_id != group.id:
+        raise NotFound("meeting.not_found", "No such meeting", meeting_id=meeting_id)
+    return meeting
+
+
+def open_meeting(
+    session: Session,
+    actor: Actor,
+    group: Group,
+    *,
+    absent_member_ids: Iterable[int] = (),
+    meeting_date: date | None = None,
+) -> Meeting:
+    """Open the group's meeting: take attendance, check the quorum, read the expected cash.
+
+    Loans past their due date roll over now (one more period's service charge each).
+    Raises meeting.already_open, group.forming, meeting.no_quorum, meeting.date_in_future,
+    meeting.date_before_last, meeting.unknown_member, cycle.none_open.
+    """
+    can_record(actor, group)
+    group = ledger.lock_group(session, group.id)
+    if current_meeting(session, group.id) is not None:
+        raise DomainError("meeting.already_open", "A meeting is already open; close it first")
+    cycle = require_open_cycle(session, group)
+    policy = group_policy(session, group, cycle)
+    members = active_members(session, group.id)
+    if len(members) < policy.members_min:
+        raise DomainError("group.forming", f"The group has {len(members)} members; it needs "
+                          f"{policy.members_min} to hold meetings", active=len(members),
+                          minimum=policy.members_min)
+    today = local_today(group)
+    when = meeting_date or today
+    if when > today:
+        raise DomainError("meeting.date_in_future", "A meeting cannot be recorded before it happens",
+                          date=when)
+    last = session.scalar(select(func.max(Meeting.date)).where(Meeting.group_id == group.id))
+    if last is not None and when < last:
+        raise DomainError("meeting.date_before_last", "A meeting cannot be dated before the last one",
+                          date=when, last=last)
+    if when < cycle.start_date:
+        raise DomainError("meeting.before_cycle", "The meeting is before the cycle starts",
+                          date=when, start=cycle.start_date)
+    absent = set(absent_member_ids)
+    ids = {m.id for m in members}
+    unknown = sorted(absent - ids)
+    if unknown:
+        raise DomainError("meeting.unknown_member", "Absent members must be active members of the group",
+                          member_ids=unknown)
+    present = len(ids - absent)
+    if present * 100 <= policy.quorum_percent * len(members):
+        raise DomainError("meeting.no_quorum", f"{present} of {len(members)} present: no quorum",
+                          present=present, active=len(members), quorum_percent=policy.quorum_percent)
+    number = (session.scalar(select(func.max(Meeting.number)).where(Meeting.cycle_id == cycle.id)) or 0) + 1
+    meeting = Meeting(
+        group_id=group.id, cycle_id=cycle.id, number=number, date=when, status="open",
+        present_count=present, active_count=len(members),
+        opening_loan_fund=ledger.balance(session, group, "loan_fund_cash").minor,
+        opening_social_fund=ledger.balance(session, group, "social_fund_cash").minor,
+        opened_by=actor.label,
+    )
+    session.add(meeting)
+    session.flush()
+    session.add_all(
+        Attendance(group_id=group.id, meeting_id=meeting.id, member_id=m.id, present=m.id not in absent)
+        for m in members
+    )
+    session.flush()
+    from .loans import apply_due_charges
+
+    apply_due_charges(session, actor, group, meeting)
+    return meeting
+
+
+def expected_cash(session: Session, group: Group) -> tuple[Money, Money]:
+    """What the two bags should hold now: (loan fund, social fund)."""
+    return (ledger.balance(session, group, "loan_fund_cash"),
+            ledger.balance(session, group, "social_fund_cash"))
+
+
+def close_meeting(
+    session: Session,
+    actor: Actor,
+    group: Group,
+    *,
+    counted_loan_fund: Money,
+    counted_social_fund: Money,
+    variance_reason: str | None = None,
+) -> Meeting:
+    """Close the meeting with the money counters' count of each bag.
+
+    A count that differs from the books is refused unless a reason is given; then the difference
+    is posted as a cash variance entry that every member and auditor can see. Every member is sent
+    a statement. Raises meeting.not_open, meeting.cash_mismatch, money.currency_mismatch.
+    """
+    can_record(actor, group)
+    group = ledger.lock_group(session, group.id)
+    meeting = require_open_meeting(session, group)
+    expected_loan, expected_social = expected_cash(session, group)
+    for counted in (counted_loan_fund, counted_social_fund):
+        if counted.currency != group.currency:
+            raise DomainError("money.currency_mismatch", f"The group keeps its books in {group.currency}",
+                              expected=group.currency, given=counted.currency)
+        if counted.minor < 0:
+            raise DomainError("meeting.invalid_count", "A count cannot be negative")
+    differences = {
+        "loan_fund": counted_loan_fund - expected_loan,
+        "social_fund": counted_social_fund - expected_social,
+    }
+    mismatched = {bag: d for bag, d in differences.items() if d.minor}
+    reason = (variance_reason or "").strip()
+    if mismatched and not reason:
+        raise DomainError(
+            "meeting.cash_mismatch",
+            "The counted cash does not match the books: find the difference or give a reason",
+            expected_loan_fund=expected_loan, counted_loan_fund=counted_loan_fund,
+            expected_social_fund=expected_social, counted_social_fund=counted_social_fund,
+        )
+    for bag, diff in mismatched.items():
+        cash = f"{bag}_cash"
+        # The loan-fund bag's difference is a loss or gain of all members (closed at share-out);
+        # the social-fund bag's comes out of (or into) the social fund itself.
+        other = "cash_variance" if bag == "loan_fund" else "social_fund"
+        lines = [debit(cash, diff), credit(other, diff)]
+        ledger.post(
+            session, group, actor, kind="cash_variance", lines=lines,
+            request={"op": "cash_variance", "meeting": meeting.id, "bag": bag, "diff": diff.minor},
+            idempotency_key=f"meeting:{meeting.id}:variance:{bag}", effective_date=meeting.date,
+            meeting_id=meeting.id, cycle_id=meeting.cycle_id, memo=reason,
+            details={"bag": bag, "expected": (expected_loan if bag == "loan_fund" else expected_social).minor,
+                     "counted": (counted_loan_fund if bag == "loan_fund" else counted_social_fund).minor},
+        )
+    meeting.counted_loan_fund = counted_loan_fund.minor
+    meeting.counted_social_fund = counted_social_fund.minor
+    meeting.variance_reason = reason or None
+    closing_loan, closing_social = expected_cash(session, group)
+    meeting.closing_loan_fund = closing_loan.minor
+    meeting.closing_social_fund = closing_social.minor
+    meeting.status = "closed"
+    meeting.closed_by = actor.label
+    meeting.closed_at = utcnow()
+    session.flush()
+    from .statements import queue_meeting_statements
+
+    queue_meeting_statements(session, group, meeting)
+    return meeting
+
+
+def attendance(session: Session, meeting: Meeting) -> dict[int, bool]:
+    return {a.member_id: a.present for a in session.scalars(
+        select(Attendance).where(Attendance.meeting_id == meeting.id))}
+
+
+def meeting_cycle(session: Session, meeting: Meeting) -> Cycle:
+    cycle = session.get(Cycle, meeting.cycle_id)
+    assert cycle is not None
+    return cycle
+
+
+class Business:
+    """What every piece of meeting business starts from: the locked group, its open meeting and
+    cycle, the policy in force, and the entry an earlier identical request made (a replay)."""
+
+    def __init__(self, session: Session, actor: Actor, group: Group, key: str | None,
+                 request: dict[str, object], *, needs_meeting: bool = True) -> None:
+        can_record(actor, group)
+        self.session = session
+        self.actor = actor
+        self.group = ledger.lock_group(session, group.id)
+        self.key = key
+        self.request = request
+        self.replay = ledger.find_replay(session, group.id, key, request)
+        self.meeting: Meeting | None = None
+        if self.replay is None:
+            self.meeting = require_open_meeting(session, self.group) if needs_meeting else \
+                current_meeting(session, self.group.id)
+        self.cycle = require_open_cycle(session, self.group) if self.replay is None else None
+        self.policy = group_policy(session, self.group, self.cycle) if self.cycle else None
+
+    def money(self, minor: int) -> Money:
+        return Money(minor, self.group.currency)
+
+    def post(self, **kwargs: object) -> object:
+        meeting = self.meeting
+        return ledger.post(
+            self.session, self.group, self.actor, request=self.request,
+            idempotency_key=self.key,
+            effective_date=meeting.date if meeting else local_today(self.group),
+            meeting_id=meeting.id if meeting else None,
+            cycle_id=self.cycle.id if self.cycle else None, **kwargs,  # type: ignore[arg-type]
+        )

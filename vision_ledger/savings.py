@@ -1,0 +1,160 @@
+"""Meeting business that is not a loan: shares, the social fund, fines, welfare payouts."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from . import ledger
+from .actors import Actor
+from .errors import DomainError
+from .groups import get_member
+from .ledger import credit, debit
+from .meetings import Business
+from .models import Account, Entry, Group, Member, Posting
+from .money import Money
+
+
+def _active(member: Member) -> None:
+    if member.status != "active":
+        raise DomainError("member.not_active", f"{member.name} has left the group",
+                          member_id=member.id)
+
+
+def shares_bought_at(session: Session, meeting_id: int, member_id: int) -> int:
+    """Net shares a member bought at one meeting (reversals subtract)."""
+    key = ledger.account_key("member_shares", member_id)
+    return int(session.scalar(
+        select(func.coalesce(func.sum(Posting.units), 0))
+        .join(Entry, Entry.id == Posting.entry_id)
+        .join(Account, Account.id == Posting.account_id)
+        .where(Entry.meeting_id == meeting_id, Account.key == key,
+               Entry.group_id == Account.group_id)
+    ) or 0)
+
+
+def buy_shares(session: Session, actor: Actor, group: Group, member: Member, shares: int, *,
+               idempotency_key: str | None = None) -> Entry:
+    """A member buys shares at the meeting: amount = shares x the cycle's share price.
+
+    Raises meeting.not_open, member.not_active, shares.below_minimum, shares.above_maximum.
+    """
+    request = {"op": "share_purchase", "member": member.id, "shares": shares}
+    b = Business(session, actor, group, idempotency_key, request)
+    if b.replay:
+        return b.replay
+    get_member(session, actor, b.group, member.id)
+    _active(member)
+    assert b.policy is not None and b.cycle is not None and b.meeting is not None
+    if isinstance(shares, bool) or not isinstance(shares, int) or shares < b.policy.shares_min:
+        raise DomainError("shares.below_minimum", f"Buy at least {b.policy.shares_min} share(s)",
+                          minimum=b.policy.shares_min, requested=shares)
+    already = shares_bought_at(session, b.meeting.id, member.id)
+    if already + shares > b.policy.shares_max:
+        raise DomainError("shares.above_maximum",
+                          f"At most {b.policy.shares_max} shares a meeting", maximum=b.policy.shares_max,
+                          requested=shares, already=already)
+    amount = b.money(b.cycle.share_price) * shares
+    held = ledger.units(session, b.group, member.id) + shares
+    savings = ledger.balance(session, b.group, "member_shares", member.id) + amount
+    return b.post(
+        kind="share_purchase", member_id=member.id,
+        lines=[debit("loan_fund_cash", amount), credit("member_shares", amount, member.id, shares)],
+        details={"shares": shares, "share_price": b.cycle.share_price},
+        receipt={"shares": shares, "amount": amount.minor, "total_shares": held,
+                 "savings": savings.minor},
+    )
+
+
+def pay_social_fund(session: Session, actor: Actor, group: Group, member: Member, *,
+                    idempotency_key: str | None = None) -> Entry:
+    """The member's fixed social-fund contribution for this meeting (once per meeting).
+
+    Raises meeting.not_open, member.not_active, social_fund.already_paid, social_fund.none_set.
+    """
+    request = {"op": "social_fund", "member": member.id}
+    b = Business(session, actor, group, idempotency_key, request)
+    if b.replay:
+        return b.replay
+    get_member(session, actor, b.group, member.id)
+    _active(member)
+    assert b.cycle is not None and b.meeting is not None
+    if b.cycle.social_fund_contribution <= 0:
+        raise DomainError("social_fund.none_set", "This cycle has no social fund contribution")
+    if social_fund_paid_at(session, b.meeting.id, member.id):
+        raise DomainError("social_fund.already_paid",
+                          f"{member.name} already paid the social fund at this meeting")
+    amount = b.money(b.cycle.social_fund_contribution)
+    return b.post(
+        kind="social_fund", member_id=member.id,
+        lines=[debit("social_fund_cash", amount), credit("social_fund", amount)],
+        receipt={"amount": amount.minor},
+    )
+
+
+def social_fund_paid_at(session: Session, meeting_id: int, member_id: int) -> bool:
+    """Whether the member's contribution at this meeting stands (not reversed)."""
+    reversed_ids = select(Entry.reverses_id).where(Entry.reverses_id.is_not(None),
+                                                   Entry.meeting_id == meeting_id)
+    return bool(session.scalar(
+        select(func.count()).select_from(Entry).where(
+            Entry.meeting_id == meeting_id, Entry.member_id == member_id,
+            Entry.kind == "social_fund", Entry.id.not_in(reversed_ids))
+    ))
+
+
+def charge_fine(session: Session, actor: Actor, group: Group, member: Member, fine: str, *,
+                idempotency_key: str | None = None) -> Entry:
+    """A fine from the cycle's schedule (late, absent...), paid into the loan fund.
+
+    Raises meeting.not_open, member.not_active, fine.unknown.
+    """
+    name = fine.strip().lower()
+    request = {"op": "fine", "member": member.id, "fine": name}
+    b = Business(session, actor, group, idempotency_key, request)
+    if b.replay:
+        return b.replay
+    get_member(session, actor, b.group, member.id)
+    _active(member)
+    assert b.cycle is not None
+    if name not in b.cycle.fines:
+        raise DomainError("fine.unknown", f"The group has no fine called {fine}",
+                          fine=fine, fines=sorted(b.cycle.fines))
+    amount = b.money(b.cycle.fines[name])
+    return b.post(
+        kind="fine", member_id=member.id,
+        lines=[debit("loan_fund_cash", amount), credit("fine_income", amount)],
+        details={"fine": name}, receipt={"amount": amount.minor, "fine": name},
+    )
+
+
+def pay_welfare(session: Session, actor: Actor, group: Group, member: Member, amount: Money,
+                reason: str, *, idempotency_key: str | None = None) -> Entry:
+    """A welfare grant from the social fund, decided by the group; never more than its bag holds.
+
+    Raises meeting.not_open, welfare.invalid_amount, welfare.reason_required,
+    welfare.above_social_fund.
+    """
+    request = {"op": "welfare", "member": member.id, "amount": amount.minor,
+               "currency": amount.currency, "reason": reason}
+    b = Business(session, actor, group, idempotency_key, request)
+    if b.replay:
+        return b.replay
+    get_member(session, actor, b.group, member.id)
+    if amount.currency != b.group.currency:
+        raise DomainError("money.currency_mismatch", f"The group keeps its books in {b.group.currency}",
+                          expected=b.group.currency, given=amount.currency)
+    if amount.minor <= 0:
+        raise DomainError("welfare.invalid_amount", "A welfare payout must be more than zero")
+    if not (reason or "").strip():
+        raise DomainError("welfare.reason_required", "Say what the welfare payout is for")
+    available = ledger.balance(session, b.group, "social_fund_cash")
+    if amount > available:
+        raise DomainError("welfare.above_social_fund",
+                          f"The social fund holds only {available}", available=available,
+                          requested=amount)
+    return b.post(
+        kind="welfare", member_id=member.id,
+        lines=[debit("social_fund", amount), credit("social_fund_cash", amount)],
+        memo=reason.strip(), receipt={"amount": amount.minor},
+    )

@@ -1,0 +1,111 @@
+"""What a member owns and owes, their recent entries, and the statements queued for them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from . import ledger
+from .actors import Actor, can_read_member
+from .cycles import next_meeting_date
+from .groups import active_members, open_cycle
+from .loans import active_loan
+from .models import Account, Entry, Group, Meeting, Member, Posting
+from .money import Money
+
+
+@dataclass(frozen=True)
+class Position:
+    member_id: int
+    shares: int
+    savings: Money  # shares x share price
+    social_fund_paid: Money  # this cycle
+    loan_balance: Money
+    loan_due_on: date | None
+    next_meeting: date | None
+
+
+def position(session: Session, group: Group, member: Member) -> Position:
+    """The member's shares, savings, social fund paid this cycle, loan and next meeting."""
+    cycle = open_cycle(session, group.id)
+    loan = active_loan(session, member.id)
+    paid = 0
+    if cycle is not None:
+        reversed_ids = select(Entry.reverses_id).where(Entry.group_id == group.id,
+                                                       Entry.reverses_id.is_not(None))
+        paid = session.scalar(
+            select(func.coalesce(func.sum(Posting.amount), 0))
+            .join(Entry, Entry.id == Posting.entry_id)
+            .join(Account, Account.id == Posting.account_id)
+            .where(Entry.group_id == group.id, Entry.cycle_id == cycle.id,
+                   Entry.member_id == member.id, Entry.kind == "social_fund",
+                   Account.code == "social_fund_cash", Entry.id.not_in(reversed_ids))
+        ) or 0
+    last = session.scalar(select(func.max(Meeting.date)).where(Meeting.group_id == group.id))
+    from .meetings import local_today
+
+    after = max(last or local_today(group), local_today(group))
+    schedule = cycle.schedule if cycle else group.schedule
+    return Position(
+        member_id=member.id,
+        shares=ledger.units(session, group, member.id),
+        savings=ledger.balance(session, group, "member_shares", member.id),
+        social_fund_paid=Money(int(paid), group.currency),
+        loan_balance=Money(loan.balance if loan else 0, group.currency),
+        loan_due_on=loan.due_on if loan else None,
+        next_meeting=next_meeting_date(schedule, after) if cycle else None,
+    )
+
+
+def position_payload(pos: Position) -> dict[str, Any]:
+    return {
+        "shares": pos.shares, "savings": pos.savings.minor,
+        "social_fund_paid": pos.social_fund_paid.minor, "loan_balance": pos.loan_balance.minor,
+        "loan_due_on": pos.loan_due_on.isoformat() if pos.loan_due_on else None,
+        "next_meeting": pos.next_meeting.isoformat() if pos.next_meeting else None,
+    }
+
+
+def recent_entries(session: Session, group: Group, member: Member, limit: int = 5) -> list[Entry]:
+    """The member's newest entries, newest first (reversals included: they are part of the story)."""
+    return list(session.scalars(
+        select(Entry).where(Entry.group_id == group.id, Entry.member_id == member.id)
+        .order_by(Entry.seq.desc()).limit(limit)
+    ))
+
+
+def member_statement(session: Session, actor: Actor, group: Group, member: Member, *,
+                     since: date | None = None, until: date | None = None) -> dict[str, Any]:
+    """The member's position and every entry about them in the date range. Raises member.not_found."""
+    can_read_member(actor, group, member.id)
+    stmt = select(Entry).where(Entry.group_id == group.id, Entry.member_id == member.id)
+    if since:
+        stmt = stmt.where(Entry.effective_date >= since)
+    if until:
+        stmt = stmt.where(Entry.effective_date <= until)
+    return {"member": member, "position": position(session, group, member),
+            "entries": list(session.scalars(stmt.order_by(Entry.seq)))}
+
+
+def queue_statement(session: Session, actor: Actor, group: Group, member: Member,
+                    reason: str = "request") -> None:
+    """Queue a statement SMS to the member (sent later by the SMS worker)."""
+    can_read_member(actor, group, member.id)
+    pos = position(session, group, member)
+    ledger.queue_message(session, group, member.id, "statement",
+                         payload={"reason": reason, **position_payload(pos)})
+
+
+def queue_meeting_statements(session: Session, group: Group, meeting: Meeting) -> None:
+    """After a meeting closes, every active member gets their statement and the closing cash."""
+    for member in active_members(session, group.id):
+        pos = position(session, group, member)
+        ledger.queue_message(session, group, member.id, "statement", payload={
+            "reason": "meeting", "meeting_date": meeting.date.isoformat(),
+            "closing_loan_fund": meeting.closing_loan_fund,
+            "closing_social_fund": meeting.closing_social_fund, **position_payload(pos),
+        })
