@@ -11,6 +11,7 @@ from typing import Any, Final, Literal
 import africastalking
 import requests
 from africastalking.Service import AfricasTalkingException, validate_phone
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 Outcome = Literal["sent", "retry", "held", "failed", "uncertain"]
 Timeout = tuple[float, float]
@@ -34,6 +35,9 @@ _HELD_WORDS: Final = ("InsufficientBalance", "RiskHold")
 _REASON_MAX: Final = 300  # error bodies can be whole HTML pages; keep the log readable
 
 DEFAULT_TIMEOUT: Final[Timeout] = (3.05, 9.05)
+# urllib3 errors raised before a connection existed (refused, DNS failure; NameResolutionError
+# subclasses NewConnectionError), so the request cannot have reached AT.
+_NOT_CONNECTED: Final = (NewConnectionError, ConnectTimeoutError)
 
 
 @dataclass(frozen=True)
@@ -77,10 +81,7 @@ def _reached_server(exc: requests.ConnectionError) -> bool:
     # reason=NewConnectionError)). Anything else (ProtocolError "Connection aborted", a reset
     # while reading) happened on an open connection, after the request may have been sent.
     cause = exc.args[0] if exc.args else None
-    reason = getattr(cause, "reason", None)
-    return not (reason is not None and type(reason).__name__ in {
-        "NewConnectionError", "NameResolutionError", "ConnectTimeoutError",
-    })
+    return not isinstance(getattr(cause, "reason", None), _NOT_CONNECTED)
 
 
 def classify_response(body: Any) -> SendResult:
@@ -205,7 +206,11 @@ class AfricasTalkingGateway:
         except (requests.exceptions.ChunkedEncodingError, requests.JSONDecodeError) as exc:
             # AT answered 2xx but the body was cut or garbled: it may well have sent the SMS.
             return SendResult("uncertain", reason=_clip(f"bad response body: {exc}"))
-        except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema) as exc:
+        except (
+            requests.exceptions.InvalidURL,
+            requests.exceptions.InvalidSchema,
+            requests.exceptions.MissingSchema,
+        ) as exc:
             # Configuration, not AT: nothing will go out until someone fixes base_url.
             return SendResult("held", reason=_clip(f"bad gateway URL: {exc}"))
         except requests.RequestException as exc:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from standin import StandIn
+
+from tests.sms.standin import StandIn
 
 
 @pytest.fixture

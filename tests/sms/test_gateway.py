@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import socket
+import threading
+import time
 import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -13,10 +15,11 @@ import pytest
 import requests
 from hypothesis import given
 from hypothesis import strategies as st
-from standin import AUTH_INVALID, StandIn
+from urllib3.exceptions import MaxRetryError, NameResolutionError, ProtocolError
 
 from sms import gateway as gw
 from sms.gateway import AfricasTalkingGateway, SendResult, backoff, classify_response
+from tests.sms.standin import AUTH_INVALID, StandIn
 
 PHONE = "+254711000111"
 OTHER = "+254722000222"
@@ -54,14 +57,13 @@ def timeouts_seen(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Any]]:
     yield seen
 
 
-def _refused_port() -> Iterator[int]:
+@pytest.fixture
+def refused_port() -> Iterator[int]:
     """Yield a loopback port that is bound but not listening, so connecting is refused."""
+    # Held for the whole test, so no other process can start listening on it meanwhile.
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         yield sock.getsockname()[1]
-
-
-refused_port = pytest.fixture(_refused_port)
 
 
 # -- success and the shape of the request -------------------------------------------------
@@ -262,7 +264,8 @@ def test_http_500_is_retry_and_the_next_send_goes_through(
 def test_html_error_page_is_retry_with_a_short_reason(
     gateway: AfricasTalkingGateway, at_standin: StandIn
 ) -> None:
-    at_standin.fail_next(status=502, body="<html>" + "x" * 5000 + "</html>", content_type="text/html")
+    page = "<html>" + "x" * 5000 + "</html>"
+    at_standin.fail_next(status=502, body=page, content_type="text/html")
     result = gateway.send("Hello", PHONE)
     assert result.outcome == "retry"
     assert len(result.reason) <= 300
@@ -323,13 +326,36 @@ def test_connection_refused_is_retry(refused_port: int) -> None:
     assert "refused" in result.reason.lower()
 
 
-def test_stopped_standin_refuses(at_standin: StandIn) -> None:
+def test_stopped_standin_refuses() -> None:
     with StandIn() as other:
         gateway = AfricasTalkingGateway(
             USERNAME, other.api_key, base_url=other.base_url, timeout=TIMEOUT
         )
         assert gateway.send("Hello", PHONE).outcome == "sent"
     assert gateway.send("Hello", PHONE).outcome == "retry"
+
+
+def test_stop_wakes_a_sleeping_handler_and_leaves_no_threads() -> None:
+    before = set(threading.enumerate())
+    with StandIn() as standin:
+        standin.delay = 30.0
+        gateway = AfricasTalkingGateway(
+            USERNAME, standin.api_key, base_url=standin.base_url, timeout=TIMEOUT
+        )
+        assert gateway.send("Hello", PHONE).outcome == "uncertain"
+        started = time.monotonic()
+    assert time.monotonic() - started < 2.0
+    # A handler may still be closing its socket right after stop(); it must end promptly.
+    for thread in set(threading.enumerate()) - before:
+        thread.join(timeout=1.0)
+    assert [t for t in set(threading.enumerate()) - before if t.is_alive()] == []
+
+
+def _dns_failure() -> requests.ConnectionError:
+    """Return the ConnectionError requests raises when the host name does not resolve."""
+    conn: Any = None
+    reason = NameResolutionError("api.africastalking.com", conn, OSError())
+    return requests.ConnectionError(MaxRetryError(conn, "/version1/messaging", reason))
 
 
 def _raising(exc: BaseException) -> Callable[..., Any]:
@@ -348,6 +374,8 @@ def _raising(exc: BaseException) -> Callable[..., Any]:
         (requests.ConnectTimeout("connect timed out"), "retry"),
         (requests.exceptions.SSLError("handshake failed"), "retry"),
         (requests.exceptions.ProxyError("proxy down"), "retry"),
+        (_dns_failure(), "retry"),
+        (requests.ConnectionError(ProtocolError("Connection aborted.", OSError())), "uncertain"),
         (requests.exceptions.ChunkedEncodingError("body cut"), "uncertain"),
         (requests.exceptions.TooManyRedirects("loop"), "uncertain"),
     ],

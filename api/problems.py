@@ -1,0 +1,138 @@
+"""Errors as problem documents (RFC 9457, `application/problem+json`).
+
+Every refusal the API gives has the same shape: `type`, `title`, `status`, `detail`, the domain
+error's stable `code` and its `facts`, and the request id. Validation errors also list each field.
+Nothing reaches the client as a stack trace: an unexpected error is logged with the request id and
+answered as a 500 problem that carries the same id.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from http import HTTPStatus
+from typing import Any
+
+from flask import Flask, Response, g, json, request
+from werkzeug.exceptions import HTTPException
+
+from vision_ledger.errors import Conflict, DomainError
+
+PROBLEM_JSON = "application/problem+json"
+TYPE_BASE = "https://vision-ledger.org/problems/"
+
+log = logging.getLogger("api")
+
+
+class ApiProblem(Exception):
+    """A refusal of the API itself (not of the core): missing idempotency key, bad token..."""
+
+    def __init__(self, status: int, code: str, detail: str, *, headers: dict[str, str] | None = None,
+                 **facts: Any) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.code = code
+        self.detail = detail
+        self.facts = facts
+        self.headers = headers or {}
+
+
+def request_id() -> str:
+    rid = getattr(g, "request_id", None)
+    if rid is None:
+        rid = g.request_id = uuid.uuid4().hex
+    return rid
+
+
+def _title(code: str, status: int) -> str:
+    """A short summary of the problem type: 'loan.above_maximum' -> 'Loan above maximum'."""
+    if not code:
+        return HTTPStatus(status).phrase
+    words = code.replace(".", " ").replace("_", " ").strip()
+    return words[:1].upper() + words[1:]
+
+
+def problem(status: int, code: str, detail: str, *, facts: dict[str, Any] | None = None,
+            errors: list[dict[str, Any]] | None = None, headers: dict[str, str] | None = None) -> Response:
+    """A problem+json response."""
+    body: dict[str, Any] = {
+        "type": TYPE_BASE + code if code else "about:blank",
+        "title": _title(code, status),
+        "status": status,
+        "detail": detail,
+        "code": code,
+        "facts": facts or {},
+        "request_id": request_id(),
+    }
+    if errors is not None:
+        body["errors"] = errors
+    response = Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
+    response.headers["X-Request-Id"] = body["request_id"]
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def from_domain_error(exc: DomainError) -> Response:
+    status = exc.status
+    if isinstance(exc, Conflict) and exc.code == "idempotency.key_reused":
+        # The issue asks for 422 here: the request is well-formed but cannot be honoured.
+        status = 422
+    return problem(status, exc.code, exc.message, facts=exc.facts)
+
+
+def _flatten(messages: Any, prefix: str = "") -> list[dict[str, Any]]:
+    """webargs' nested {"json": {"field": ["msg"]}} as a list of {field, location, message}."""
+    out: list[dict[str, Any]] = []
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            name = f"{prefix}.{key}" if prefix else str(key)
+            out.extend(_flatten(value, name))
+    elif isinstance(messages, list | tuple) and all(isinstance(m, str) for m in messages):
+        location, _, field = prefix.partition(".")
+        for message in messages:
+            out.append({"location": location, "field": field or location, "message": message})
+    elif isinstance(messages, list | tuple):
+        for i, value in enumerate(messages):
+            out.extend(_flatten(value, f"{prefix}.{i}"))
+    else:
+        location, _, field = prefix.partition(".")
+        out.append({"location": location, "field": field or location, "message": str(messages)})
+    return out
+
+
+def from_http_exception(exc: HTTPException) -> Response:
+    status = exc.code or 500
+    data = getattr(exc, "data", None) or {}
+    messages = data.get("messages") or data.get("errors")
+    if messages:
+        errors = _flatten(messages)
+        fields = ", ".join(e["field"] for e in errors)
+        return problem(422 if status == 422 else status, "request.invalid",
+                       f"The request is not valid: {fields}", errors=errors,
+                       facts={"fields": [e["field"] for e in errors]})
+    code = {404: "http.not_found", 405: "http.method_not_allowed", 400: "http.bad_request",
+            415: "http.unsupported_media_type", 413: "http.too_large"}.get(status, f"http.{status}")
+    headers = {}
+    valid = getattr(exc, "valid_methods", None)
+    if status == 405 and valid:
+        headers["Allow"] = ", ".join(valid)
+    detail = exc.description or HTTPStatus(status).phrase
+    return problem(status, code, detail, headers=headers)
+
+
+def unexpected(exc: BaseException) -> Response:
+    rid = request_id()
+    log.exception("unexpected error (request %s %s %s)", rid, request.method, request.path,
+                  exc_info=exc)
+    return problem(500, "server.unexpected",
+                   "Something went wrong on our side; quote the request id when you report it")
+
+
+def register(app: Flask) -> None:
+    """Install the handlers: domain errors, the API's own refusals, HTTP errors, anything else."""
+    app.register_error_handler(DomainError, from_domain_error)
+    app.register_error_handler(
+        ApiProblem, lambda e: problem(e.status, e.code, e.detail, facts=e.facts, headers=e.headers))
+    app.register_error_handler(HTTPException, from_http_exception)
+    app.register_error_handler(Exception, unexpected)
