@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import event, select
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, event, select
+from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 
 from .actors import Actor
 from .db import is_sqlite, utcnow
@@ -70,6 +71,31 @@ def credit(code: str, amount: Money, member_id: int | None = None, units: int = 
     return Line(account_key(code, member_id), -amount, units)
 
 
+# --- prepared statements ----------------------------------------------------------------------
+# Built once: constructing a statement per call costs more than the database's own work here.
+
+_accounts, _entries, _postings = Account.__table__, Entry.__table__, Posting.__table__
+_groups, _members, _outbox = Group.__table__, Member.__table__, OutboxMessage.__table__
+_HEAD = select(*_groups.c).where(_groups.c.id == bindparam("gid"))
+_HEAD_FOR_UPDATE = _HEAD.with_for_update()
+_TOUCH_GROUP = _groups.update().where(_groups.c.id == bindparam("gid")).values(
+    lock_version=_groups.c.lock_version)
+_SET_HEAD = _groups.update().where(_groups.c.id == bindparam("gid")).values(
+    last_seq=bindparam("new_seq"), last_hash=bindparam("new_hash"))
+_REPLAY = select(_entries.c.id, _entries.c.fingerprint, _entries.c.seq).where(
+    _entries.c.group_id == bindparam("gid"), _entries.c.idempotency_key == bindparam("key"))
+_ACCOUNTS = select(_accounts.c.id, _accounts.c.key, _accounts.c.code, _accounts.c.balance,
+                   _accounts.c.units).where(_accounts.c.group_id == bindparam("gid"),
+                                            _accounts.c.key.in_(bindparam("keys", expanding=True)))
+_INSERT_ENTRY = _entries.insert()
+_INSERT_POSTINGS = _postings.insert().returning(_postings.c.id, sort_by_parameter_order=True)
+_SET_BALANCE = _accounts.update().where(_accounts.c.id == bindparam("aid")).values(
+    balance=bindparam("new_balance"), units=bindparam("new_units"))
+_MEMBER_CONTACT = select(_members.c.phone, _members.c.language, _members.c.name,
+                         _members.c.number).where(_members.c.id == bindparam("mid"))
+_INSERT_OUTBOX = _outbox.insert()
+
+
 # --- locking ----------------------------------------------------------------------------------
 
 _LOCKED = "vision_locked_groups"
@@ -80,33 +106,46 @@ def lock_group(session: Session, group_id: int) -> Group:
 
     PostgreSQL: SELECT ... FOR UPDATE on the group's row (other groups never wait).
     SQLite: one writer for the whole file; a no-op UPDATE takes the write lock now, before any
-    decision is made on what was read. Raises group.not_found.
+    decision is made on what was read (unless the transaction began IMMEDIATE, which holds it).
+    A second call in the same transaction costs nothing. Raises group.not_found.
     """
     locked: set[int] = session.info.setdefault(_LOCKED, set())
-    if is_sqlite(session):
-        from sqlalchemy import update
-
-        session.execute(
-            update(Group).where(Group.id == group_id).values(lock_version=Group.lock_version),
-            execution_options={"synchronize_session": False},
-        )
-        group = session.get(Group, group_id, populate_existing=True)
+    if group_id in locked:
+        group = session.get(Group, group_id)
+        assert group is not None
+        return group
+    conn = session.connection()
+    if conn.dialect.name == "sqlite":
+        if not conn.get_execution_options().get("vision_write"):
+            conn.execute(_TOUCH_GROUP, {"gid": group_id})
+        head = conn.execute(_HEAD, {"gid": group_id}).first()
     else:
-        group = session.scalars(
-            select(Group).where(Group.id == group_id).with_for_update()
-            .execution_options(populate_existing=True)
-        ).first()
-    if group is None:
+        head = conn.execute(_HEAD_FOR_UPDATE, {"gid": group_id}).first()
+    if head is None:
         from .errors import NotFound
 
         raise NotFound("group.not_found", "No such group", group_id=group_id)
+    held = session.identity_map.get(session.identity_key(Group, group_id))
+    if held is not None:
+        group = held
+        # The journal's head is what post() builds on: take it from the locked row, not from a
+        # copy the session loaded before the lock.
+        for column in ("last_seq", "last_hash", "policy", "schedule"):
+            set_committed_value(group, column, getattr(head, column))
+    else:
+        group = Group(**head._asdict())
+        make_transient_to_detached(group)
+        session.add(group)
     locked.add(group_id)
     return group
 
 
 @event.listens_for(Session, "after_transaction_end")
 def _forget_locks(session: Session, transaction: Any) -> None:
-    if transaction.parent is None:
+    # A SAVEPOINT's end forgets them too: rolling back to a savepoint releases the row locks taken
+    # inside it (PostgreSQL) and restores the journal's head that post() advanced, so the next
+    # lock_group must take the lock and read the head again.
+    if transaction.parent is None or transaction.nested:
         session.info.pop(_LOCKED, None)
 
 
@@ -125,11 +164,11 @@ def find_replay(session: Session, group_id: int, key: str | None, request: dict[
     """
     if not key:
         return None
-    entry = session.scalars(
-        select(Entry).where(Entry.group_id == group_id, Entry.idempotency_key == key)
-    ).first()
-    if entry is None:
+    found = session.connection().execute(_REPLAY, {"gid": group_id, "key": key}).first()
+    if found is None:
         return None
+    entry = session.get(Entry, found.id)
+    assert entry is not None
     if entry.fingerprint != fingerprint_of(request):
         raise Conflict(
             "idempotency.key_reused",
@@ -171,64 +210,86 @@ def post(
     """
     if group.id not in session.info.get(_LOCKED, ()):
         raise RuntimeError("post() needs lock_group() first in this transaction")
-    key = idempotency_key or f"auto:{uuid.uuid4().hex}"
     existing = find_replay(session, group.id, idempotency_key, request)
     if existing is not None:
         return existing
     _check_lines(group, lines)
+    session.flush()  # whatever the operation changed before posting goes first
 
+    # The hot path speaks SQL through Core statements: the ORM's unit of work would cost several
+    # times the database's own work per entry (see benchmarks/core_bench.py).
+    conn = session.connection()
     keys = sorted({line.key for line in lines})  # a fixed order of account rows
-    accounts = {
-        a.key: a
-        for a in session.scalars(
-            select(Account).where(Account.group_id == group.id, Account.key.in_(keys))
-            .order_by(Account.key).execution_options(populate_existing=True)
-        )
-    }
+    rows = {r.key: r for r in conn.execute(_ACCOUNTS, {"gid": group.id, "keys": keys})}
+    state: dict[str, list[Any]] = {}  # key -> [id, code, balance, units]
     for k in keys:
-        if k not in accounts:
-            accounts[k] = _open_account(session, group, k)
-
+        if k in rows:
+            r = rows[k]
+            state[k] = [r.id, r.code, r.balance, r.units]
+        else:
+            account = _open_account(session, group, k)
+            state[k] = [account.id, account.code, 0, 0]
     for line in lines:
-        account = accounts[line.key]
-        account.balance += line.amount.minor
-        account.units += line.units
+        state[line.key][2] += line.amount.minor
+        state[line.key][3] += line.units
     for k in keys:
-        account = accounts[k]
-        if account.code in CASH_ACCOUNTS and account.balance < 0:
+        account_id, code, new_balance, _ = state[k]
+        if code in CASH_ACCOUNTS and new_balance < 0:
             raise DomainError(
                 "ledger.cash_short",
-                f"Not enough cash in the {account.code.replace('_cash', '').replace('_', ' ')} bag",
-                account=account.code,
-                available=Money(account.balance - _delta(lines, k), group.currency),
+                f"Not enough cash in the {code.replace('_cash', '').replace('_', ' ')} bag",
+                account=code,
+                available=Money(new_balance - _delta(lines, k), group.currency),
                 needed=Money(-_delta(lines, k), group.currency),
             )
 
     seq = group.last_seq + 1
-    recorded_at = utcnow()
-    fp = fingerprint_of(request)
     entry = Entry(
         group_id=group.id, seq=seq, kind=kind, member_id=member_id, meeting_id=meeting_id,
         cycle_id=cycle_id, loan_id=loan_id, effective_date=effective_date,
-        recorded_at=recorded_at, actor=actor.label, channel=actor.channel, idempotency_key=key,
-        fingerprint=fp, reverses_id=reverses_id, memo=memo, details=details or {},
-        prev_hash=group.last_hash, hash="",
+        recorded_at=utcnow(), actor=actor.label, channel=actor.channel,
+        idempotency_key=idempotency_key or f"auto:{uuid.uuid4().hex}",
+        fingerprint=fingerprint_of(request), reverses_id=reverses_id, memo=memo,
+        details=details or {}, prev_hash=group.last_hash, hash="",
     )
-    entry.postings = [
-        Posting(group_id=group.id, account_id=accounts[line.key].id, amount=line.amount.minor,
-                units=line.units)
+    entry.hash = entry_hash(entry, [(line.key, line.amount.minor, line.units) for line in lines])
+    values = {c.key: getattr(entry, c.key) for c in _entries.columns if c.key != "id"}
+    entry.id = conn.execute(_INSERT_ENTRY, values).inserted_primary_key[0]
+    posting_rows = [
+        {"group_id": group.id, "entry_id": entry.id, "account_id": state[line.key][0],
+         "amount": line.amount.minor, "units": line.units}
         for line in lines
     ]
-    entry.hash = entry_hash(entry, [(line.key, line.amount.minor, line.units) for line in lines])
-    group.last_seq = seq
-    group.last_hash = entry.hash
+    ids = conn.execute(_INSERT_POSTINGS, posting_rows).scalars().all()
+    conn.execute(_SET_BALANCE, [{"aid": v[0], "new_balance": v[2], "new_units": v[3]}
+                                for v in state.values()])
+    conn.execute(_SET_HEAD, {"gid": group.id, "new_seq": seq, "new_hash": entry.hash})
+    set_committed_value(group, "last_seq", seq)
+    set_committed_value(group, "last_hash", entry.hash)
+    _sync_identity_map(session, state)
+
+    # Give the caller an ORM Entry without asking the database again.
+    postings = [Posting(id=pid, **row) for pid, row in zip(ids, posting_rows, strict=True)]
+    for posting in postings:
+        make_transient_to_detached(posting)
+        session.add(posting)
+    make_transient_to_detached(entry)
     session.add(entry)
-    session.flush()
+    set_committed_value(entry, "postings", postings)
     if receipt is not None and member_id is not None:
         queue_message(session, group, member_id, "receipt", entry=entry,
                       payload={"seq": seq, "kind": kind, "date": effective_date.isoformat(),
                                **receipt})
     return entry
+
+
+def _sync_identity_map(session: Session, state: dict[str, list[Any]]) -> None:
+    """Account rows this session already holds get the balances just written."""
+    for account_id, _, new_balance, new_units in state.values():
+        held = session.identity_map.get(session.identity_key(Account, account_id))
+        if held is not None:
+            set_committed_value(held, "balance", new_balance)
+            set_committed_value(held, "units", new_units)
 
 
 def _delta(lines: Iterable[Line], key: str) -> int:
@@ -459,22 +520,21 @@ def queue_message(
     entry: Entry | None = None,
     phone: str | None = None,
     language: str | None = None,
-) -> OutboxMessage:
+) -> None:
     """Write an outbox row in the caller's transaction; the SMS worker sends it later."""
     if member_id is not None:
-        member = session.get(Member, member_id)
-        assert member is not None
-        phone = phone or member.phone
-        language = language or member.language
-        payload = {"member": member.name, "member_number": member.number, **payload}
+        who = session.connection().execute(_MEMBER_CONTACT, {"mid": member_id}).first()
+        assert who is not None
+        phone = phone or who.phone
+        language = language or who.language
+        payload = {"member": who.name, "member_number": who.number, **payload}
     if group is not None:
         payload = {"group": group.name, "currency": group.currency, **payload}
-    message = OutboxMessage(
-        group_id=group.id if group is not None else None, member_id=member_id, phone=phone,
+    now = utcnow()
+    session.connection().execute(_INSERT_OUTBOX, dict(
+        group_id=group.id if group is not None else None, member_id=member_id,
+        entry_id=entry.id if entry is not None else None, phone=phone,
         language=language or (group.language if group is not None else "en"), kind=kind,
         payload=json.loads(_canonical(payload)), status="pending", attempts=0,
-    )
-    if entry is not None:
-        message.entry_id = entry.id
-    session.add(message)
-    return message
+        next_attempt_at=now, created_at=now, updated_at=now,
+    ))
