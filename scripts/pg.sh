@@ -20,6 +20,9 @@
 #                      free one up to PORT+50 is used (the printed URL tells which).
 #   VISION_PG_BINDIR   directory holding initdb/pg_ctl (default: the newest
 #                      /usr/lib/postgresql/*/bin, else the one on PATH).
+#   VISION_PG_STATE_DIR  where the state file lives (default: .pgtest in the repo);
+#                      a different directory means an independent server
+#                      (scripts/test.sh uses one per run so parallel runs don't clash).
 #
 # Runs as root (server processes run as the `postgres` user via runuser; PostgreSQL
 # refuses to run as root) or as any ordinary user (server runs as that user).
@@ -27,25 +30,29 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-STATE_DIR="$ROOT/.pgtest"
+STATE_DIR="${VISION_PG_STATE_DIR:-$ROOT/.pgtest}"
 STATE_FILE="$STATE_DIR/state"
 DB_NAME="vision_test"
 DB_USER="postgres"
 TMP_PREFIX="vision-pgtest."
 DEFAULT_PORT=54329
 
+# runuser/useradd live in sbin, which is not always on a root PATH (e.g. under sudo -E).
+PATH="$PATH:/usr/sbin:/sbin"
+
 log() { printf 'pg.sh: %s\n' "$*" >&2; }
 die() { printf 'pg.sh: error: %s\n' "$*" >&2; exit 1; }
 
 is_root() { [[ "$(id -u)" -eq 0 ]]; }
 
-# Run a command as the user that owns the server.
+# Run a command as the user that owns the server. fd 9 (our lock) is closed for it,
+# or the postmaster would inherit the lock and hold it for its whole life.
 as_pg() {
     if is_root; then
         # cd / so pg tools never trip over an unreadable current directory.
-        (cd / && runuser -u postgres -- "$@")
+        (cd / && runuser -u postgres -- "$@" 9>&-)
     else
-        "$@"
+        "$@" 9>&-
     fi
 }
 
@@ -60,6 +67,7 @@ find_bindir() {
     fi
     local d best=""
     # Debian layout; pick the newest major version.
+    # shellcheck disable=SC2012  # version-sorted; the paths have no odd characters
     for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V); do
         [[ -x "$d/initdb" && -x "$d/pg_ctl" ]] && best="$d"
     done
@@ -117,7 +125,7 @@ ensure_pg_user() {
 # Sets DATA_DIR, TMP_DIR, SOCK_DIR, PORT, BINDIR from the state file; returns 1 if none.
 read_state() {
     [[ -f "$STATE_FILE" ]] || return 1
-    DATA_DIR="" TMP_DIR="" SOCK_DIR="" PORT="" BINDIR=""
+    DATA_DIR="" TMP_DIR="" SOCK_DIR="" PORT="" BINDIR="" PG_PID=""
     local key value
     while IFS='=' read -r key value; do
         case "$key" in
@@ -126,6 +134,7 @@ read_state() {
             SOCK_DIR) SOCK_DIR="$value" ;;
             PORT) PORT="$value" ;;
             BINDIR) BINDIR="$value" ;;
+            PID) PG_PID="$value" ;;
         esac
     done <"$STATE_FILE"
     [[ -n "$DATA_DIR" && -n "$PORT" && -n "$TMP_DIR" ]] || return 1
@@ -142,6 +151,7 @@ write_state() {
         printf 'SOCK_DIR=%s\n' "$SOCK_DIR"
         printf 'PORT=%s\n' "$PORT"
         printf 'BINDIR=%s\n' "$BINDIR"
+        printf 'PID=%s\n' "${PG_PID:-}"
         printf 'URL=%s\n' "$(url_for "$PORT")"
     } >"$tmp"
     mv -f "$tmp" "$STATE_FILE"
@@ -149,11 +159,45 @@ write_state() {
 
 url_for() { printf 'postgresql://%s@127.0.0.1:%s/%s' "$DB_USER" "$1" "$DB_NAME"; }
 
-# True if the server recorded in the state file is up (read_state must have run).
+# True if the server recorded in the state file is up and accepting connections on
+# its own socket (read_state must have run). pg_ctl status alone is not enough: a
+# killed postmaster can linger as a zombie whose pid still "exists".
 state_running() {
     [[ -n "${BINDIR:-}" && -x "$BINDIR/pg_ctl" ]] || BINDIR="$(find_bindir)" || return 1
     [[ -d "$DATA_DIR" ]] || return 1
-    as_pg "$BINDIR/pg_ctl" -D "$DATA_DIR" status >/dev/null 2>&1
+    as_pg "$BINDIR/pg_ctl" -D "$DATA_DIR" status >/dev/null 2>&1 || return 1
+    server_ready
+}
+
+server_ready() {
+    if [[ -x "$BINDIR/pg_isready" ]]; then
+        as_pg "$BINDIR/pg_isready" -q -h "$SOCK_DIR" -p "$PORT" -U "$DB_USER" -d postgres -t 5
+    else
+        as_pg "$BINDIR/psql" -X -q -h "$SOCK_DIR" -p "$PORT" -U "$DB_USER" -d postgres \
+            -c 'SELECT 1' >/dev/null 2>&1
+    fi
+}
+
+# If our postmaster still runs although pg_ctl can no longer manage it (say its
+# directory was deleted under it), shut it down by pid; only a process whose command
+# line names our data directory is touched.
+kill_orphan() {
+    local pid="${PG_PID:-}" i
+    [[ "$pid" =~ ^[0-9]+$ ]] || return 0
+    is_our_postmaster "$pid" || return 0
+    log "stopping orphaned postmaster $pid"
+    kill -QUIT "$pid" 2>/dev/null || return 0
+    for ((i = 0; i < 50; i++)); do
+        is_our_postmaster "$pid" || return 0
+        sleep 0.2
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+}
+
+is_our_postmaster() {
+    local cmdline
+    cmdline="$(tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null)" || return 1
+    [[ "$cmdline" == *" -D $DATA_DIR "* ]]
 }
 
 # Only ever delete directories this script created.
@@ -221,10 +265,16 @@ cmd_start() {
         fi
         log "stale state found (server not running); cleaning up"
         if [[ -d "$DATA_DIR" && -n "${BINDIR:-}" && -x "$BINDIR/pg_ctl" ]]; then
-            as_pg "$BINDIR/pg_ctl" -D "$DATA_DIR" -m immediate stop >/dev/null 2>&1 || true
+            as_pg "$BINDIR/pg_ctl" -D "$DATA_DIR" -m immediate -t 10 stop >/dev/null 2>&1 || true
         fi
+        kill_orphan
         safe_rm_tmp "$TMP_DIR"
         rm -f "$STATE_FILE"
+    fi
+
+    local base="${VISION_PG_PORT:-$DEFAULT_PORT}"
+    if ! [[ "$base" =~ ^[0-9]+$ ]] || ((base < 1 || base > 65535)); then
+        die "VISION_PG_PORT must be a port number, got '$base'"
     fi
 
     ensure_bindir
@@ -232,6 +282,10 @@ cmd_start() {
     command -v python3 >/dev/null 2>&1 || die "python3 is needed to find a free port"
 
     TMP_DIR="$(mktemp -d "/tmp/${TMP_PREFIX}XXXXXX")"
+    # If anything below fails or we are interrupted, leave nothing behind.
+    trap 'start_aborted' EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
     chmod 700 "$TMP_DIR"
     if is_root; then
         chown postgres:postgres "$TMP_DIR"
@@ -248,9 +302,6 @@ cmd_start() {
         die "initdb failed"
     fi
 
-    local base="${VISION_PG_PORT:-$DEFAULT_PORT}"
-    [[ "$base" =~ ^[0-9]+$ ]] && ((base > 0 && base < 65536)) \
-        || { safe_rm_tmp "$TMP_DIR"; die "VISION_PG_PORT must be a port number, got '$base'"; }
     local port started=""
     for ((port = base; port <= base + 50 && port < 65536; port++)); do
         port_free "$port" || continue
@@ -277,6 +328,7 @@ cmd_start() {
         die "no free port in $base..$((base + 50))"
     fi
     PORT="$port"
+    PG_PID="$(head -n 1 "$DATA_DIR/postmaster.pid" 2>/dev/null || true)"
     write_state
 
     if ! create_db; then
@@ -284,8 +336,26 @@ cmd_start() {
         cmd_stop_locked
         die "could not create database $DB_NAME"
     fi
+    trap - EXIT INT TERM
     log "PostgreSQL $("$BINDIR/pg_ctl" --version | awk '{print $3}') running on 127.0.0.1:$PORT (data dir $DATA_DIR)"
     url_for "$PORT"; printf '\n'
+}
+
+start_aborted() {
+    local rc=$? my_tmp="${TMP_DIR:-}"
+    trap - EXIT INT TERM
+    [[ $rc -ne 0 ]] || rc=1
+    if [[ -n "$my_tmp" && -d "$my_tmp" ]]; then
+        if [[ -f "$my_tmp/data/postmaster.pid" ]]; then
+            as_pg "$BINDIR/pg_ctl" -D "$my_tmp/data" -m immediate -t 10 stop >/dev/null 2>&1 || true
+        fi
+        safe_rm_tmp "$my_tmp"
+    fi
+    if [[ -f "$STATE_FILE" ]] && grep -qxF "TMP_DIR=$my_tmp" "$STATE_FILE"; then
+        rm -f "$STATE_FILE"
+    fi
+    log "start aborted; cleaned up"
+    exit "$rc"
 }
 
 cmd_url() {
@@ -309,7 +379,9 @@ cmd_status() {
 
 cmd_reset() {
     take_lock
-    read_state && state_running || die "not running (use: scripts/pg.sh start)"
+    if ! { read_state && state_running; }; then
+        die "not running (use: scripts/pg.sh start)"
+    fi
     psql_cmd -d postgres -c "DROP DATABASE IF EXISTS $DB_NAME WITH (FORCE)" >&2
     create_db
     log "database $DB_NAME re-created"
@@ -330,6 +402,7 @@ cmd_stop_locked() {
                 || log "warning: pg_ctl stop failed"
         fi
     fi
+    kill_orphan
     safe_rm_tmp "$TMP_DIR"
     rm -f "$STATE_FILE"
     log "stopped (port $PORT), removed $TMP_DIR"

@@ -30,9 +30,8 @@ CREATE TRIGGER entries_no_truncate BEFORE TRUNCATE ON entries
 CREATE TRIGGER postings_no_truncate BEFORE TRUNCATE ON postings
     FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_change();
 
-CREATE FUNCTION ledger_check_balanced() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION ledger_check_entry_balanced(entry BIGINT) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
-    entry BIGINT := CASE WHEN TG_TABLE_NAME = 'entries' THEN NEW.id ELSE NEW.entry_id END;
     total NUMERIC;
     n INTEGER;
 BEGIN
@@ -41,19 +40,32 @@ BEGIN
         RAISE EXCEPTION 'ledger: entry % is unbalanced (sum %, % postings)', entry, total, n
             USING ERRCODE = 'check_violation';
     END IF;
+END $$;
+
+CREATE FUNCTION ledger_posting_balanced() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM ledger_check_entry_balanced(NEW.entry_id);
+    RETURN NULL;
+END $$;
+
+CREATE FUNCTION ledger_entry_balanced() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM ledger_check_entry_balanced(NEW.id);
     RETURN NULL;
 END $$;
 
 CREATE CONSTRAINT TRIGGER postings_balanced AFTER INSERT ON postings
-    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION ledger_check_balanced();
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION ledger_posting_balanced();
 CREATE CONSTRAINT TRIGGER entries_balanced AFTER INSERT ON entries
-    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION ledger_check_balanced();
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION ledger_entry_balanced();
 """
 
 PG_DOWN = """
 DROP TRIGGER entries_balanced ON entries;
 DROP TRIGGER postings_balanced ON postings;
-DROP FUNCTION ledger_check_balanced();
+DROP FUNCTION ledger_entry_balanced();
+DROP FUNCTION ledger_posting_balanced();
+DROP FUNCTION ledger_check_entry_balanced(BIGINT);
 DROP TRIGGER postings_no_truncate ON postings;
 DROP TRIGGER entries_no_truncate ON entries;
 DROP TRIGGER postings_append_only ON postings;
