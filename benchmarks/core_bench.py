@@ -179,7 +179,7 @@ def run(kind: str, pg_url: str | None, n: int, history: int) -> dict[str, float]
     results["core_buy_shares"] = core_purchase_rate(db, group_id, members, max(n // 2, 1))
     with db.unit_of_work() as s:
         seq = s.get(groups.Group, group_id).last_seq
-    results["balance_read_us_at_%d" % seq] = balance_read_us(db, group_id, members[0])
+    results[f"balance_read_us_at_{seq}"] = balance_read_us(db, group_id, members[0])
     grow_history(db, group_id, members, history)
     results[f"balance_read_us_at_{history}"] = balance_read_us(db, group_id, members[0])
     db.engine.dispose()

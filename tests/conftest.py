@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import date, timedelta
@@ -26,6 +27,12 @@ from vision_ledger.db import Database, make_engine
 from .factories import Factory
 
 TEST_URL = os.environ.get("VISION_TEST_DATABASE_URL", "sqlite")
+
+# The test groups meet in Africa/Nairobi (the factory's default) and the ledger dates business by
+# the group's local day. Tests compute "today" with date.today(); running the process on Nairobi
+# time keeps the two the same day, also between 21:00 and 24:00 UTC.
+os.environ["TZ"] = "Africa/Nairobi"
+time.tzset()
 
 
 def is_postgres() -> bool:
@@ -106,5 +113,5 @@ def today() -> date:
 
 
 @pytest.fixture
-def weeks_ago(today: date):  # noqa: ANN201
+def weeks_ago(today: date):
     return lambda n: today - timedelta(weeks=n)

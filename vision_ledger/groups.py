@@ -22,6 +22,10 @@ LANGUAGES = ("en", "sw", "ar")
 MEMBER_ROLES = ("chair", "treasurer", "secretary", "money_counter", "key_holder", "box_keeper",
                 "member")
 COMMITTEE_ROLES = ("chair", "treasurer", "secretary", "money_counter")
+# How many members hold each office: a committee of chair, treasurer, secretary and two money
+# counters; three key holders (one padlock key each) and one box keeper.
+ROLE_SEATS = {"chair": 1, "treasurer": 1, "secretary": 1, "money_counter": 2, "key_holder": 3,
+              "box_keeper": 1}
 GENDERS = ("female", "male", "other")
 
 
@@ -160,13 +164,14 @@ def update_group(session: Session, actor: Actor, group: Group, **changes: Any) -
         programme = session.get(Programme, group.programme_id)
         assert programme is not None
         refine(from_dict(programme.policy), changes["policy"])
-    for key, value in changes.items():
+    for key, given in changes.items():
+        value = given
         if key == "schedule":
-            value = check_schedule(value)
+            value = check_schedule(given)
         elif key == "timezone":
-            value = _check_timezone(value)
+            value = _check_timezone(given)
         elif key == "language":
-            value = check_language(value)
+            value = check_language(given)
         elif key not in ("name", "region", "district", "village", "policy"):
             raise DomainError("group.unknown_field", f"Cannot change {key}", field=key)
         setattr(group, key, value)
@@ -183,7 +188,8 @@ def active_count(session: Session, group_id: int) -> int:
 
 def group_status(session: Session, group: Group) -> str:
     """forming (too few members to meet) or active."""
-    return "forming" if active_count(session, group.id) < group_policy(session, group).members_min else "active"
+    minimum = group_policy(session, group).members_min
+    return "forming" if active_count(session, group.id) < minimum else "active"
 
 
 def open_cycle(session: Session, group_id: int) -> Cycle | None:
@@ -217,6 +223,7 @@ def add_member(session: Session, actor: Actor, group: Group, *, name: str, phone
         raise DomainError("member.duplicate_phone", "Another member of this group has this phone",
                           phone=phone)
     _check_member_fields(gender=gender, birth_year=birth_year, role=role)
+    _check_seat(session, group, role)
     number = (session.scalar(select(func.max(Member.number)).where(Member.group_id == group.id)) or 0) + 1
     member = Member(
         group_id=group.id, number=number, name=name.strip(), phone=phone, gender=gender,
@@ -248,6 +255,21 @@ def _check_member_fields(*, gender: str | None = None, birth_year: int | None = 
     if role is not None and role not in MEMBER_ROLES:
         raise DomainError("member.unknown_role", f"Role must be one of {', '.join(MEMBER_ROLES)}",
                           role=role, allowed=list(MEMBER_ROLES))
+
+
+def _check_seat(session: Session, group: Group, role: str, member_id: int | None = None) -> None:
+    """An office has a fixed number of seats (one treasurer, three key holders...). member.role_taken."""
+    seats = ROLE_SEATS.get(role)
+    if seats is None:
+        return
+    held = session.scalar(
+        select(func.count()).select_from(Member).where(
+            Member.group_id == group.id, Member.status == "active", Member.role == role,
+            Member.id != (member_id or 0))
+    ) or 0
+    if held >= seats:
+        raise DomainError("member.role_taken", f"The group already has {held} {role.replace('_', ' ')}(s)",
+                          role=role, seats=seats)
 
 
 def get_member(session: Session, actor: Actor, group: Group, member_id: int) -> Member:
@@ -288,9 +310,12 @@ def update_member(session: Session, actor: Actor, group: Group, member: Member,
             raise PermissionDenied("permission.denied", "Members may change only their language")
     else:
         can_manage(actor, group)
-    for key, value in changes.items():
+    if member.group_id != group.id:
+        raise NotFound("member.not_found", "No such member", member_id=member.id)
+    for key, given in changes.items():
+        value = given
         if key == "phone":
-            value = normalise_phone(value, group.country)
+            value = normalise_phone(given, group.country)
             clash = session.scalar(select(Member.id).where(
                 Member.group_id == group.id, Member.phone == value, Member.status == "active",
                 Member.id != member.id))
@@ -298,11 +323,13 @@ def update_member(session: Session, actor: Actor, group: Group, member: Member,
                 raise DomainError("member.duplicate_phone",
                                   "Another member of this group has this phone", phone=value)
         elif key == "language":
-            value = check_language(value)
+            value = check_language(given)
         elif key in ("gender", "birth_year", "role"):
-            _check_member_fields(**{key: value})
+            _check_member_fields(**{key: given})
+            if key == "role" and member.status == "active":
+                _check_seat(session, group, given, member.id)
         elif key == "disability":
-            value = bool(value)
+            value = bool(given)
         elif key != "name":
             raise DomainError("member.unknown_field", f"Cannot change {key}", field=key)
         setattr(member, key, value)

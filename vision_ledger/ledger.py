@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from .actors import Actor
-from .db import is_sqlite, utcnow
+from .db import utcnow
 from .errors import Conflict, DomainError
 from .models import Account, Entry, Group, Member, OutboxMessage, Posting
 from .money import Money
@@ -233,7 +233,7 @@ def post(
         state[line.key][2] += line.amount.minor
         state[line.key][3] += line.units
     for k in keys:
-        account_id, code, new_balance, _ = state[k]
+        _, code, new_balance, _ = state[k]
         if code in CASH_ACCOUNTS and new_balance < 0:
             raise DomainError(
                 "ledger.cash_short",

@@ -220,6 +220,11 @@ class Business:
             self.meeting = require_open_meeting(session, self.group) if needs_meeting else \
                 current_meeting(session, self.group.id)
         self.cycle = require_open_cycle(session, self.group) if self.replay is None else None
+        if self.meeting is not None and self.cycle is not None and self.meeting.cycle_id != self.cycle.id:
+            # The share-out closed the meeting's cycle and a new one was started: the new cycle's
+            # business (its share price, its loans) belongs to its own first meeting.
+            raise DomainError("meeting.other_cycle",
+                              "This meeting belongs to the previous cycle; close it and open a new one")
         self.policy = group_policy(session, self.group, self.cycle) if self.cycle else None
 
     def money(self, minor: int) -> Money:

@@ -189,7 +189,7 @@ def refine(base: Policy, refinements: dict[str, Any] | None) -> Policy:
         elif kind == "any_int":
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise _refused(name, value)
-        elif not isinstance(value, int) and kind != "choice" or isinstance(value, bool):
+        elif (not isinstance(value, int) and kind != "choice") or isinstance(value, bool):
             raise _refused(name, value)
         elif kind == "range":
             lo, hi = getattr(base, bounds[0]), getattr(base, bounds[1])

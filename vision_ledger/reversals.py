@@ -15,7 +15,7 @@ from .errors import DomainError, NotFound
 from .ledger import Line
 from .loans import active_loans
 from .meetings import current_meeting, local_today
-from .models import Account, Entry, Group, Loan
+from .models import Account, Cycle, Entry, Group, Loan, Member
 from .money import Money
 
 REVERSIBLE = ("share_purchase", "social_fund", "fine", "welfare", "loan", "repayment",
@@ -70,6 +70,18 @@ def reverse_entry(session: Session, actor: Actor, group: Group, entry: Entry, re
     if is_reversed(session, entry):
         raise DomainError("reversal.already_reversed", "This entry was already reversed",
                           entry_seq=entry.seq)
+    if entry.kind != "grant" and entry.cycle_id is not None:
+        cycle = session.get(Cycle, entry.cycle_id)
+        if cycle is not None and cycle.status != "open":
+            # The share-out closed the cycle's books and paid its members: undoing one of its
+            # entries now would move money that was already shared out.
+            raise DomainError("reversal.cycle_closed", "The entry's cycle was shared out",
+                              entry_seq=entry.seq)
+    if entry.member_id is not None and entry.kind in ("share_purchase", "repayment", "loan"):
+        owner = session.get(Member, entry.member_id)
+        if owner is not None and owner.status != "active":
+            raise DomainError("reversal.member_left", "The member has left; their account is settled",
+                              entry_seq=entry.seq)
     _undo_loan_effects(session, entry)
     keys = {a.id: a.key for a in session.scalars(select(Account).where(Account.group_id == group.id))}
     lines = [Line(keys[p.account_id], Money(-p.amount, group.currency), -p.units) for p in entry.postings]
@@ -108,6 +120,10 @@ def _undo_loan_effects(session: Session, entry: Entry) -> None:
         loan.status = "cancelled"
         loan.closed_on = entry.effective_date
     elif entry.kind == "repayment":
+        if loan.status in ("written_off", "cancelled"):
+            raise DomainError("reversal.loan_has_later_entries",
+                              "The loan was written off since; reverse the write-off first",
+                              entries=later)
         if loan.status == "repaid" and active_loans(session, loan.member_id):
             raise DomainError("reversal.loan_has_later_entries",
                               "The member has a newer loan; reverse it first", entries=later)
@@ -119,11 +135,15 @@ def _undo_loan_effects(session: Session, entry: Entry) -> None:
     elif entry.kind in ("service_charge", "rollover"):
         # The charge is waived; the period stays decided, so it is not charged again.
         charge = int(details.get("charge", 0))
-        if loan.charged - charge < loan.repaid_charge:
+        if loan.status != "active" or loan.charged - charge < loan.repaid_charge:
             raise DomainError("reversal.loan_has_later_entries",
                               "That charge was already repaid; reverse the repayment first",
                               entries=later)
         loan.charged -= charge
+        if loan.status == "active" and loan.balance == 0:
+            # Waiving the last charge owed settles the loan.
+            loan.status = "repaid"
+            loan.closed_on = entry.effective_date
     elif entry.kind == "write_off":
         if active_loans(session, loan.member_id):
             raise DomainError("reversal.loan_has_later_entries",

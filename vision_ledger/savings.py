@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session, aliased
 
 from . import ledger
 from .actors import Actor
@@ -22,14 +22,23 @@ def _active(member: Member) -> None:
 
 
 def shares_bought_at(session: Session, meeting_id: int, member_id: int) -> int:
-    """Net shares a member bought at one meeting (reversals subtract)."""
+    """Net shares a member bought at one meeting (reversals subtract).
+
+    A reversal counts against the meeting of the entry it reverses, not the meeting (if any) at
+    which it was posted: staff reversing an old purchase does not free room at today's meeting.
+    """
     key = ledger.account_key("member_shares", member_id)
+    of_meeting = select(Entry.id).where(Entry.meeting_id == meeting_id)
+    original = aliased(Entry)
+    reversals_of_meeting = (select(Entry.id).join(original, original.id == Entry.reverses_id)
+                            .where(original.meeting_id == meeting_id))
     return int(session.scalar(
         select(func.coalesce(func.sum(Posting.units), 0))
         .join(Entry, Entry.id == Posting.entry_id)
         .join(Account, Account.id == Posting.account_id)
-        .where(Entry.meeting_id == meeting_id, Account.key == key,
-               Entry.group_id == Account.group_id)
+        .where(Account.key == key, Entry.group_id == Account.group_id,
+               or_(and_(Entry.id.in_(of_meeting), Entry.kind != "reversal"),
+                   Entry.id.in_(reversals_of_meeting)))
     ) or 0)
 
 
@@ -94,8 +103,7 @@ def pay_social_fund(session: Session, actor: Actor, group: Group, member: Member
 
 def social_fund_paid_at(session: Session, meeting_id: int, member_id: int) -> bool:
     """Whether the member's contribution at this meeting stands (not reversed)."""
-    reversed_ids = select(Entry.reverses_id).where(Entry.reverses_id.is_not(None),
-                                                   Entry.meeting_id == meeting_id)
+    reversed_ids = select(Entry.reverses_id).where(Entry.reverses_id.is_not(None))
     return bool(session.scalar(
         select(func.count()).select_from(Entry).where(
             Entry.meeting_id == meeting_id, Entry.member_id == member_id,
@@ -128,7 +136,8 @@ def charge_fine(session: Session, actor: Actor, group: Group, member: Member, fi
     )
 
 
-def pay_welfare(session: Session, actor: Actor, group: Group, member: Member, amount: Money,
+def pay_welfare(  # noqa: PLR0917  (doors call it positionally; the signature is public)
+        session: Session, actor: Actor, group: Group, member: Member, amount: Money,
                 reason: str, *, idempotency_key: str | None = None) -> Entry:
     """A welfare grant from the social fund, decided by the group; never more than its bag holds.
 

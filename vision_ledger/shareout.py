@@ -5,17 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from . import ledger
-from .actors import Actor, can_read_group
+from .actors import Actor, can_read_group, can_record
 from .db import utcnow
 from .errors import DomainError
-from .groups import get_member, group_policy
+from .groups import get_member, group_policy, open_cycle
 from .ledger import Line, credit, debit
 from .loans import active_loan, outstanding_loans
-from .meetings import Business
+from .meetings import Business, local_today
 from .models import Account, Cycle, Entry, Group, Loan, Member, ShareOut, ShareOutPayout
 from .money import Money, minor_digits
 
@@ -82,8 +82,7 @@ def plan(session: Session, group: Group, cycle: Cycle) -> ShareOutPlan:
 
 def preview(session: Session, actor: Actor, group: Group) -> ShareOutPlan:
     """What each member would receive if the share-out happened now. Raises cycle.none_open."""
-    if actor.role != "treasurer":
-        can_read_group(actor, group)
+    can_read_group(actor, group)
     from .cycles import require_open_cycle
 
     return plan(session, group, require_open_cycle(session, group))
@@ -164,6 +163,8 @@ def exit_member(session: Session, actor: Actor, group: Group, member: Member, *,
     member.exit_debt_exceeds_savings, ledger.cash_short.
     """
     request = {"op": "exit", "member": member.id, "decision": group_decision}
+    if open_cycle(session, group.id) is None:
+        return _exit_between_cycles(session, actor, group, member)
     b = Business(session, actor, group, idempotency_key, request)
     if b.replay:
         return b.replay
@@ -177,7 +178,10 @@ def exit_member(session: Session, actor: Actor, group: Group, member: Member, *,
     loan: Loan | None = active_loan(session, member.id)
     owed = Money(loan.balance if loan else 0, currency)
     decision = (group_decision or "").strip()
-    if loan is not None and loan.due_on < b.meeting.date and owed.minor and not decision:
+    # In arrears: past the due date, or rolled over at a meeting because it was not repaid by then
+    # (a roll-over moves the due date forward; the arrears remain).
+    in_arrears = loan is not None and owed.minor > 0 and (loan.due_on < b.meeting.date or loan.rollovers > 0)
+    if in_arrears and not decision:
         raise DomainError("member.exit_in_arrears",
                           f"{member.name} owes {owed} past the due date; settle first or record the "
                           "group's decision", owed=owed, due_on=loan.due_on)
@@ -185,10 +189,19 @@ def exit_member(session: Session, actor: Actor, group: Group, member: Member, *,
         raise DomainError("member.exit_debt_exceeds_savings",
                           f"{member.name} owes {owed}, more than the {savings} saved; repay first",
                           owed=owed, savings=savings)
-    payout = savings - owed
+    profit = _exit_profit(session, b.group, shares) if b.policy.exit_share_of_profit \
+        else Money.zero(currency)
+    payout = savings + profit - owed
+    if payout.minor < 0:
+        raise DomainError("member.exit_debt_exceeds_savings",
+                          f"{member.name} owes {owed}, more than the {savings} saved; repay first",
+                          owed=owed, savings=savings)
     lines: list[Line] = []
     if savings.minor or shares:
         lines.append(debit("member_shares", savings, member.id, -shares))
+    if profit.minor:
+        # The member's share of this cycle's net income so far leaves with them.
+        lines.append(debit("service_charge_income", profit))
     if owed.minor:
         lines.append(credit("loans_receivable", owed, member.id))
     if payout.minor:
@@ -212,6 +225,41 @@ def exit_member(session: Session, actor: Actor, group: Group, member: Member, *,
         kind="member_exit", member_id=member.id, loan_id=loan.id if loan else None, lines=lines,
         memo=decision or None,
         details={"savings": savings.minor, "shares": shares, "owed": owed.minor,
-                 "payout": payout.minor, "loan_id": loan.id if loan else None},
+                 "profit": profit.minor, "payout": payout.minor,
+                 "loan_id": loan.id if loan else None},
         receipt={"amount": payout.minor, "savings": savings.minor, "owed": owed.minor},
     )
+
+
+def _exit_profit(session: Session, group: Group, shares: int) -> Money:
+    """A leaving member's share of the cycle's net income so far (when the policy grants one):
+    (service charges + fines - write-offs - cash variance) x shares / all shares, rounded down."""
+    total = session.scalar(select(func.coalesce(func.sum(Account.units), 0)).where(
+        Account.group_id == group.id, Account.code == "member_shares")) or 0
+    if not shares or not total:
+        return Money.zero(group.currency)
+    net = -int(session.scalar(select(func.coalesce(func.sum(Account.balance), 0)).where(
+        Account.group_id == group.id,
+        Account.code.in_(("service_charge_income", "fine_income", "loan_write_offs", "cash_variance"))
+    )) or 0)
+    return Money(net, group.currency).ratio_floor(shares, int(total))
+
+
+def _exit_between_cycles(session: Session, actor: Actor, group: Group, member: Member) -> None:
+    """After the share-out (no open cycle) a member leaves with nothing to pay: everything they
+    saved was shared out. Raises member.not_active, member.exit_unsettled."""
+    can_record(actor, group)
+    group = ledger.lock_group(session, group.id)
+    get_member(session, actor, group, member.id)
+    if member.status != "active":
+        raise DomainError("member.not_active", f"{member.name} has already left", member_id=member.id)
+    savings = ledger.balance(session, group, "member_shares", member.id)
+    if savings.minor or active_loan(session, member.id) is not None:
+        raise DomainError("member.exit_unsettled", "Settle the member's savings and loan at a meeting",
+                          savings=savings)
+    member.status = "left"
+    member.left_on = local_today(group)
+    ledger.queue_message(session, group, member.id, "exit",
+                         payload={"amount": 0, "savings": 0, "owed": 0,
+                                  "date": member.left_on.isoformat()})
+    session.flush()
