@@ -319,6 +319,9 @@ class _Server(ThreadingHTTPServer):
 
     daemon_threads = True  # a handler sleeping past a test's end must not block the interpreter
     allow_reuse_address = False
+    # socketserver's default backlog of 5 resets connections when a worker sends with more
+    # threads than that; AT's load balancers do not.
+    request_queue_size = 128
     standin: StandIn
 
     def handle_error(self, request: Any, client_address: Any) -> None:

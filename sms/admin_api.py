@@ -1,0 +1,102 @@
+"""Operators' view of the outbox: GET /api/outbox and POST /api/outbox/<id>/retry.
+
+The caller's Actor is `flask.g.actor`, set by the API's authentication (api.auth); if the host
+app has not set it, this blueprint authenticates with `api.auth.authenticate` itself.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import g
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields
+from sqlalchemy import select
+
+from sms import outbox
+from sms.web import database
+from vision_ledger.actors import Actor, can_administer, can_read_group
+from vision_ledger.errors import NotFound, PermissionDenied
+from vision_ledger.models import Group
+
+admin_blp = Blueprint("outbox", "outbox", url_prefix="/api",
+                      description="The SMS outbox: counts, failed and held messages, retry")
+
+
+@admin_blp.before_request
+def _actor() -> None:
+    if g.get("actor") is None:
+        from api.auth import authenticate  # the host app's bearer tokens
+
+        g.actor = authenticate()
+
+
+class OutboxQuery(Schema):
+    group_id = fields.Integer(load_default=None, validate=lambda v: v > 0)
+    limit = fields.Integer(load_default=100, validate=lambda v: 1 <= v <= 1000)
+
+
+class ProblemMessage(Schema):
+    id = fields.Integer()
+    group_id = fields.Integer(allow_none=True)
+    member_id = fields.Integer(allow_none=True)
+    kind = fields.String()
+    phone = fields.String()
+    status = fields.String()
+    attempts = fields.Integer()
+    status_code = fields.Integer(allow_none=True)
+    reason = fields.String(allow_none=True)
+    delivery_status = fields.String(allow_none=True)
+    next_attempt_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+
+class OutboxSummary(Schema):
+    counts = fields.Dict(keys=fields.String(), values=fields.Integer())
+    problems = fields.List(fields.Nested(ProblemMessage))
+
+
+def _staff(actor: Actor) -> None:
+    if actor.role not in ("admin", "auditor", "system"):
+        raise PermissionDenied("permission.staff_only", "Only programme staff see the outbox",
+                               role=actor.role)
+
+
+@admin_blp.get("/outbox")
+@admin_blp.arguments(OutboxQuery, location="query")
+@admin_blp.response(200, OutboxSummary)
+def outbox_summary(query: dict[str, Any]) -> dict[str, Any]:
+    """Counts by status, and the failed, held and uncertain messages with their reasons."""
+    actor: Actor = g.actor
+    _staff(actor)
+    with database().unit_of_work(write=False) as session:
+        if query["group_id"] is not None:
+            group = session.get(Group, query["group_id"])
+            if group is None:
+                raise NotFound("group.not_found", "No such group", group_id=query["group_id"])
+            can_read_group(actor, group)
+            scope: list[int] | None = [group.id]
+        elif actor.role == "system":
+            scope = None
+        else:
+            scope = list(session.scalars(select(Group.id).where(
+                Group.programme_id == actor.programme_id)))
+        return outbox.summary(session, scope, query["limit"])
+
+
+@admin_blp.post("/outbox/<int:message_id>/retry")
+@admin_blp.response(200, ProblemMessage)
+def outbox_retry(message_id: int) -> dict[str, Any]:
+    """Send a failed, held or uncertain message again (programme admins)."""
+    actor: Actor = g.actor
+    _staff(actor)
+    with database().unit_of_work() as session:
+        row = outbox.get_message(session, message_id)
+        group = session.get(Group, row.group_id) if row.group_id is not None else None
+        if group is None and actor.role != "system":
+            # Replies to strangers belong to no programme: only the service operator retries them.
+            raise NotFound("outbox.not_found", "No such message", message_id=message_id)
+        if group is not None:
+            can_read_group(actor, group)  # another programme's message: 404
+            can_administer(actor, group)  # an auditor: 403
+        return outbox.problem_of(outbox.retry(session, row))

@@ -1,0 +1,81 @@
+"""Command line of the SMS door: `vision-ledger worker` and `vision-ledger sms ...`.
+
+`register(subparsers)` adds the commands to the host CLI; each sets `func(args) -> int` (the
+exit status) with `set_defaults`. `python -m sms.cli ...` runs them on their own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from sms import outbox, schedule, worker
+from vision_ledger.db import Database
+
+
+def register(subparsers: Any) -> None:
+    """Add `worker` and `sms {send-pending,status,retry,jobs}` to an argparse subparsers object."""
+    run = subparsers.add_parser("worker", help="send the SMS outbox continuously (until SIGTERM)")
+    run.set_defaults(func=lambda args: worker.run_from_env(once=False))
+
+    sms = subparsers.add_parser("sms", help="the SMS outbox")
+    commands = sms.add_subparsers(dest="sms_command", required=True)
+    once = commands.add_parser("send-pending", help="one pass: send every message due now")
+    once.set_defaults(func=lambda args: worker.run_from_env(once=True))
+    status = commands.add_parser("status", help="counts by status; failed, held and uncertain messages")
+    status.add_argument("--group", type=int, default=None, help="only this group's messages")
+    status.add_argument("--limit", type=int, default=50)
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.set_defaults(func=_status)
+    retry = commands.add_parser("retry", help="send a failed, held or uncertain message again")
+    retry.add_argument("id", type=int)
+    retry.set_defaults(func=_retry)
+    jobs = commands.add_parser("jobs", help="queue due loan reminders and monthly statements now")
+    jobs.set_defaults(func=_jobs)
+
+
+def _status(args: argparse.Namespace, db: Database | None = None) -> int:
+    db = db or Database()
+    with db.unit_of_work(write=False) as session:
+        report = outbox.summary(session, [args.group] if args.group else None, args.limit)
+    if args.json:
+        print(json.dumps(report, default=str, indent=2))
+        return 0
+    print("  ".join(f"{status} {count}" for status, count in report["counts"].items()))
+    for p in report["problems"]:
+        code = f" [{p['status_code']}]" if p["status_code"] else ""
+        print(f"#{p['id']} {p['status']} {p['kind']} to {p['phone']} (group {p['group_id']}, "
+              f"{p['attempts']} attempts){code}: {p['reason']}")
+    return 0
+
+
+def _retry(args: argparse.Namespace, db: Database | None = None) -> int:
+    db = db or Database()
+    from vision_ledger.errors import DomainError
+
+    try:
+        with db.unit_of_work() as session:
+            row = outbox.retry(session, outbox.get_message(session, args.id))
+            print(f"#{row.id} will be sent again by the worker")
+    except DomainError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _jobs(args: argparse.Namespace, db: Database | None = None) -> int:
+    print(f"{schedule.run_jobs(db or Database())} message(s) queued")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="vision-ledger")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

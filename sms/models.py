@@ -1,0 +1,56 @@
+"""The SMS door's own tables: the send-attempt log, inbound messages, and once-only keys.
+
+Created by the hand-written revision `0300_sms` (branch label "sms").
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from vision_ledger.db import Base, utcnow
+
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class SmsAttempt(Base):
+    """One send of an outbox row and what came of it (also a reclaimed send: outcome uncertain)."""
+
+    __tablename__ = "sms_attempts"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id"), index=True)
+    attempt: Mapped[int] = mapped_column(Integer)
+    worker: Mapped[str | None] = mapped_column(String(100))
+    outcome: Mapped[str] = mapped_column(String(12))  # sent | retry | held | failed | uncertain
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    at_message_id: Mapped[str | None] = mapped_column(String(100))
+    reason: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class SmsInbound(Base):
+    """An inbound SMS as AT posted it; the unique AT id makes a repeated callback a no-op."""
+
+    __tablename__ = "sms_inbound"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    at_id: Mapped[str] = mapped_column(String(100), unique=True)
+    phone: Mapped[str] = mapped_column(String(20), index=True)
+    shortcode: Mapped[str | None] = mapped_column(String(20))
+    text: Mapped[str] = mapped_column(Text)
+    link_id: Mapped[str | None] = mapped_column(String(100))
+    network_code: Mapped[str | None] = mapped_column(String(10))
+    command: Mapped[str | None] = mapped_column(String(20))
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class SmsOnce(Base):
+    """A key that may be acted on once: a stranger's daily reply, a loan reminder, a monthly statement."""
+
+    __tablename__ = "sms_once"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -1,0 +1,278 @@
+"""Message texts in English, Swahili and Arabic, rendered from an outbox row's payload.
+
+English and Swahili texts are built to fit one 160-character GSM-7 segment: names are folded to
+GSM-7 (a curly quote or an "ë" in a name must not turn the message into UCS-2, which halves its
+room), the group name is shortened before anything else, and optional facts are added only while
+the text still fits. A text goes past one segment only when its required facts do not fit with
+the shortest group name. Arabic is UCS-2 by nature; it aims at two parts.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Callable
+from datetime import date
+from typing import Any, Final
+
+from babel.dates import format_date
+from babel.numbers import format_decimal
+
+from sms.gsm import GSM7_BASIC, GSM7_EXTENSION, segments, to_gsm7
+from sms.words import WORDS
+from vision_ledger.money import Money, locale_for, minor_digits
+
+LANGUAGES: Final = ("en", "sw", "ar")
+MAX_SEGMENTS: Final = {"en": 1, "sw": 1, "ar": 2}
+GROUP_NAME_MAX: Final = 24  # characters of the group name a text starts with
+GROUP_NAME_MIN: Final = 10  # the shortest it is cut to before a text may take two parts
+_ARABIC_DIGITS: Final = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
+
+
+class RenderError(ValueError):
+    """The payload lacks a fact the text needs (the message is failed, not sent)."""
+
+
+def language_of(language: str | None) -> str:
+    """Return the member's language if we have texts in it, else English."""
+    lang = (language or "en").lower()[:2]
+    return lang if lang in LANGUAGES else "en"
+
+
+def gsm_safe(text: str) -> str:
+    """Return text with every character GSM-7: typography folded, accents dropped, the rest '?'."""
+    text = to_gsm7(" ".join(str(text).split()))
+    out = []
+    for ch in text:
+        if ch in GSM7_BASIC or ch in GSM7_EXTENSION:
+            out.append(ch)
+            continue
+        plain = "".join(c for c in unicodedata.normalize("NFKD", ch) if c in GSM7_BASIC)
+        out.append(plain or "?")
+    return "".join(out)
+
+
+def _shorten(name: str, limit: int) -> str:
+    """Cut name to limit characters, at a word boundary when one is near the end."""
+    if len(name) <= limit:
+        return name
+    cut = name[:limit]
+    space = cut.rfind(" ")
+    return (cut[:space] if space >= limit - 6 and space > 0 else cut).rstrip(" .,-")
+
+
+class _Ctx:
+    """The facts of one payload, formatted for one language."""
+
+    def __init__(self, payload: dict[str, Any], language: str) -> None:
+        self.p = payload
+        self.lang = language
+        self.w = WORDS[language]
+        self.currency = str(payload.get("currency") or "")
+
+    def fact(self, key: str) -> Any:
+        if self.p.get(key) is None:
+            raise RenderError(f"payload has no {key!r}")
+        return self.p[key]
+
+    def money(self, key: str) -> str:
+        value = self.fact(key)
+        if not self.currency:
+            raise RenderError("payload has no currency")
+        return Money(int(value), self.currency).format(self.lang, with_minor=False)
+
+    def num(self, key: str) -> str:
+        text = format_decimal(int(self.fact(key)), locale=locale_for(self.lang), format="#,##0")
+        return text.translate(_ARABIC_DIGITS) if self.lang == "ar" else text
+
+    def date(self, key: str) -> str:
+        day = date.fromisoformat(str(self.fact(key)))
+        text = format_date(day, "d MMM", locale=locale_for(self.lang))
+        return text.translate(_ARABIC_DIGITS) if self.lang == "ar" else text
+
+    def has(self, key: str) -> bool:
+        return self.p.get(key) is not None
+
+    def say(self, word: str, **facts: str) -> str:
+        return self.w[word].format(**facts)
+
+
+def compose(ctx: _Ctx, head: str, required: list[str], optional: list[str] = (),  # type: ignore[assignment]
+            *, with_group: bool = True) -> str:
+    """Join "<group> <head>: <required> <optional...>" into the language's segment budget."""
+    gsm = ctx.lang != "ar"
+    budget = MAX_SEGMENTS[ctx.lang]
+    name = str(ctx.p.get("group") or "") if with_group else ""
+    name = gsm_safe(name) if gsm else " ".join(name.split())
+
+    def build(limit: int, parts: list[str]) -> str:
+        prefix = " ".join(x for x in (_shorten(name, limit), head) if x)
+        body = " ".join(x for x in parts if x)
+        text = f"{prefix}: {body}" if prefix else body
+        return to_gsm7(gsm_safe(text) if gsm else text)
+
+    limit = GROUP_NAME_MAX
+    text = build(limit, required)
+    while segments(text) > budget and limit > GROUP_NAME_MIN:
+        limit -= 2
+        text = build(limit, required)
+    chosen = list(required)
+    for part in optional:
+        candidate = build(limit, [*chosen, part])
+        if segments(candidate) <= budget:
+            chosen.append(part)
+            text = candidate
+    return text
+
+
+# -- receipts -------------------------------------------------------------------------------
+
+
+def _loan_tail(c: _Ctx) -> list[str]:
+    """ "Loan KES 1,100 due 19 Dec." when the payload knows of a loan (optional fact)."""
+    if c.has("loan_balance") and int(c.p["loan_balance"]) > 0 and c.has("loan_due_on"):
+        return [c.say("loan_due", amount=c.money("loan_balance"), due=c.date("loan_due_on"))]
+    return []
+
+
+def _receipt(c: _Ctx) -> str:
+    kind = str(c.fact("kind"))
+    head = c.date("date")
+    amount = c.money("amount") if c.has("amount") else ""
+    required: list[str]
+    optional: list[str] = []
+    if kind == "share_purchase":
+        shares = int(c.fact("shares"))
+        required = [c.say("bought_one" if shares == 1 else "bought", shares=c.num("shares"),
+                          amount=amount)]
+        if c.has("total_shares") and c.has("savings"):
+            required.append(c.say("shares_total", shares=c.num("total_shares"),
+                                  savings=c.money("savings")))
+        optional = _loan_tail(c)
+    elif kind == "social_fund":
+        required = [c.say("social_paid", amount=amount)]
+    elif kind == "fine":
+        required = [c.say("fine", amount=amount, name=str(c.p.get("fine") or ""))]
+    elif kind == "welfare":
+        required = [c.say("welfare", amount=amount)]
+    elif kind == "loan":
+        required = [c.say("loan_given", amount=amount, owed=c.money("owed"), due=c.date("due_on"))]
+        if c.has("charge") and int(c.p["charge"]):
+            optional = [c.say("charge_incl", charge=c.money("charge"))]
+    elif kind in ("repayment", "service_charge", "rollover"):
+        word = {"repayment": "repaid", "service_charge": "charged", "rollover": "rolled"}[kind]
+        required = [c.say(word, amount=amount)]
+        if int(c.fact("owed")) == 0:
+            required.append(c.say("loan_cleared"))
+        else:
+            required.append(c.say("balance_due", owed=c.money("owed"), due=c.date("due_on")))
+    elif kind == "write_off":
+        required = [c.say("written_off", amount=amount)]
+    elif kind == "member_exit":
+        return _exit(c)
+    elif kind == "reversal":
+        what = c.w["kinds"].get(str(c.p.get("reversed_kind")), c.w["kinds"]["entry"])
+        by = c.w["by_treasurer"] if c.p.get("by") == "treasurer" else c.w["by_staff"]
+        amount_part = f"{c.w['comma']}{amount}" if amount and int(c.p["amount"]) else ""
+        required = [c.say("reversed", day=c.date("reversed_date"), what=what, amount=amount_part,
+                          by=by)]
+    else:
+        what = c.w["kinds"].get(kind, c.w["kinds"]["entry"])
+        required = [c.say("recorded", what=what, amount=amount)]
+    return compose(c, head, required, optional)
+
+
+def _exit(c: _Ctx) -> str:
+    required = [c.say("left")]
+    if int(c.p.get("owed") or 0):
+        required.append(c.say("exit_owed", savings=c.money("savings"), owed=c.money("owed"),
+                              payout=c.money("amount")))
+    else:
+        required.append(c.say("exit_paid", payout=c.money("amount")))
+    return compose(c, c.date("date") if c.has("date") else "", required)
+
+
+# -- statements, announcements, reminders, replies ------------------------------------------
+
+
+def _statement(c: _Ctx) -> str:
+    meeting = c.p.get("reason") == "meeting" and c.has("meeting_date")
+    head = c.date("meeting_date") if meeting else c.w["statement"]
+    required = [c.say("shares_total", shares=c.num("shares"), savings=c.money("savings"))]
+    loan = _loan_tail(c)
+    if not loan and c.has("loan_balance"):
+        loan = [c.w["no_loan"]]
+    required += loan
+    optional = []
+    if meeting and c.has("closing_loan_fund") and c.has("closing_social_fund"):
+        # The closing cash announced at the meeting: members are expected to remember it.
+        required.append(c.say("box", loan_fund=c.money("closing_loan_fund"),
+                              social=c.money("closing_social_fund")))
+    if c.has("social_fund_paid"):
+        optional.append(c.say("social_total", amount=c.money("social_fund_paid")))
+    if c.has("next_meeting"):
+        optional.append(c.say("next_meeting", day=c.date("next_meeting")))
+    return compose(c, head, required, optional)
+
+
+def _grant(c: _Ctx) -> str:
+    return compose(c, c.date("date"), [c.say("grant", amount=c.money("amount"))])
+
+
+def _share_out(c: _Ctx) -> str:
+    required = [c.say("share_out", shares=c.num("shares"), payout=c.money("payout"))]
+    optional = []
+    if c.has("value_per_share") and c.currency:
+        # An exact decimal in major units; shown to the minor unit, as the money counters read it.
+        value = Money.parse(_major(str(c.p["value_per_share"]), c.currency), c.currency)
+        optional.append(c.say("per_share", value=value.format(c.lang)))
+    return compose(c, c.date("date") if c.has("date") else "", required, optional)
+
+
+def _major(value: str, currency: str) -> str:
+    """Cut an exact decimal string down to the currency's minor unit (never rounding up)."""
+    whole, _, fraction = value.partition(".")
+    digits = minor_digits(currency)
+    return whole + ("." + (fraction + "000")[:digits] if digits else "")
+
+
+def _reminder(c: _Ctx) -> str:
+    return compose(c, c.w["reminder"], [c.say("reminder_due", amount=c.money("loan_balance"),
+                                               due=c.date("loan_due_on"))])
+
+
+def _reply(c: _Ctx) -> str:
+    command = str(c.p.get("command") or "help")
+    if command == "balance":
+        return _statement(c)
+    if command == "loan":
+        loan = _loan_tail(c) or [c.w["no_loan"]]
+        return compose(c, c.w["loan_head"], loan)
+    if command == "lang":
+        return compose(c, "", [c.w["lang_set"]], with_group=False)
+    if command == "stranger":
+        return compose(c, "", [c.w["stranger"]], with_group=False)
+    return compose(c, "", [c.w["help"]], with_group=False)
+
+
+RENDERERS: Final[dict[str, Callable[[_Ctx], str]]] = {
+    "receipt": _receipt,
+    "statement": _statement,
+    "grant": _grant,
+    "share_out": _share_out,
+    "exit": _exit,
+    "reminder": _reminder,
+    "reply": _reply,
+}
+
+
+def render(kind: str, payload: dict[str, Any], language: str | None) -> str:
+    """Return the text of an outbox message. Raises RenderError for an unknown kind or missing fact."""
+    renderer = RENDERERS.get(kind)
+    if renderer is None:
+        raise RenderError(f"no text for messages of kind {kind!r}")
+    try:
+        return renderer(_Ctx(dict(payload or {}), language_of(language)))
+    except (KeyError, TypeError, ValueError) as exc:
+        if isinstance(exc, RenderError):
+            raise
+        raise RenderError(f"cannot render {kind}: {exc!r}") from exc

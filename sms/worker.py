@@ -1,0 +1,171 @@
+"""The SMS worker: drains the outbox through AT with a small thread pool.
+
+`python -m sms.worker` (or `vision-ledger worker`) runs until SIGTERM/SIGINT; `--once` makes one
+pass (`vision-ledger sms send-pending`): everything due now, retries that fall due meanwhile
+included, then exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import logging
+import os
+import signal
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Protocol
+
+from sms import outbox, schedule
+from sms.gateway import SendResult
+from sms.settings import Settings, gateway_from_env, worker_name
+from vision_ledger.db import Database
+
+log = logging.getLogger("sms.worker")
+
+
+class Sender(Protocol):
+    def send(self, message: str, phone: str) -> SendResult: ...
+
+
+class WorkerAlreadyRunning(RuntimeError):
+    """A second worker on a SQLite database (which allows one)."""
+
+
+@contextmanager
+def single_worker(db: Database) -> Iterator[bool]:
+    """On SQLite hold an exclusive lock file next to the database while the worker runs.
+
+    Yields True when this process may treat every 'sending' row as abandoned (it holds the lock,
+    so no other worker lives). The kernel drops a flock when its process dies, even by SIGKILL, so
+    a killed worker never leaves a stale lock behind. PostgreSQL needs no lock: rows are claimed
+    with SKIP LOCKED. Raises WorkerAlreadyRunning.
+    """
+    database = db.engine.url.database if db.dialect == "sqlite" else None
+    if not database or database == ":memory:" or db.shared_connection:
+        yield False
+        return
+    path = Path(database).with_name(Path(database).name + ".sms-worker.lock")
+    handle = path.open("a+")
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise WorkerAlreadyRunning(
+                f"another SMS worker is running on this SQLite database (lock {path}); "
+                "SQLite allows one worker, PostgreSQL any number"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{worker_name()}\n")
+        handle.flush()
+        yield True
+    finally:
+        handle.close()  # closing the file releases the lock
+
+
+class Worker:
+    """Claims due rows, sends each on a pool thread, records the outcome; see sms/__init__.py."""
+
+    def __init__(self, db: Database, gateway: Sender, settings: Settings | None = None,
+                 name: str | None = None) -> None:
+        self.db = db
+        self.gateway = gateway
+        self.settings = settings or Settings()
+        self.name = name or worker_name()
+        self.stop = threading.Event()
+        self.stats: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def run(self, *, once: bool = False) -> Counter[str]:
+        """Send until stopped (or, once=True, until nothing is due); return the outcome counts."""
+        with single_worker(self.db) as sole:
+            self.stats["reclaimed"] += outbox.reclaim(self.db, self.name, self.settings,
+                                                      all_sending=sole)
+            self._loop(once=once, sole=sole)
+        return self.stats
+
+    def _loop(self, *, once: bool, sole: bool) -> None:
+        s = self.settings
+        window = 2 * s.concurrency  # claimed ahead so that a finished send is replaced at once
+        in_flight: set[Future[None]] = set()
+        last_reclaim = last_jobs = time.monotonic()
+        if not once:
+            self._jobs()
+        with ThreadPoolExecutor(s.concurrency, thread_name_prefix="sms-send") as pool:
+            while not self.stop.is_set():
+                now = time.monotonic()
+                if not sole and now - last_reclaim > s.stale_after / 2:
+                    self.stats["reclaimed"] += outbox.reclaim(self.db, self.name, s)
+                    last_reclaim = now
+                if not once and now - last_jobs > s.jobs_every:
+                    self._jobs()
+                    last_jobs = now
+                claimed = []
+                if len(in_flight) < window:
+                    claimed = outbox.claim(self.db, self.name, window - len(in_flight), s)
+                for item in claimed:
+                    in_flight.add(pool.submit(self._send, item))
+                if not in_flight:
+                    if once:
+                        break
+                    self.stop.wait(s.poll)
+                    continue
+                done, in_flight = wait(in_flight, timeout=s.poll, return_when=FIRST_COMPLETED)
+                for future in done:
+                    if future.exception() is not None:
+                        log.error("send task failed", exc_info=future.exception())
+            wait(in_flight)
+
+    def _send(self, item: outbox.Claimed) -> None:
+        result = self.gateway.send(item.text, item.phone)
+        for attempt in range(5):
+            try:
+                status = outbox.record(self.db, item, result, self.name, self.settings)
+                break
+            except Exception:  # the database is busy or gone for a moment: the row stays claimed
+                if attempt == 4:
+                    raise
+                time.sleep(0.2 * 2**attempt)
+        with self._lock:
+            self.stats[result.outcome] += 1
+            self.stats[f"now_{status}"] += 1
+
+    def _jobs(self) -> None:
+        try:
+            self.stats["scheduled"] += schedule.run_jobs(self.db)
+        except Exception:
+            log.exception("reminder/monthly statement job failed; the next run catches up")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `python -m sms.worker [--once]`: database and gateway from the environment."""
+    parser = argparse.ArgumentParser(prog="python -m sms.worker")
+    parser.add_argument("--once", action="store_true", help="one pass: send what is due, then exit")
+    args = parser.parse_args(argv)
+    return run_from_env(once=args.once)
+
+
+def run_from_env(*, once: bool) -> int:
+    """Build database, gateway and settings from the environment and run a worker."""
+    logging.basicConfig(level=os.environ.get("VISION_LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    worker = Worker(Database(), gateway_from_env(), Settings.from_env())
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: worker.stop.set())
+    try:
+        stats = worker.run(once=once)
+    except WorkerAlreadyRunning as exc:
+        log.error("%s", exc)
+        return 3
+    log.info("worker %s done: %s", worker.name, dict(stats))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,150 @@
+"""Every text in every language: one GSM-7 segment in English and Swahili, even at maximal values."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from sms.gsm import encoding, segments
+from sms.texts import RenderError, gsm_safe, render
+
+LONG_GROUP = "Wanawake Wajasiriamali wa Kijiji cha Mtwapa Kaskazini Kikundi cha Akiba na Mikopo"
+BIG = 987_654_321  # KES 9,876,543.21: more than any VSLA holds
+MAX = {"group": LONG_GROUP, "currency": "KES", "member": "Nyambura Wanjiku-Kamau Achieng",
+       "member_number": 20}
+D = "2024-09-30"  # "30 Sept" in some locales: the longest month abbreviation
+
+RECEIPTS: dict[str, dict[str, Any]] = {
+    "share_purchase": {"shares": 5, "amount": BIG, "total_shares": 260, "savings": BIG,
+                       "loan_balance": BIG, "loan_due_on": D},
+    "social_fund": {"amount": BIG},
+    "fine": {"amount": BIG, "fine": "lost passbook"},
+    "welfare": {"amount": BIG},
+    "loan": {"amount": BIG, "charge": BIG, "owed": BIG, "due_on": D},
+    "repayment": {"amount": BIG, "owed": BIG, "due_on": D},
+    "service_charge": {"amount": BIG, "owed": BIG, "due_on": D},
+    "rollover": {"amount": BIG, "owed": BIG, "due_on": D},
+    "write_off": {"amount": BIG},
+    "member_exit": {"amount": BIG, "savings": BIG, "owed": BIG},
+    "reversal": {"reversed_seq": 99999, "reversed_kind": "service_charge", "reversed_date": D,
+                 "amount": BIG, "by": "admin"},
+}
+STATEMENT = {"shares": 260, "savings": BIG, "social_fund_paid": BIG, "loan_balance": BIG,
+             "loan_due_on": D, "next_meeting": D}
+OTHERS: dict[str, dict[str, Any]] = {
+    "statement/meeting": {"reason": "meeting", "meeting_date": D, "closing_loan_fund": BIG,
+                          "closing_social_fund": BIG, **STATEMENT},
+    "statement/monthly": {"reason": "monthly", **STATEMENT},
+    "grant": {"amount": BIG, "date": D},
+    "share_out": {"shares": 260, "payout": BIG, "value_per_share": "123456.7890123456", "date": D},
+    "exit": {"amount": BIG, "savings": BIG, "owed": BIG, "date": D},
+    "reminder": {"loan_balance": BIG, "loan_due_on": D, "date": D},
+    "reply/balance": {"command": "balance", "reason": "request", **STATEMENT},
+    "reply/loan": {"command": "loan", "loan_balance": BIG, "loan_due_on": D},
+    "reply/help": {"command": "help"},
+    "reply/lang": {"command": "lang"},
+    "reply/stranger": {"command": "stranger"},
+}
+CASES = [("receipt", {"kind": k, "date": D, **v}, k) for k, v in RECEIPTS.items()] + [
+    (name.split("/")[0], v, name) for name, v in OTHERS.items()
+]
+
+
+@pytest.mark.parametrize("language", ["en", "sw"])
+@pytest.mark.parametrize(("kind", "facts", "label"), CASES, ids=[c[2] for c in CASES])
+def test_english_and_swahili_texts_fit_one_gsm7_segment_at_maximal_values(
+    kind: str, facts: dict[str, Any], label: str, language: str
+) -> None:
+    text = render(kind, {**MAX, **facts}, language)
+    assert encoding(text) == "GSM-7", text
+    assert segments(text) == 1, f"{len(text)}: {text}"
+    assert "9,876,543" in text or (kind == "reply" and label in ("reply/help", "reply/lang",
+                                                                 "reply/stranger"))
+
+
+@pytest.mark.parametrize(("kind", "facts", "label"), CASES, ids=[c[2] for c in CASES])
+def test_arabic_texts_keep_to_two_parts(kind: str, facts: dict[str, Any], label: str) -> None:
+    text = render(kind, {**MAX, **facts}, "ar")
+    assert encoding(text) == "UCS-2"
+    # Four amounts in the millions: the meeting statement's required facts need a third part.
+    assert segments(text) <= (3 if label == "statement/meeting" else 2), f"{len(text)}: {text}"
+
+
+@pytest.mark.parametrize(("kind", "facts", "label"), CASES, ids=[c[2] for c in CASES])
+@pytest.mark.parametrize("language", ["en", "sw", "ar"])
+def test_every_template_renders_with_ordinary_values(
+    kind: str, facts: dict[str, Any], label: str, language: str
+) -> None:
+    small = {k: (30000 if v == BIG else v) for k, v in facts.items()}
+    text = render(kind, {"group": "Umoja VSLA", "currency": "KES", **small}, language)
+    assert text.startswith("Umoja VSLA") or kind == "reply"
+    assert "{" not in text and "}" not in text
+
+
+def test_share_purchase_receipt_reads_like_the_issue() -> None:
+    payload = {"group": "Umoja VSLA", "currency": "KES", "kind": "share_purchase", "shares": 3,
+               "amount": 30000, "total_shares": 36, "savings": 360000, "date": "2024-11-21",
+               "loan_balance": 110000, "loan_due_on": "2024-12-19"}
+    assert render("receipt", payload, "en") == (
+        "Umoja VSLA 21 Nov: you bought 3 shares, KES 300. Shares 36 = KES 3,600. "
+        "Loan due 19 Dec: KES 1,100."
+    )
+
+
+def test_reversal_names_the_cancelled_entry_and_who_cancelled_it() -> None:
+    payload = {"group": "Umoja VSLA", "currency": "KES", "kind": "reversal", "date": "2024-11-21",
+               "reversed_kind": "share_purchase", "reversed_seq": 7,
+               "reversed_date": "2024-11-14", "amount": 30000, "by": "treasurer"}
+    assert render("receipt", payload, "en") == (
+        "Umoja VSLA 21 Nov: the entry of 14 Nov (shares, KES 300) was cancelled by the treasurer."
+    )
+    assert "mweka hazina" in render("receipt", payload, "sw")
+    assert "أمين الصندوق" in render("receipt", payload, "ar")
+
+
+def test_meeting_statement_carries_the_closing_cash() -> None:
+    payload = {"group": "Umoja VSLA", "currency": "KES", **OTHERS["statement/meeting"],
+               "closing_loan_fund": 5640000, "closing_social_fund": 320000}
+    text = render("statement", payload, "en")
+    assert "KES 56,400" in text and "KES 3,200" in text
+
+
+def test_a_curly_quote_in_a_name_does_not_make_the_text_ucs2() -> None:
+    payload = {**MAX, **OTHERS["grant"], "group": "Mama\u2019s \u201cUmoja\u201d Zo\u00eb"}
+    text = render("grant", payload, "en")
+    assert encoding(text) == "GSM-7"
+    assert text.startswith("Mama's \"Umoja\" Zoe")
+
+
+def test_long_group_names_are_shortened_at_a_word() -> None:
+    text = render("grant", {**MAX, **OTHERS["grant"]}, "en")
+    assert text.startswith("Wanawake Wajasiriamali 30 Sept:") or text.startswith(
+        "Wanawake Wajasiriamali 30 Sep:")
+
+
+def test_optional_facts_are_dropped_before_a_second_segment() -> None:
+    text = render("statement", {**MAX, **OTHERS["statement/meeting"]}, "en")
+    assert "Box:" in text  # required
+    assert segments(text) == 1
+
+
+def test_arabic_uses_arabic_digits() -> None:
+    text = render("receipt", {"group": "الأمل", "currency": "YER", "kind": "social_fund",
+                              "amount": 50000, "date": "2024-11-21"}, "ar")
+    assert "YER ٥٠٬٠٠٠" in text and "٢١" in text  # the rial has no minor unit in CLDR
+
+
+def test_unknown_language_falls_back_to_english() -> None:
+    assert render("reply", {"command": "help"}, "fr").startswith("Send BAL")
+
+
+def test_unknown_kind_and_missing_facts_are_render_errors() -> None:
+    with pytest.raises(RenderError):
+        render("postcard", {}, "en")
+    with pytest.raises(RenderError):
+        render("grant", {"group": "Umoja", "currency": "KES"}, "en")
+
+
+def test_gsm_safe_folds_accents_and_replaces_the_rest() -> None:
+    assert gsm_safe("Zoë  Ngʼang\u2019a \u4e2d") == "Zoe Ng?ang'a ?"
