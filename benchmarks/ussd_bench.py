@@ -1,0 +1,279 @@
+"""USSD hop latency under load: concurrent treasurer conversations over loopback HTTP.
+
+    .venv/bin/python benchmarks/ussd_bench.py [--db sqlite|postgresql://...] [--sessions 50]
+        [--history 1000] [--heavy-groups 2 --heavy-history 100000]
+
+Builds a fresh database (SQLite file in a temporary directory, or a new PostgreSQL database on the
+server the URL names), one group of 20 members per session, each with `--history` entries of past
+history (`--heavy-groups` of them with `--heavy-history`) loaded through the core's `ledger.post` in
+one transaction per 5,000 entries. Serves a minimal app (the USSD blueprint only) with gunicorn's
+Python API (gthread workers) on 127.0.0.1, then runs every session at once, each a whole treasurer
+conversation: open the meeting (PIN), the savings round of 20 members, group balance, close the
+meeting. Hop latency is measured by the client (request sent -> page received).
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import random
+import re
+import socket
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from datetime import date, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+SECRET = "bench-secret"
+PIN = "4321"
+MEMBERS = 20
+BATCH = 5000
+
+
+# --- the database -----------------------------------------------------------------------------
+
+
+def fresh_url(db: str) -> str:
+    from sqlalchemy import text
+
+    from vision_ledger.db import make_engine
+
+    if db == "sqlite":
+        return f"sqlite:///{tempfile.mkdtemp(prefix='ussd-bench-')}/ledger.sqlite3"
+    admin = make_engine(db, isolation_level="AUTOCOMMIT")
+    name = f"ussd_bench_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return db.rsplit("/", 1)[0] + "/" + name
+
+
+def build(url: str, sessions: int, history: int, heavy_groups: int, heavy_history: int) -> list[dict]:
+    """Groups, members (member 1 is the treasurer, PIN 4321), an open cycle, and history."""
+    from migrations import upgrade
+    from tests.factories import Factory
+    from vision_ledger import ledger, pins
+    from vision_ledger.actors import Actor
+    from vision_ledger.db import Database
+    from vision_ledger.ledger import credit, debit
+    from vision_ledger.money import Money
+
+    upgrade(url)
+    db = Database(url)
+    pin_hash = pins.hash_pin(PIN)
+    groups = []
+    with db.unit_of_work() as session:
+        factory = Factory(session)
+        programme = factory.programme()
+        for i in range(sessions):
+            group = factory.group(programme, members=MEMBERS, name=f"Group {i:03d}")
+            factory.cycle(group, start=date.today() - timedelta(weeks=30))
+            members = factory.members(group)
+            members[0].pin_hash, members[0].pin_must_change = pin_hash, False
+            entries = heavy_history if i < heavy_groups else history
+            groups.append({"id": group.id, "phone": members[0].phone, "members": [m.id for m in members],
+                           "history": entries})
+    actor = Actor.system("bench")
+    started = time.perf_counter()
+    total = 0
+    for g in groups:
+        amount = Money(10000, "KES")
+        done = 0
+        while done < g["history"]:
+            with db.unit_of_work() as session:
+                group = ledger.lock_group(session, g["id"])
+                for n in range(done, min(done + BATCH, g["history"])):
+                    member = g["members"][n % MEMBERS]
+                    day = date.today() - timedelta(weeks=30) + timedelta(days=n % 200)
+                    ledger.post(session, group, actor, kind="share_purchase", member_id=member,
+                                lines=[debit("loan_fund_cash", amount),
+                                       credit("member_shares", amount, member, 1)],
+                                request={"op": "history", "n": n}, effective_date=day)
+                done = min(done + BATCH, g["history"])
+        total += g["history"]
+    print(f"history: {total:,} entries loaded in {time.perf_counter() - started:.0f} s")
+    db.engine.dispose()
+    return groups
+
+
+# --- the server -------------------------------------------------------------------------------
+
+
+def serve(url: str, port: int, workers: int, threads: int) -> None:
+    from flask import Flask
+    from gunicorn.app.base import BaseApplication
+
+    class App(BaseApplication):
+        def load_config(self) -> None:
+            for key, value in {"bind": f"127.0.0.1:{port}", "workers": workers, "threads": threads,
+                               "worker_class": "gthread", "loglevel": "warning", "accesslog": None,
+                               "timeout": 60}.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> Flask:  # in each worker, after the fork
+            from ussd.web import blueprint
+            from vision_ledger.db import Database
+
+            app = Flask("ussd-bench")
+            app.config.update(DATABASE=Database(url, pool_size=threads + 2), USSD_SECRET=SECRET)
+            app.register_blueprint(blueprint)
+            return app
+
+    App().run()
+
+
+def wait_for(port: int, timeout: float = 30) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit("the server did not start")
+
+
+# --- the client -------------------------------------------------------------------------------
+
+AMOUNT = re.compile(r"KES ([\d,]+(?:\.\d+)?)")
+
+
+class Conversation:
+    def __init__(self, base: str, phone: str, think: float = 0.0) -> None:
+        import requests
+
+        self.think = think
+        self.http = requests.Session()
+        self.base = base
+        self.phone = phone
+        self.sid = "ATUid_" + uuid.uuid4().hex
+        self.inputs: list[str] = []
+        self.latencies: list[tuple[str, float]] = []
+
+    def hop(self, value: str | None, label: str = "menu") -> str:
+        if value is not None:
+            self.inputs.append(value)
+        if self.think:
+            time.sleep(random.uniform(0, 2 * self.think))
+        form = {"sessionId": self.sid, "serviceCode": "*384*44135#", "phoneNumber": self.phone,
+                "networkCode": "63902", "text": "*".join(self.inputs)}
+        started = time.perf_counter()
+        response = self.http.post(self.base, data=form, timeout=30)
+        self.latencies.append((label, (time.perf_counter() - started) * 1000))
+        body = response.text
+        if response.status_code != 200 or not body.startswith(("CON ", "END ")):
+            raise RuntimeError(f"bad answer {response.status_code}: {body[:80]}")
+        return body
+
+    def run(self) -> None:
+        self.hop(None)
+        self.hop("1")  # open meeting
+        self.hop("1")  # all present
+        page = self.hop(PIN, "pin")
+        assert "open" in page.lower(), page
+        page = self.hop("1")  # savings round
+        for i in range(MEMBERS):
+            page = self.hop("2" if i % 3 else "20", "round")
+        assert "done" in page, page
+        self.hop("00")
+        page = self.hop("10")  # group balance
+        loan, social = (a.replace(",", "") for a in AMOUNT.findall(page)[:2])
+        self.hop("00")
+        self.hop("9")  # close
+        self.hop(loan)
+        self.hop(social)
+        page = self.hop("1", "close")
+        assert "closed" in page.lower(), page
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def report(title: str, values: list[float]) -> str:
+    if not values:
+        return f"  {title:<34} -"
+    return (f"  {title:<34} n={len(values):>5}  p50={statistics.median(values):6.1f} ms  "
+            f"p99={percentile(values, 99):6.1f} ms  max={max(values):6.1f} ms")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", default="sqlite", help="sqlite, or a PostgreSQL server URL")
+    parser.add_argument("--sessions", type=int, default=50)
+    parser.add_argument("--history", type=int, default=1000)
+    parser.add_argument("--heavy-groups", type=int, default=0)
+    parser.add_argument("--heavy-history", type=int, default=100_000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--think", type=float, default=0.0,
+                        help="mean seconds a person takes per hop (0: hops back to back)")
+    args = parser.parse_args()
+
+    url = fresh_url(args.db)
+    print(f"database: {url.split('@')[-1]}")
+    groups = build(url, args.sessions, args.history, args.heavy_groups, args.heavy_history)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = multiprocessing.get_context("spawn").Process(
+        target=serve, args=(url, port, args.workers, args.threads), daemon=True)
+    server.start()
+    try:
+        wait_for(port)
+        base = f"http://127.0.0.1:{port}/ussd/{SECRET}"
+        # One warm-up hop per worker process (imports, catalogs, connection pools).
+        for g in groups[:4]:
+            Conversation(base, g["phone"]).hop(None)
+        conversations = [Conversation(base, g["phone"], args.think) for g in groups]
+        errors: list[BaseException] = []
+
+        def run(c: Conversation) -> None:
+            try:
+                c.run()
+            except BaseException as error:
+                errors.append(error)
+
+        threads = [threading.Thread(target=run, args=(c,)) for c in conversations]
+        started = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        elapsed = time.perf_counter() - started
+    finally:
+        server.terminate()
+        server.join(10)
+    if errors:
+        print(f"{len(errors)} conversations failed, first: {errors[0]!r}")
+    heavy_ids = {g["id"] for g in groups if g["history"] == args.heavy_history and args.heavy_groups}
+    all_hops = [ms for c in conversations for _, ms in c.latencies]
+    heavy = [ms for c, g in zip(conversations, groups, strict=True) if g["id"] in heavy_ids
+             for _, ms in c.latencies]
+    light = [ms for c, g in zip(conversations, groups, strict=True) if g["id"] not in heavy_ids
+             for _, ms in c.latencies]
+    print(f"{args.sessions} concurrent treasurer conversations, {len(all_hops)} hops in {elapsed:.1f} s "
+          f"({len(all_hops) / elapsed:.0f} hops/s, think {args.think} s); "
+          f"server: gunicorn gthread {args.workers}x{args.threads}")
+    print(report("all hops", all_hops))
+    print(report("hops without the PIN check", [ms for c in conversations for k, ms in c.latencies
+                                                 if k != "pin"]))
+    print(report("the PIN hop (scrypt, once a session)", [ms for c in conversations for k, ms in c.latencies
+                                                           if k == "pin"]))
+    print(report("savings-round hops (2 entries each)", [ms for c in conversations for k, ms in c.latencies
+                                                          if k == "round"]))
+    if heavy_ids:
+        print(report(f"groups with {args.heavy_history:,} entries", heavy))
+        print(report(f"groups with {args.history:,} entries", light))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,142 @@
+"""Every screen in every language keeps within 160 characters; every text is translated."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from ussd import catalogs
+from ussd.texts import LIMIT, REFUSALS, Texts, refusal
+from vision_ledger import loans, pins, savings
+from vision_ledger.errors import DomainError
+
+from .conftest import LANGS, PIN, set_language
+
+# Paths (after dialling) that between them reach every screen of the menu.
+BEFORE_MEETING = [
+    (), ("2",), ("3",), ("3", "1"), ("3", "2"), ("3", "3"), ("3", "3", "1"), ("3", "4"), ("3", "6"),
+    ("1",), ("1", "1"), ("1", "2", "3", "7"), ("1", "2", "0"),
+    ("1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "0", PIN),
+    ("1", "1", PIN), ("1", "1", PIN, "1"), ("8",), ("9", "9"), ("3", "6", "9"),
+    ("11", "5"), ("11", "5", PIN), ("11", "5", PIN, "1357"), ("11", "5", PIN, "1357", "1357"),
+]
+DURING_MEETING = [
+    (), ("98",), ("1",), ("1", PIN), ("1", PIN, "3"), ("1", PIN, "0"), ("1", PIN, "9"),
+    ("2",), ("2", "4"), ("2", "4", "3"), ("2", "7", "3", PIN), ("2", "2", "5", PIN),
+    ("3", "5"), ("3", "5", PIN), ("3", "8", PIN),
+    ("4", "2"), ("4", "2", "500"), ("4", "2", "500", PIN), ("4", "3", "500"), ("4", "3", "500", PIN),
+    ("5", "3"), ("5", "3", "2600"), ("5", "3", "2600", PIN), ("5", "4", "1000", PIN), ("5", "2", "700"),
+    ("6", "2"), ("6", "2", "1"), ("6", "2", "1", PIN),
+    ("7", "2"), ("7", "2", "50"), ("7", "2", "50", "1"), ("7", "2", "50", "5", PIN),
+    ("7", "2", "99999", "1", PIN),
+    ("8",), ("9",), ("9", "1"), ("9", "1", "1"), ("9", "1", "1", "4"),
+    ("10",), ("11",),
+]
+AFTER_UNDO = [("8", "{seq}"), ("8", "{seq}", PIN)]
+CLOSE = [("9", "{loan}", "{social}"), ("9", "{loan}", "{social}", PIN)]
+MEMBER = [("1",), ("5",)]  # a member whose PIN staff set: the gate; and one without a PIN
+
+SCREENS = {
+    "treasurer_home", "group_balance", "member_home", "balance", "recent", "statement_ask",
+    "statement_sent", "my_loan", "pin_old", "pin_new", "pin_repeat", "pin_changed", "language",
+    "open_meeting", "absent", "open_confirm", "open_refused", "meeting_opened", "treasurer_more",
+    "round_pin", "round_member", "pick_member", "shares_count", "shares_confirm", "shares_done",
+    "shares_done_refused", "social_confirm", "social_done", "social_done_refused", "repay_amount",
+    "repay_confirm", "repay_done", "loan_amount", "loan_confirm", "loan_done", "loan_refused",
+    "fine_pick", "fine_confirm", "fine_done", "welfare_amount", "welfare_reason", "welfare_confirm",
+    "welfare_done", "welfare_done_refused", "undo", "undo_confirm", "undo_done", "count_loan_fund",
+    "count_social", "variance_reason", "close_confirm", "meeting_closed", "unknown_phone", "pin_not_set",
+    "choose_group",
+}
+
+
+@pytest.mark.parametrize("language", LANGS)
+def test_every_screen_in_every_language_fits_160_characters(world, phone, factory, language, caplog):
+    set_language(world, language)
+    t = factory.treasurer(world.group)
+    world.group.name = "Kikundi cha Akiba Umoja wa Wanawake"
+    for member in world.members:
+        member.name = "Mwanaisha Abdallah Mohamed"
+    world.session.flush()
+    seen: set[str] = set()
+    treasurer = phone(world.treasurer.phone)
+
+    def run(paths, **facts):
+        for path in paths:
+            screen = treasurer.dial(*(p.format(**facts) for p in path))
+            seen.add(screen.name)
+            for s in treasurer.screens:
+                assert len(s.text) <= LIMIT
+
+    with caplog.at_level(logging.WARNING, logger="ussd"):
+        run(BEFORE_MEETING)
+        world.refresh()
+        pins.set_initial_pin(world.treasurer, PIN)
+        world.treasurer.pin_must_change = False
+        world.session.flush()
+        from vision_ledger import meetings
+        if meetings.current_meeting(world.session, world.group.id) is not None:
+            factory.close(world.group)
+        factory.meeting(world.group)
+        for n in (2, 3, 4, 5, 6):
+            savings.buy_shares(world.session, t, world.group, world.member(n), 5)
+            savings.pay_social_fund(world.session, t, world.group, world.member(n))
+        loans.disburse_loan(world.session, t, world.group, world.member(2),
+                            factory.money(world.group, "1000"))
+        world.session.flush()
+        run(DURING_MEETING)
+        world.refresh()
+        from vision_ledger import reversals
+        last = reversals.last_reversible_entry(world.session, world.group)
+        run(AFTER_UNDO, seq=str(last.seq))
+        world.refresh()
+        loan, social = meetings.expected_cash(world.session, world.group)
+        run(CLOSE, loan=loan.decimal_string(), social=social.decimal_string())
+        member = world.member(9)
+        pins.set_initial_pin(member, "1212")
+        world.session.flush()
+        for path in MEMBER:
+            seen.add(phone(member.phone).dial(*path).name)
+            seen.add(phone(world.member(10).phone).dial(*path).name)
+        seen.add(phone("+254711111111").dial().name)
+        other = factory.ready(members=10)
+        factory.member(other, phone=world.member(10).phone, language=language)
+        world.session.flush()
+        seen.add(phone(world.member(10).phone).dial().name)
+    assert "over 160" not in caplog.text
+    assert not SCREENS - seen, sorted(SCREENS - seen)
+
+
+@pytest.mark.parametrize("language", LANGS)
+def test_every_refusal_fits_a_page_with_large_amounts(language):
+    t = Texts(language)
+    facts = {"maximum": "1000000.00", "minimum": "1000000.00", "requested": "1000000.00",
+             "available": "1000000.00", "owed": "1000000.00", "savings": "1000000.00", "needed": "1.00",
+             "present": 10, "active": 20, "already": 5, "multiple": 3, "attempts_left": 2, "minutes": 30}
+    for code in REFUSALS:
+        text = refusal(t, DomainError(code, "x", **facts))
+        assert "?" not in text.replace("؟", ""), (code, text)
+        assert len(text) <= 100, (code, text)
+    assert refusal(t, DomainError("something.new", "x")) == t("Not allowed ({code}).", code="something.new")
+
+
+@pytest.mark.parametrize("language", ["sw", "ar"])
+def test_every_text_is_translated(language):
+    assert catalogs.missing(language) == []
+
+
+@pytest.mark.parametrize("language", ["sw", "ar"])
+def test_translations_keep_their_placeholders(language):
+    import re
+
+    for msgid, msgstr in catalogs.translated(language).items():
+        assert sorted(re.findall(r"{\w+}", msgid)) == sorted(re.findall(r"{\w+}", msgstr)), msgid
+
+
+def test_arabic_amounts_and_dates_use_arabic_digits():
+    from datetime import date
+
+    t = Texts("ar")
+    assert t.money(260000) == "KES ٢٬٦٠٠"
+    assert "٢٠٢٦" in t.date(date(2026, 3, 5))

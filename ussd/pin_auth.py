@@ -1,0 +1,112 @@
+"""PINs on USSD: checked once per session, remembered as authentication state for 180 s.
+
+The PIN travels in `text` on every later hop of the session (AT repeats the whole input), and the
+walk meets it each time. Checking it with scrypt every hop would cost 30-50 ms per hop and grow with
+every entry a treasurer records, so the first successful check leaves a proof keyed by
+(session id, phone, member, HMAC of the PIN under a server key) that expires after 180 s, the
+longest a USSD session lives. Later hops compare one HMAC and read one indexed row. The proof also
+carries a digest of the PIN hash it was made against, so a changed PIN voids it, and a locked PIN
+refuses even a proven session.
+
+A wrong PIN is counted once: the failure is kept at its position in the text, so a retried hop or
+a later hop walking past it does not count it again. The hop commits after a wrong PIN (the
+failure count is on the member's row) and writes nothing else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import math
+from datetime import timedelta
+
+from sqlalchemy import delete, select
+
+from vision_ledger import pins
+from vision_ledger.errors import DomainError
+
+from .models import PinProof
+from .session import Ctx, Stay, Who
+from .texts import Texts, refusal
+
+PROOF_SECONDS = 180
+
+
+def mac_of(ctx: Ctx, who: Who, pin: str) -> str:
+    message = f"{ctx.sid}|{ctx.phone}|{who.member.id}|{pin}".encode()
+    return hmac.new(ctx.pin_key, message, hashlib.sha256).hexdigest()
+
+
+def stamp_of(pin_hash: str | None) -> str:
+    return hashlib.sha256((pin_hash or "").encode()).hexdigest()[:32]
+
+
+def locked_text(t: Texts, who: Who, ctx: Ctx) -> str:
+    until = who.member.pin_locked_until
+    if until is not None and until.tzinfo is None:
+        until = until.replace(tzinfo=ctx.now.tzinfo)
+    minutes = max(1, math.ceil((until - ctx.now).total_seconds() / 60)) if until else 30
+    return t("Too many wrong PINs. Try again in {minutes} minutes.", minutes=t.digits(minutes))
+
+
+def verify(ctx: Ctx, who: Who, pin: str) -> Stay | None:
+    """None when the PIN is the member's; else what to show (Stay, END when locked)."""
+    t = who.t
+    member = who.member
+    if not (len(pin) == 4 and pin.isdigit()):
+        return Stay(t("A PIN is 4 digits."))
+    if pins.is_locked(member, ctx.now):
+        return Stay(locked_text(t, who, ctx), end=True)
+    if not member.pin_hash:
+        return Stay(t("No PIN is set. Ask your programme officer."), end=True)
+    mac = mac_of(ctx, who, pin)
+    stamp = stamp_of(member.pin_hash)
+    rows = {row.position: row for row in ctx.session.scalars(
+        select(PinProof).where(PinProof.session_id == ctx.sid, PinProof.member_id == member.id,
+                               PinProof.pin_mac == mac, PinProof.position.in_((-1, ctx.index))))}
+    proof = rows.get(-1)
+    if proof is not None and proof.stamp == stamp and _aware(proof.expires_at, ctx) > ctx.now:
+        return None
+    if not ctx.is_last and mac in who.old_pins_in_session():
+        return None  # the PIN of the session's start, changed later in the session
+    failure = rows.get(ctx.index)
+    if failure is not None and not failure.ok and failure.stamp == stamp:
+        left = max(who.policy.pin_attempts - (member.pin_failures or 0), 1)
+        return Stay(t("Wrong PIN. {attempts_left} tries left.", attempts_left=t.digits(left)))
+    ctx.require_write()
+    try:
+        pins.check_pin(member, pin, attempts=who.policy.pin_attempts,
+                       lock_minutes=who.policy.pin_lock_minutes, now=ctx.now)
+    except DomainError as error:
+        ctx.session.add(PinProof(session_id=ctx.sid, phone=ctx.phone, member_id=member.id,
+                                 pin_mac=mac, position=ctx.index, ok=False, stamp=stamp,
+                                 expires_at=ctx.now + timedelta(seconds=PROOF_SECONDS)))
+        ctx.session.flush()
+        if error.code == "pin.locked":
+            return Stay(locked_text(t, who, ctx), end=True)
+        return Stay(refusal(t, error))
+    remember(ctx, who, pin, proof)
+    return None
+
+
+def remember(ctx: Ctx, who: Who, pin: str, proof: PinProof | None = None) -> None:
+    """Record that this session proved the member's current PIN (also after a PIN change)."""
+    mac = mac_of(ctx, who, pin)
+    if proof is None:
+        proof = ctx.session.scalars(select(PinProof).where(
+            PinProof.session_id == ctx.sid, PinProof.member_id == who.member.id,
+            PinProof.pin_mac == mac, PinProof.position == -1)).first()
+    expires = ctx.now + timedelta(seconds=PROOF_SECONDS)
+    if proof is None:
+        ctx.session.execute(delete(PinProof).where(PinProof.phone == ctx.phone,
+                                                   PinProof.expires_at < ctx.now))
+        ctx.session.add(PinProof(session_id=ctx.sid, phone=ctx.phone, member_id=who.member.id,
+                                 pin_mac=mac, position=-1, ok=True,
+                                 stamp=stamp_of(who.member.pin_hash), expires_at=expires))
+    else:
+        proof.ok, proof.stamp, proof.expires_at = True, stamp_of(who.member.pin_hash), expires
+    ctx.session.flush()
+
+
+def _aware(moment, ctx: Ctx):
+    return moment.replace(tzinfo=ctx.now.tzinfo) if moment.tzinfo is None else moment

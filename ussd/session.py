@@ -1,0 +1,363 @@
+"""The router: a hop is a function of (phone number, the whole text).
+
+The text is split on `*` and walked from the first page: each input moves from one page (a Node)
+to the next, `0` goes back and `00` to the start. Nothing about where the user is in the menu is
+kept on the server. Only the LAST input of a hop may act (post an entry, queue a statement...):
+earlier inputs were acted on by earlier hops, and an action is idempotent on (session, text up to
+it), so a retried or duplicated hop shows the same page and moves nothing twice.
+
+What the walk may consult besides the text is the books themselves (is a meeting open, who is
+still to be recorded) and authentication state (ussd/pin_auth.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from vision_ledger import groups, meetings
+from vision_ledger.actors import Actor
+from vision_ledger.cycles import require_open_cycle
+from vision_ledger.db import utcnow
+from vision_ledger.errors import DomainError
+from vision_ledger.models import Cycle, Group, Meeting, Member
+from vision_ledger.policy import Policy
+
+from .models import Done
+from .texts import LIMIT, Texts, refusal, short
+
+log = logging.getLogger("ussd")
+
+
+class NeedsWrite(Exception):
+    """The hop must act: run it again in a writing transaction (SQLite's BEGIN IMMEDIATE)."""
+
+
+# --- pages ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Page:
+    lines: list[str]
+    end: bool = False
+
+    def body(self, reason: str | None = None) -> str:
+        lines = [line for line in self.lines if line]
+        text = "\n".join([reason, *lines] if reason else lines)
+        if len(text) > LIMIT and reason:
+            text = "\n".join([reason, lines[-1]]) if lines else reason
+        if len(text) > LIMIT:
+            log.warning("ussd page over %d characters: %r", LIMIT, text[:40])
+            text = text[: LIMIT - 2] + ".."
+        return text
+
+
+@dataclass
+class Stay:
+    """The input was not what the page asked for (or was refused): show the page again."""
+
+    reason: str | None = None
+    end: bool = False
+
+
+class Node:
+    """A page of the menu. `accept` returns the next node, or Stay."""
+
+    name = "node"
+    takes_zero = False  # the page gives `0` a meaning of its own (not "back")
+    is_menu = False  # result pages go back to the nearest menu, never to their confirmation
+    is_result = False
+    terminal = False  # an END page
+
+    def __init__(self, who: Who) -> None:
+        self.who = who
+
+    @property
+    def t(self) -> Texts:
+        return self.who.t
+
+    def render(self, ctx: Ctx) -> Page:
+        raise NotImplementedError
+
+    def accept(self, ctx: Ctx, value: str) -> Node | Stay:
+        return Stay(self.t("Choose one of the options."))
+
+
+class Ask(Node):
+    """A page built from two functions: what it shows, and what an answer leads to."""
+
+    def __init__(self, who: Who, name: str, lines: Callable[[Ctx], list[str]],
+                 answer: Callable[[Ctx, str], Node | Stay], *, takes_zero: bool = False,
+                 menu: bool = False) -> None:
+        super().__init__(who)
+        self.name = name
+        self._lines = lines
+        self._answer = answer
+        self.takes_zero = takes_zero
+        self.is_menu = menu
+
+    def render(self, ctx: Ctx) -> Page:
+        return Page(self._lines(ctx))
+
+    def accept(self, ctx: Ctx, value: str) -> Node | Stay:
+        return self._answer(ctx, value)
+
+
+class End(Node):
+    """A closing page (END)."""
+
+    terminal = True
+
+    def __init__(self, who: Who, name: str, lines: list[str]) -> None:
+        super().__init__(who)
+        self.name = name
+        self._lines = lines
+
+    def render(self, ctx: Ctx) -> Page:
+        return Page(self._lines, end=True)
+
+    def accept(self, ctx: Ctx, value: str) -> Node | Stay:
+        return Stay()
+
+
+class Result(Node):
+    """What an action did (or why it was refused). 1 = the same action again, 0/00 = menus."""
+
+    is_result = True
+
+    def __init__(self, who: Who, name: str, lines: list[str] | None,
+                 again: Callable[[], Node] | None = None, again_label: str | None = None) -> None:
+        super().__init__(who)
+        self.name = name
+        self._lines = lines
+        self._again = again
+        self._again_label = again_label
+
+    def render(self, ctx: Ctx) -> Page:
+        t = self.t
+        options = t(self._again_label or "1 Again  00 Menu") if self._again else t("00 Menu")
+        return Page([*(self._lines or []), options])
+
+    def accept(self, ctx: Ctx, value: str) -> Node | Stay:
+        if value == "1" and self._again:
+            return self._again()
+        return Stay(self.t("Choose one of the options."))
+
+
+# --- who is dialling --------------------------------------------------------------------------
+
+
+class Who:
+    """One membership of the caller (member + group), with what the walk learnt about it."""
+
+    def __init__(self, ctx: Ctx, member: Member, group: Group) -> None:
+        self.ctx = ctx
+        self.member = member
+        self.group = group
+        self.authenticated = False  # a PIN of this member was accepted earlier in this walk
+        self.gate_passed = False  # the must-change-PIN gate was passed earlier in this walk
+        self._cache: dict[str, Any] = {}
+
+    @property
+    def t(self) -> Texts:
+        return Texts(self.member.language, self.group.currency)
+
+    @property
+    def is_treasurer(self) -> bool:
+        return self.member.role == "treasurer"
+
+    @property
+    def treasurer(self) -> Actor:
+        return Actor(role="treasurer", channel="ussd", group_id=self.group.id,
+                     member_id=self.member.id, name=self.member.name)
+
+    @property
+    def as_member(self) -> Actor:
+        return Actor(role="member", channel="ussd", group_id=self.group.id, member_id=self.member.id)
+
+    def _get(self, key: str, load: Callable[[], Any]) -> Any:
+        if key not in self._cache:
+            self._cache[key] = load()
+        return self._cache[key]
+
+    def forget(self) -> None:
+        """After an action that changes the meeting or the group's state (the walk's own view of
+        the meeting stays)."""
+        keep = {k: v for k, v in self._cache.items() if k in ("walk_open", "done_keys")}
+        self._cache.clear()
+        self._cache.update(keep)
+
+    @property
+    def meeting(self) -> Meeting | None:
+        return self._get("meeting", lambda: meetings.current_meeting(self.ctx.session, self.group.id))
+
+    @property
+    def cycle(self) -> Cycle | None:
+        return self._get("cycle", lambda: groups.open_cycle(self.ctx.session, self.group.id))
+
+    @property
+    def policy(self) -> Policy:
+        return self._get("policy", lambda: groups.group_policy(self.ctx.session, self.group, self.cycle))
+
+    @property
+    def walk_open(self) -> bool:
+        """Whether the meeting was open at this point of the walk (the menus' shape follows it).
+
+        The books say whether it is open now; a meeting this session opened or closed was in the
+        other state when the session began, and the walk flips it where it passes the action."""
+        if "walk_open" not in self._cache:
+            rows = self.ctx.session.scalars(select(Done).where(
+                Done.session_id == self.ctx.sid, Done.member_id == self.member.id,
+                Done.kind.in_(("open", "close"))).order_by(Done.created_at)).all()
+            self._cache["walk_open"] = rows[0].kind == "close" if rows else self.meeting is not None
+            self._cache["done_keys"] = {row.key: row for row in rows}
+        return bool(self._cache["walk_open"])
+
+    def set_walk_open(self, value: bool) -> None:
+        self._cache["walk_open"] = value
+
+    def done_here(self, key: str) -> Done | None:
+        """An open/close this session made at this position of the text."""
+        return self.session_records().get(key)
+
+    def session_records(self) -> dict[str, Done]:
+        """The meetings this session opened or closed, by key."""
+        self.walk_open  # noqa: B018  (loads them)
+        return self._cache["done_keys"]
+
+    def require_cycle(self) -> Cycle:
+        return require_open_cycle(self.ctx.session, self.group)
+
+    def member_by_number(self, value: str) -> Member | str:
+        """The member a typed number names, or the reason it names none."""
+        t = self.t
+        if not value.isdigit() or len(value) > 4:
+            return t("Enter a member number.")
+        try:
+            return groups.member_by_number(self.ctx.session, self.group, int(value))
+        except DomainError:
+            return t("No member number {n}.", n=int(value))
+
+    def needs_new_pin(self) -> bool:
+        """The member's PIN was given by staff and must be changed before balances and writes.
+
+        Also true, for the rest of the walk, in a session that already changed it: the walk
+        passes the same pages again (the change itself is not repeated)."""
+        if self.gate_passed or not self.member.pin_hash:
+            return False
+        if self.member.pin_must_change:
+            return True
+        return bool(self.old_pins_in_session())
+
+    def old_pins_in_session(self) -> set[str]:
+        """HMACs of the PINs this session replaced (the walk passes those changes again)."""
+        return self._get("pin_changes", lambda: {
+            (row.get("old") or "") for row in self.ctx.session.scalars(
+                select(Done.result).where(Done.session_id == self.ctx.sid,
+                                          Done.member_id == self.member.id, Done.kind == "pin"))})
+
+
+# --- the hop ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Ctx:
+    session: Session
+    sid: str
+    phone: str
+    inputs: list[str]
+    pin_key: bytes
+    writable: bool = False
+    now: datetime = field(default_factory=utcnow)
+    index: int = -1
+
+    @property
+    def is_last(self) -> bool:
+        return self.index == len(self.inputs) - 1
+
+    def prefix(self) -> str:
+        """The text up to and including the input being handled."""
+        return "*".join(self.inputs[: self.index + 1])
+
+    def key(self, suffix: str = "") -> str:
+        """The idempotency key of the action the current input confirms."""
+        return self.key_at(self.index, suffix)
+
+    def key_at(self, index: int, suffix: str = "") -> str:
+        prefix = "*".join(self.inputs[: index + 1])
+        digest = hashlib.sha256(prefix.encode()).hexdigest()[:16]
+        return f"ussd:{self.sid}:{digest}{suffix}"
+
+    def require_write(self) -> None:
+        if not self.writable:
+            raise NeedsWrite
+
+    def act(self, who: Who, fn: Callable[[], Any]) -> tuple[Any, str | None]:
+        """Run one core call in a savepoint: (its result, None), or (None, the refusal's text)."""
+        self.require_write()
+        try:
+            with self.session.begin_nested():
+                return fn(), None
+        except DomainError as error:
+            who.forget()
+            return None, refusal(who.t, error)
+
+
+@dataclass
+class Reply:
+    text: str
+    end: bool
+    screen: str
+    language: str
+
+
+def hop(ctx: Ctx) -> Reply:
+    """Walk the inputs from the first page and render where they lead."""
+    from .menus import root
+
+    stack: list[Node] = [root(ctx)]
+    reason: str | None = None
+    end = False
+    for index, raw in enumerate(ctx.inputs):
+        ctx.index = index
+        value = raw.strip()
+        node = stack[-1]
+        reason, end = None, False
+        if value == "00":
+            del stack[1:]
+            continue
+        if value == "0" and not node.takes_zero:
+            if len(stack) > 1 and not node.terminal:
+                stack.pop()
+            continue
+        outcome = node.accept(ctx, value)
+        if isinstance(outcome, Stay):
+            reason, end = outcome.reason, outcome.end
+            if end:
+                break  # the session ends here (a locked PIN): what follows is not read
+            continue
+        if outcome.is_result:
+            while len(stack) > 1 and not stack[-1].is_menu:
+                stack.pop()
+        stack.append(outcome)
+    node = stack[-1]
+    page = node.render(ctx)
+    language = node.who.t.language if node.who else "en"
+    text = Page([reason]).body() if end and reason else page.body(reason)
+    return Reply(text, page.end or end or node.terminal, node.name, language)
+
+
+def closing(t: Texts, lines: list[str]) -> list[str]:
+    """A page's last line of navigation."""
+    return [*lines, t("0 Back  00 Menu")]
+
+
+def name_of(member: Member) -> str:
+    return f"{member.number} {short(member.name)}"

@@ -1,0 +1,192 @@
+"""The Flask blueprint AT calls: one hop per POST, and the end-of-session notifications."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import threading
+import time
+from collections import OrderedDict
+
+from flask import Blueprint, Response, current_app, request
+from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from vision_ledger import groups
+from vision_ledger.db import Database
+
+from .models import Event
+from .session import Ctx, NeedsWrite, Reply, hop
+from .texts import Texts
+
+blueprint = Blueprint("ussd", __name__)
+log = logging.getLogger("ussd")
+
+MAX_TEXT = 1000  # a 180-s session cannot type more; longer is not a real session
+ATTEMPTS = 3
+
+
+class _WriterHint:
+    """Sessions whose last hop had to act: their next hop starts as a writer (SQLite), sparing
+    the read-only walk that would only find it must act again (the savings round acts every hop).
+    A hint for speed kept per process; what a hop shows never depends on it."""
+
+    def __init__(self, size: int = 10_000) -> None:
+        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._lock = threading.Lock()
+        self._size = size
+
+    def __contains__(self, sid: str) -> bool:
+        with self._lock:
+            return sid in self._seen
+
+    def add(self, sid: str) -> None:
+        with self._lock:
+            self._seen[sid] = None
+            self._seen.move_to_end(sid)
+            while len(self._seen) > self._size:
+                self._seen.popitem(last=False)
+
+
+writers = _WriterHint()
+
+
+def redact(text: str | None) -> str:
+    """The input path without PINs: every 4-digit input is masked (amounts of 4 digits too)."""
+    if not text:
+        return ""
+    return "*".join("****" if len(p) == 4 and p.isdigit() else p for p in text.split("*"))
+
+
+def mask_phone(phone: str) -> str:
+    return phone[:-4] + "****" if len(phone) > 6 else "****"
+
+
+def _configured_secret() -> str:
+    # USSD_SECRET is the contract; the app factory may also pass the environment's name through.
+    return str(current_app.config.get("USSD_SECRET") or current_app.config.get("VISION_USSD_SECRET") or "")
+
+
+def _secret_ok(secret: str | None) -> bool:
+    configured = _configured_secret()
+    if not configured or not secret:
+        return False
+    return hmac.compare_digest(str(secret).encode(), str(configured).encode())
+
+
+def _forbidden() -> Response:
+    return Response("Forbidden", status=403, mimetype="text/plain")
+
+
+def _pin_key() -> bytes:
+    explicit = current_app.config.get("USSD_PIN_KEY")
+    if explicit:
+        return str(explicit).encode()
+    secret = _configured_secret().encode()
+    return hmac.new(secret, b"ussd pin proofs", hashlib.sha256).digest()
+
+
+def normalise(phone: str) -> str:
+    """AT sends E.164 with '+'; a hand-built body whose '+' decoded as a space still finds its member."""
+    phone = phone.strip()
+    return "+" + phone if phone.isdigit() else phone
+
+
+def answer(db: Database, sid: str, phone: str, text: str, pin_key: bytes) -> Reply:
+    """One hop: read-only first (on SQLite), again as a writer if the hop must act."""
+    if len(text) > MAX_TEXT:
+        t = Texts("en")
+        return Reply(t("Sorry, that was too long. Please dial again."), True, "too_long", "en")
+    inputs = text.split("*") if text else []
+    writable = db.dialect != "sqlite" or sid in writers
+    for attempt in range(ATTEMPTS):
+        try:
+            with db.unit_of_work(write=writable) as session:
+                return hop(Ctx(session=session, sid=sid, phone=phone, inputs=inputs, pin_key=pin_key,
+                               writable=writable))
+        except NeedsWrite:
+            writable = True
+            writers.add(sid)
+        except (IntegrityError, DBAPIError):
+            # A duplicate hop racing this one, or a deadlock: the retry finds what the other did.
+            if attempt == ATTEMPTS - 1:
+                raise
+            writable = True
+    raise RuntimeError("unreachable")
+
+
+def _apology(db: Database, phone: str) -> Reply:
+    language = "en"
+    try:
+        with db.unit_of_work(write=False) as session:
+            found = groups.groups_of_phone(session, phone)
+            if found:
+                language = found[0][0].language
+    except Exception:
+        log.debug("no language for the apology", exc_info=True)
+    t = Texts(language)
+    return Reply(t("Sorry, something went wrong. Please try again later."), True, "error", language)
+
+
+@blueprint.post("/ussd")
+@blueprint.post("/ussd/")
+def no_secret() -> Response:
+    return _forbidden()
+
+
+@blueprint.post("/ussd/<secret>")
+def callback(secret: str) -> Response:
+    if not _secret_ok(secret):
+        return _forbidden()
+    db: Database = current_app.config["DATABASE"]
+    sid = request.form.get("sessionId", "")[:100]
+    phone = normalise(request.form.get("phoneNumber", ""))[:20]
+    text = request.form.get("text", "")
+    started = time.perf_counter()
+    try:
+        reply = answer(db, sid, phone, text, _pin_key())
+    except Exception:
+        log.exception("ussd hop failed: session=%s phone=%s text=%s", sid, mask_phone(phone), redact(text))
+        reply = _apology(db, phone)
+    log.info("ussd hop session=%s phone=%s text=%s screen=%s %.1fms", sid, mask_phone(phone),
+             redact(text), reply.screen, (time.perf_counter() - started) * 1000)
+    body = ("END " if reply.end else "CON ") + reply.text
+    response = Response(body, mimetype="text/plain")
+    response.headers["X-USSD-Screen"] = reply.screen
+    return response
+
+
+@blueprint.post("/ussd/<secret>/events")
+def events(secret: str) -> Response:
+    """Record AT's end-of-session notification once per session (AT may repeat it)."""
+    if not _secret_ok(secret):
+        return _forbidden()
+    db: Database = current_app.config["DATABASE"]
+    form = request.form
+    sid = form.get("sessionId", "")[:100]
+
+    def number(name: str) -> int | None:
+        value = form.get(name, "")
+        return int(value) if value.isdigit() else None
+
+    try:
+        with db.unit_of_work() as session:
+            if session.scalar(select(Event.id).where(Event.session_id == sid)) is None:
+                session.add(Event(
+                    session_id=sid, phone=normalise(form.get("phoneNumber", ""))[:20] or None,
+                    service_code=form.get("serviceCode", "")[:40] or None,
+                    network_code=form.get("networkCode", "")[:10] or None,
+                    status=form.get("status", "")[:20] or None, input_redacted=redact(form.get("input")),
+                    duration_ms=number("durationInMillis"), hops=number("hopsCount"),
+                    cost=form.get("cost", "")[:40] or None,
+                    error_message=(form.get("errorMessage") or None),
+                    last_response=(form.get("lastAppResponse") or "")[:1000] or None,
+                    at_date=form.get("date", "")[:40] or None))
+    except IntegrityError:
+        pass  # the same notification, recorded by a concurrent request
+    except Exception:
+        log.exception("ussd event not recorded: session=%s", sid)
+        return Response("error", status=500, mimetype="text/plain")
+    log.info("ussd session ended session=%s status=%s", sid, form.get("status"))
+    return Response("OK", mimetype="text/plain")
