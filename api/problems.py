@@ -129,8 +129,32 @@ def unexpected(exc: BaseException) -> Response:
                    "Something went wrong on our side; quote the request id when you report it")
 
 
+def database_busy(exc: BaseException) -> Response:
+    log.warning("database error (request %s): %s", request_id(), exc)
+    return problem(503, "database.unavailable", "The database could not complete the request; try again",
+                   headers={"Retry-After": "1"})
+
+
+def integrity_clash(exc: BaseException) -> Response:
+    log.warning("integrity error (request %s): %s", request_id(), exc)
+    return problem(409, "request.conflict", "The request clashed with another one; try again")
+
+
+def value_refused(exc: BaseException) -> Response:
+    """The database refused a value (a number beyond its column's range...): the request's fault,
+    which a route's validation should have caught; logged so that it gets a bound."""
+    log.warning("database refused a value (request %s %s %s): %s", request_id(), request.method,
+                request.path, exc)
+    return problem(422, "request.value_out_of_range", "A value in the request is out of range")
+
+
 def register(app: Flask) -> None:
     """Install the handlers: domain errors, the API's own refusals, HTTP errors, anything else."""
+    from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+
+    app.register_error_handler(DataError, value_refused)
+    app.register_error_handler(OperationalError, database_busy)
+    app.register_error_handler(IntegrityError, integrity_clash)
     app.register_error_handler(DomainError, from_domain_error)
     app.register_error_handler(
         ApiProblem, lambda e: problem(e.status, e.code, e.detail, facts=e.facts, headers=e.headers))

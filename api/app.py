@@ -1,0 +1,169 @@
+"""The application factory: configuration, the database, error pages, and every blueprint
+registered in one visible place."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import uuid
+from decimal import Decimal
+from typing import Any
+
+from flask import Flask, Response, g, jsonify, request
+from flask_smorest import Api
+
+from vision_ledger.db import Database, ping
+
+from . import problems
+from . import session as request_session
+from .schemas.common import ProblemSchema
+
+# Settings read from the environment (the test's dict wins over them).
+ENV_SETTINGS = (
+    "VISION_DATABASE_URL", "VISION_SECRET_KEY", "VISION_USSD_SECRET", "VISION_SMS_SECRET",
+    "AT_USERNAME", "AT_API_KEY", "AT_SENDER_ID", "AT_BASE_URL",
+)
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+
+log = logging.getLogger("api")
+
+
+class LedgerApi(Api):
+    """flask-smorest's Api, documenting errors as what they are: problem+json documents."""
+
+    ERROR_SCHEMA = ProblemSchema
+    DEFAULT_RESPONSE_CONTENT_TYPE = "application/json"
+
+    def _register_error_handlers(self) -> None:
+        """Errors are answered by `api.problems` (installed by the factory), not as smorest's JSON."""
+
+    def _register_responses(self) -> None:
+        import http
+
+        from flask_smorest.utils import prepare_response
+
+        for status in http.HTTPStatus:
+            if status < 400:
+                continue
+            response = {"description": f"{status.phrase}: a problem document (RFC 9457)",
+                        "schema": self.ERROR_SCHEMA}
+            prepare_response(response, self.spec, problems.PROBLEM_JSON)
+            self.spec.components.response(status.name, response, lazy=True)
+        response = {"description": "A problem document (RFC 9457)", "schema": self.ERROR_SCHEMA}
+        prepare_response(response, self.spec, problems.PROBLEM_JSON)
+        self.spec.components.response("DEFAULT_ERROR", response, lazy=True)
+
+
+def _decimal_as_string(self: Any, field: Any, ret: dict[str, Any], **_: Any) -> dict[str, Any]:
+    """Decimal fields, documented as they travel: a Decimal dumped as a string is a string (apispec
+    says "number"), and bounds are JSON numbers (apispec writes Decimal bounds as strings)."""
+    import marshmallow as ma
+
+    if not isinstance(field, ma.fields.Decimal):
+        return {}
+    if getattr(field, "as_string", False):
+        for bound in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+            ret.pop(bound, None)
+        return {"type": "string", "format": "decimal"}
+    out: dict[str, Any] = {}
+    for bound in ("minimum", "maximum"):
+        value = ret.get(bound)
+        if value is not None and not isinstance(value, int | float):
+            number = Decimal(str(value))
+            out[bound] = int(number) if number == number.to_integral_value() else float(number)
+    return out
+
+
+def _config_from_env() -> dict[str, Any]:
+    config: dict[str, Any] = {name: os.environ[name] for name in ENV_SETTINGS if name in os.environ}
+    secret = os.environ.get("VISION_SECRET_KEY") or os.environ.get("VISION_SECRET")
+    if secret:
+        config["SECRET_KEY"] = secret
+    return config
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the WSGI application.
+
+    Configuration comes from the environment, then `config` (a test's dict). `DATABASE` may be a
+    ready `vision_ledger.db.Database` (tests pass their fixture); otherwise one is made from
+    `VISION_DATABASE_URL` or the embedded SQLite default.
+    """
+    app = Flask("api")
+    app.config.update(
+        API_TITLE="VISION Ledger",
+        API_VERSION="1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/api",
+        OPENAPI_JSON_PATH="openapi.json",
+        JSON_SORT_KEYS=False,
+        MAX_CONTENT_LENGTH=1024 * 1024,
+        API_SPEC_OPTIONS={
+            "info": {"description": "The books of village savings groups (VSLAs): programmes, groups, "
+                                    "members, cycles, meetings, loans, share-out and the journal."},
+            "components": {"securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer",
+                               "description": "A token from `vision-ledger token create`"}}},
+            "security": [{"bearerAuth": []}],
+        },
+    )
+    app.config.update(_config_from_env())
+    app.config.update(config or {})
+
+    database = app.config.get("DATABASE")
+    if database is None:
+        database = Database(app.config.get("VISION_DATABASE_URL"))
+    elif isinstance(database, str):
+        database = Database(database)
+    app.extensions["vision_db"] = database
+
+    @app.before_request
+    def _request_id() -> None:
+        given = request.headers.get("X-Request-Id", "")
+        g.request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+
+    request_session.install(app)
+    problems.register(app)
+
+    @app.get("/healthz")
+    def healthz() -> Response | tuple[Response, int]:
+        try:
+            with database.unit_of_work(write=False) as s:
+                ping(s)
+        except Exception:  # any failure means "not healthy"; the log says why
+            log.exception("health check failed (request %s)", g.request_id)
+            return problems.problem(503, "health.database_unreachable", "The database is not reachable")
+        return jsonify({"status": "ok", "database": database.dialect})
+
+    api = LedgerApi(app)
+    api.ma_plugin.converter.add_attribute_function(_decimal_as_string)
+    register_blueprints(app, api)
+
+    @app.after_request
+    def _echo_request_id(response: Response) -> Response:
+        response.headers.setdefault("X-Request-Id", g.get("request_id", ""))
+        return response
+
+    return app
+
+
+def register_blueprints(app: Flask, api: Api) -> None:
+    """Every blueprint of the service, here and nowhere else."""
+    from .views import books, groups, meetings, programmes
+
+    for module in (programmes, groups, meetings, books):
+        api.register_blueprint(module.blp)
+
+    # The other doors: the USSD and SMS callbacks are plain Flask blueprints (AT posts forms, not
+    # JSON, and they stay out of the OpenAPI document); audit and the outbox are API resources.
+    from sms.admin_api import admin_blp
+    from sms.web import blueprint as sms_blueprint
+    from ussd.web import blueprint as ussd_blueprint
+
+    from .audit import blp as audit_blp
+
+    api.register_blueprint(audit_blp)
+    api.register_blueprint(admin_blp)
+    app.register_blueprint(ussd_blueprint)
+    app.register_blueprint(sms_blueprint)

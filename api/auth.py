@@ -1,0 +1,174 @@
+"""Bearer tokens: created by the command line, shown once, stored as their SHA-256, revocable.
+
+A token maps to a `vision_ledger.actors.Actor` on the "api" channel; the core decides what the
+actor may do. Scope is checked before anything else a route does: a group or programme outside
+the token's scope answers 404, exactly like one that does not exist.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+from datetime import timedelta
+
+from flask import g, request
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from vision_ledger import groups
+from vision_ledger.actors import Actor, can_read_member
+from vision_ledger.db import utcnow
+from vision_ledger.errors import DomainError, NotFound
+from vision_ledger.models import ApiToken, Group, Member, Programme
+
+from .problems import ApiProblem
+from .session import database, session
+
+log = logging.getLogger("api")
+
+TOKEN_ROLES = ("admin", "auditor", "treasurer", "member")
+PREFIX = "vl_"
+TOUCH_EVERY = timedelta(seconds=60)  # last-used time is refreshed at most this often
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(s: Session, *, role: str, name: str, programme_id: int | None = None,
+                 group_id: int | None = None, member_id: int | None = None) -> tuple[ApiToken, str]:
+    """A new token and its secret (shown once). Admin/auditor need a programme, treasurer a group,
+    member a member. Raises token.* and *.not_found."""
+    if role not in TOKEN_ROLES:
+        raise DomainError("token.unknown_role", f"Role must be one of {', '.join(TOKEN_ROLES)}", role=role)
+    if not (name or "").strip():
+        raise DomainError("token.name_required", "A token needs a name (whose it is)")
+    if role in ("admin", "auditor"):
+        if programme_id is None or s.get(Programme, programme_id) is None:
+            raise NotFound("programme.not_found", f"An {role} token needs an existing programme "
+                           "(--programme)", programme_id=programme_id)
+        group_id = member_id = None
+    elif role == "treasurer":
+        group = s.get(Group, group_id) if group_id is not None else None
+        if group is None:
+            raise NotFound("group.not_found", "A treasurer token needs an existing group (--group)",
+                           group_id=group_id)
+        programme_id, member_id = group.programme_id, None
+    else:
+        member = s.get(Member, member_id) if member_id is not None else None
+        if member is None:
+            raise NotFound("member.not_found", "A member token needs an existing member (--member)",
+                           member_id=member_id)
+        group_id = member.group_id
+        programme_id = None
+    secret = PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(name=name.strip()[:200], token_hash=hash_token(secret), role=role,
+                     programme_id=programme_id, group_id=group_id, member_id=member_id)
+    s.add(token)
+    s.flush()
+    return token, secret
+
+
+def revoke_token(s: Session, token_id: int) -> ApiToken:
+    """Revoke a token (idempotent). Raises token.not_found."""
+    token = s.get(ApiToken, token_id)
+    if token is None:
+        raise NotFound("token.not_found", "No such token", token_id=token_id)
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+    s.flush()
+    return token
+
+
+def list_tokens(s: Session) -> list[ApiToken]:
+    return list(s.scalars(select(ApiToken).order_by(ApiToken.id)))
+
+
+def actor_of(token: ApiToken) -> Actor:
+    return Actor(role=token.role, channel="api",
+                 programme_id=token.programme_id if token.role in ("admin", "auditor") else None,
+                 group_id=token.group_id if token.role in ("treasurer", "member") else None,
+                 member_id=token.member_id if token.role == "member" else None,
+                 name=f"token:{token.id}")
+
+
+def scope_of(actor: Actor) -> str:
+    """What an idempotency key is scoped to: the token's programme or group."""
+    if actor.role in ("admin", "auditor"):
+        return f"programme:{actor.programme_id}"
+    return f"group:{actor.group_id}"
+
+
+def _unauthorised(detail: str) -> ApiProblem:
+    return ApiProblem(401, "auth.unauthorised", detail, headers={"WWW-Authenticate": 'Bearer realm="vision"'})
+
+
+def authenticate() -> Actor:
+    """The actor of the request's bearer token. Raises 401 problems."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, secret = header.partition(" ")
+    secret = secret.strip()
+    if scheme.lower() != "bearer" or not secret:
+        raise _unauthorised("Send a bearer token: Authorization: Bearer <token>")
+    digest = hash_token(secret)
+    db = database()
+    if db.shared_connection:  # tests: everything happens on the test's one connection
+        token = _find(session(), digest)
+        _touch(token)
+        return actor_of(token)
+    # Read the token in a transaction of its own, before the request's unit of work begins: a
+    # writing request holds SQLite's write lock from its first statement, and the last-use
+    # bookkeeping must not wait for it.
+    with db.unit_of_work(write=False) as s:
+        token = _find(s, digest)
+        actor = actor_of(token)
+    _touch(token)
+    return actor
+
+
+def _find(s: Session, digest: str) -> ApiToken:
+    token = s.scalars(select(ApiToken).where(ApiToken.token_hash == digest)).first()
+    if token is None or not hmac.compare_digest(token.token_hash, digest) or token.revoked_at is not None:
+        raise _unauthorised("The token is unknown or revoked")
+    return token
+
+
+def _touch(token: ApiToken) -> None:
+    """Record the last use, at most once a minute, in a transaction of its own (best effort)."""
+    now = utcnow()
+    last = token.last_used_at
+    if last is not None and last.tzinfo is None:
+        last = last.replace(tzinfo=now.tzinfo)
+    if last is not None and now - last < TOUCH_EVERY:
+        return
+    db = database()
+    if db.shared_connection:  # tests: one connection, so write in the request's own transaction
+        token.last_used_at = now
+        return
+    try:
+        with db.unit_of_work(write=True) as s:
+            s.execute(update(ApiToken).where(ApiToken.id == token.id).values(last_used_at=now))
+    except Exception:  # the request must not fail because its bookkeeping could not be written
+        log.warning("could not record last use of token %s", token.id, exc_info=True)
+
+
+def current_actor() -> Actor:
+    return g.actor
+
+
+def check_scope(view_args: dict[str, object] | None) -> None:
+    """Authenticate, then check the path's programme, group and member against the token's scope
+    before the route validates or does anything else. Out of scope is 404."""
+    actor = g.actor = authenticate()
+    args = view_args or {}
+    s = session()
+    if "programme_id" in args:
+        g.programme = groups.get_programme(s, actor, int(args["programme_id"]))  # type: ignore[arg-type]
+    if "group_id" in args:
+        group = groups.get_group(s, actor, int(args["group_id"]))  # type: ignore[arg-type]
+        g.group = group
+        g.currency = group.currency
+        if "member_id" in args:
+            can_read_member(actor, group, int(args["member_id"]))  # type: ignore[arg-type]

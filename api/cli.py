@@ -1,0 +1,225 @@
+"""The `vision-ledger` command: serve, migrate, demo, token, verify; other doors add their own.
+
+A door adds commands with a module exposing `register(subparsers)`; the list of those modules is
+`extra_commands()` below, the one place that knows them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+Register = Callable[[Any], None]
+
+
+def extra_commands() -> list[Register]:
+    """Commands of the other doors (ussd-sim, sms-worker...). Plain imports once they land."""
+    found: list[Register] = []
+    try:
+        from ussd.cli import register as ussd_register
+    except ImportError:
+        pass
+    else:
+        found.append(ussd_register)
+    try:
+        from sms.cli import register as sms_register
+    except ImportError:
+        pass
+    else:
+        found.append(sms_register)
+    return found
+
+
+def _url(args: argparse.Namespace) -> str:
+    from vision_ledger.db import database_url_from_env
+
+    return args.database or database_url_from_env()
+
+
+def _database(args: argparse.Namespace) -> Any:
+    """The command's database (one per command; `main` disposes of its engine at the end)."""
+    from vision_ledger.db import Database
+
+    if getattr(args, "_db", None) is None:
+        args._db = Database(_url(args))
+    return args._db
+
+
+# --- migrate, serve, demo ------------------------------------------------------------------------
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from migrations import upgrade
+
+    upgrade(_url(args))
+    print("database is at the newest schema (all heads)")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from . import demo
+
+    with _database(args).unit_of_work() as s:
+        loaded = demo.load(s)
+    if not loaded.created:
+        print(f"The demo programme is already in this database (programme {loaded.programme_id}, "
+              f"group {loaded.group_id}); nothing was added. Fresh tokens:")
+    else:
+        print(f"Demo programme {loaded.programme_id}, group {loaded.group_id} 'Umoja Demo VSLA': "
+              "15 members, 5 weekly meetings")
+    print("\nTokens (shown once; send as 'Authorization: Bearer <token>'):")
+    for role, (token_id, secret) in loaded.tokens.items():
+        print(f"  {role:<10} id {token_id:<4} {secret}")
+    print(f"\nPhones for the USSD simulator (treasurer PIN {demo.TREASURER_PIN}, members' PIN "
+          f"{demo.MEMBER_PIN}; each must change it on first use):")
+    for phone, name, role in loaded.phones:
+        print(f"  {phone}  {name:<18} {role}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from migrations import upgrade
+
+    from .server import serve
+
+    url = _url(args)
+    upgrade(url)
+    if args.demo:
+        cmd_demo(args)
+    serve(url, host=args.host, port=args.port, workers=args.workers, threads=args.threads)
+    return 0
+
+
+# --- tokens ----------------------------------------------------------------------------------------
+
+
+def cmd_token_create(args: argparse.Namespace) -> int:
+    from .auth import create_token
+
+    with _database(args).unit_of_work() as s:
+        token, secret = create_token(s, role=args.role, name=args.name, programme_id=args.programme,
+                                     group_id=args.group, member_id=args.member)
+        token_id = token.id
+    print(f"token {token_id} ({args.role}, {args.name}); shown once, keep it safe:")
+    print(secret)
+    return 0
+
+
+def cmd_token_list(args: argparse.Namespace) -> int:
+    from .auth import list_tokens
+
+    with _database(args).unit_of_work(write=False) as s:
+        rows = list_tokens(s)
+        print(f"{'id':>4}  {'role':<9} {'scope':<14} {'last used':<26} {'status':<8} name")
+        for t in rows:
+            scope = (f"programme {t.programme_id}" if t.role in ("admin", "auditor")
+                     else f"group {t.group_id}" if t.role == "treasurer" else f"member {t.member_id}")
+            used = t.last_used_at.isoformat(timespec="seconds") if t.last_used_at else "never"
+            status = "revoked" if t.revoked_at else "active"
+            print(f"{t.id:>4}  {t.role:<9} {scope:<14} {used:<26} {status:<8} {t.name}")
+    return 0
+
+
+def cmd_token_revoke(args: argparse.Namespace) -> int:
+    from .auth import revoke_token
+
+    with _database(args).unit_of_work() as s:
+        revoke_token(s, args.id)
+    print(f"token {args.id} revoked")
+    return 0
+
+
+# --- verify ----------------------------------------------------------------------------------------
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
+    from vision_ledger import ledger
+    from vision_ledger.models import Group
+
+    failed = 0
+    with _database(args).unit_of_work(write=False) as s:
+        stmt = select(Group).order_by(Group.id)
+        if args.group is not None:
+            stmt = stmt.where(Group.id == args.group)
+        elif args.programme is not None:
+            stmt = stmt.where(Group.programme_id == args.programme)
+        chosen = list(s.scalars(stmt))
+        if not chosen:
+            print("no such group", file=sys.stderr)
+            return 2
+        for group in chosen:
+            report = ledger.verify(s, group)
+            if report.ok:
+                print(f"group {group.id} ({group.name}): ok, {report.entries_checked} entries")
+            else:
+                failed += 1
+                print(f"group {group.id} ({group.name}): FAILED after {report.entries_checked} entries; "
+                      f"first difference: {report.problem}")
+    return 1 if failed else 0
+
+
+# --- the parser ------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vision-ledger", description="VISION Ledger: the books of VSLAs")
+    parser.add_argument("--database", help="database URL (default: VISION_DATABASE_URL or ./instance SQLite)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("migrate", help="bring the database to the newest schema").set_defaults(func=cmd_migrate)
+    sub.add_parser("demo", help="load demo data and print tokens and phones").set_defaults(func=cmd_demo)
+
+    serve = sub.add_parser("serve", help="migrate, then run the web service under gunicorn")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=2)
+    serve.add_argument("--threads", type=int, default=4)
+    serve.add_argument("--demo", action="store_true", help="load the demo data first")
+    serve.set_defaults(func=cmd_serve)
+
+    token = sub.add_parser("token", help="API tokens").add_subparsers(dest="token_command", required=True)
+    create = token.add_parser("create", help="create a token (shown once)")
+    create.add_argument("--role", required=True, choices=["admin", "auditor", "treasurer", "member"])
+    create.add_argument("--name", required=True, help="whose token it is")
+    scope = create.add_mutually_exclusive_group(required=True)
+    scope.add_argument("--programme", type=int)
+    scope.add_argument("--group", type=int)
+    scope.add_argument("--member", type=int)
+    create.set_defaults(func=cmd_token_create)
+    token.add_parser("list", help="list tokens").set_defaults(func=cmd_token_list)
+    revoke = token.add_parser("revoke", help="revoke a token")
+    revoke.add_argument("id", type=int)
+    revoke.set_defaults(func=cmd_token_revoke)
+
+    verify = sub.add_parser("verify", help="recompute the books from the postings")
+    which = verify.add_mutually_exclusive_group()
+    which.add_argument("--group", type=int)
+    which.add_argument("--programme", type=int)
+    which.add_argument("--all", action="store_true", help="every group (the default)")
+    verify.set_defaults(func=cmd_verify)
+
+    for register in extra_commands():
+        register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from vision_ledger.errors import DomainError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except DomainError as exc:
+        print(f"refused: {exc.message} ({exc.code})", file=sys.stderr)
+        return 2
+    finally:
+        if getattr(args, "_db", None) is not None:
+            args._db.engine.dispose()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,103 @@
+"""Demo data: a programme, a group of 15 members and a few weeks of past meetings, made only
+through core functions as the system actor."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from vision_ledger import cycles, groups, loans, meetings, savings
+from vision_ledger.actors import Actor
+from vision_ledger.models import Group, Member, Programme
+from vision_ledger.money import Money
+
+from .auth import create_token
+
+PROGRAMME_NAME = "VISION demo programme"
+TREASURER_PIN = "1234"
+MEMBER_PIN = "4321"
+NAMES = ["Asha Mwende", "Juma Otieno", "Wanjiru Kamau", "Achieng Odhiambo", "Kamau Njoroge",
+         "Njeri Wambui", "Mutua Musyoka", "Akinyi Adhiambo", "Kiprop Kiptoo", "Zawadi Chebet",
+         "Baraka Omondi", "Neema Halima", "Said Rashid", "Fatuma Ali", "Mwangi Wekesa"]
+WEEKDAYS = ["MO", "TU", "WE", "TH", "FR", "SA", "SU"]
+
+
+@dataclass
+class Demo:
+    programme_id: int
+    group_id: int
+    created: bool
+    phones: list[tuple[str, str, str]] = field(default_factory=list)  # (phone, name, role)
+    tokens: dict[str, tuple[int, str]] = field(default_factory=dict)  # role -> (id, secret)
+
+
+def existing(s: Session) -> Programme | None:
+    return s.scalars(select(Programme).where(Programme.name == PROGRAMME_NAME)).first()
+
+
+def load(s: Session, today: date | None = None) -> Demo:
+    """Create the demo (or find it, if it was loaded before) and issue a fresh token per role."""
+    programme = existing(s)
+    if programme is None:
+        demo = _create(s, today or date.today())  # noqa: DTZ011 (the group's own calendar)
+    else:
+        group = s.scalars(select(Group).where(Group.programme_id == programme.id).order_by(Group.id)).first()
+        assert group is not None
+        demo = Demo(programme_id=programme.id, group_id=group.id, created=False)
+    members = list(s.scalars(select(Member).where(Member.group_id == demo.group_id).order_by(Member.number)))
+    demo.phones = [(m.phone, m.name, m.role) for m in members]
+    for role, kw in (("admin", {"programme_id": demo.programme_id}),
+                     ("auditor", {"programme_id": demo.programme_id}),
+                     ("treasurer", {"group_id": demo.group_id}),
+                     ("member", {"member_id": members[1].id})):
+        token, secret = create_token(s, role=role, name=f"demo {role}", **kw)
+        demo.tokens[role] = (token.id, secret)
+    return demo
+
+
+def _create(s: Session, today: date) -> Demo:
+    system = Actor.system("demo")
+    programme = groups.create_programme(
+        s, system, name=PROGRAMME_NAME, country="KE", currency="KES",
+        policy={"loan_min": 65000, "loan_max": 260000})  # KES 650-2,600, about USD 5-20
+    start = today - timedelta(weeks=6)
+    group = groups.create_group(
+        s, system, programme, name="Umoja Demo VSLA",
+        schedule=f"FREQ=WEEKLY;BYDAY={WEEKDAYS[start.weekday()]}",
+        timezone="Africa/Nairobi", language="en", region="Coast", district="Kilifi", village="Mtwapa")
+    members = []
+    for i, name in enumerate(NAMES):
+        members.append(groups.add_member(
+            s, system, group, name=name, phone=f"+2547110000{i + 1:02d}",
+            gender="female" if i % 3 else "male", birth_year=1975 + 2 * i,
+            language="sw" if i % 4 == 3 else "en",
+            role="treasurer" if i == 0 else "member", joined_on=start,
+            pin=TREASURER_PIN if i == 0 else MEMBER_PIN))
+    cycles.start_cycle(s, system, group, share_price=Money.parse("100", "KES"),
+                       social_fund_contribution=Money.parse("20", "KES"), start_date=start,
+                       fines={"late": Money.parse("50", "KES"), "absent": Money.parse("100", "KES")})
+    for week in range(5):
+        on = start + timedelta(weeks=week)
+        absent = [members[(week * 4 + 5) % 15].id] if week % 2 else []
+        meetings.open_meeting(s, system, group, absent_member_ids=absent, meeting_date=on)
+        for i, m in enumerate(members):
+            if m.id in absent:
+                savings.charge_fine(s, system, group, m, "absent")
+                continue
+            savings.buy_shares(s, system, group, m, 1 + (i + week) % 5)
+            savings.pay_social_fund(s, system, group, m)
+        if week == 1:
+            loans.disburse_loan(s, system, group, members[3], Money.parse("1000", "KES"))
+        if week == 2:
+            loans.disburse_loan(s, system, group, members[6], Money.parse("1500", "KES"))
+            savings.charge_fine(s, system, group, members[9], "late")
+        if week == 4:
+            loans.repay_loan(s, system, group, members[3], Money.parse("1100", "KES"))
+        if week == 3:
+            savings.pay_welfare(s, system, group, members[11], Money.parse("300", "KES"), "hospital bill")
+        loan_cash, social_cash = meetings.expected_cash(s, group)
+        meetings.close_meeting(s, system, group, counted_loan_fund=loan_cash, counted_social_fund=social_cash)
+    return Demo(programme_id=programme.id, group_id=group.id, created=True)

@@ -1,0 +1,58 @@
+"""Marshmallow schemas of the API, split by concept; they also write the OpenAPI document."""
+
+from .common import HealthSchema, MeSchema, MoneyIn, MoneySchema, ProblemSchema
+from .groups import (
+    CycleCreate,
+    CycleSchema,
+    GroupCreate,
+    GroupSchema,
+    GroupUpdate,
+    MemberCreate,
+    MemberExit,
+    MemberSchema,
+    MemberUpdate,
+    PinSet,
+    PolicyChanges,
+    PolicySchema,
+    ProgrammeSchema,
+)
+from .ledger import (
+    AccountSchema,
+    BalancesSchema,
+    EntrySchema,
+    FineCharge,
+    GrantIn,
+    JournalPage,
+    JournalQuery,
+    LoanDetail,
+    LoanDisbursement,
+    LoanQuery,
+    LoanSchema,
+    MeetingClose,
+    MeetingDetail,
+    MeetingOpen,
+    MeetingSchema,
+    Repayment,
+    Reversal,
+    ShareOutPlanSchema,
+    ShareOutSchema,
+    SharePurchase,
+    SocialFundPayment,
+    StatementQuery,
+    StatementSchema,
+    TrialBalanceSchema,
+    VerifySchema,
+    WelfarePayout,
+    WriteOff,
+)
+
+__all__ = [
+    "AccountSchema", "BalancesSchema", "CycleCreate", "CycleSchema", "EntrySchema", "FineCharge",
+    "GrantIn", "GroupCreate", "GroupSchema", "GroupUpdate", "HealthSchema", "JournalPage",
+    "JournalQuery", "LoanDetail", "LoanDisbursement", "LoanQuery", "LoanSchema", "MeSchema",
+    "MeetingClose", "MeetingDetail", "MeetingOpen", "MeetingSchema", "MemberCreate", "MemberExit",
+    "MemberSchema", "MemberUpdate", "MoneyIn", "MoneySchema", "PinSet", "PolicyChanges",
+    "PolicySchema", "ProblemSchema", "ProgrammeSchema", "Repayment", "Reversal", "ShareOutPlanSchema",
+    "ShareOutSchema", "SharePurchase", "SocialFundPayment", "StatementQuery", "StatementSchema",
+    "TrialBalanceSchema", "VerifySchema", "WelfarePayout", "WriteOff",
+]

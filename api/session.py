@@ -1,0 +1,110 @@
+"""One unit of work per request: the session is opened on first use, committed once when the
+response is a success, rolled back otherwise (the door owns the commit; the core only flushes)."""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+
+from flask import Flask, Response, current_app, g, request
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session
+
+from vision_ledger.db import Database, begin_write
+
+from . import problems
+
+log = logging.getLogger("api")
+
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def database() -> Database:
+    return current_app.extensions["vision_db"]
+
+
+def _sqlite_file(db: Database) -> str | None:
+    if db.shared_connection or db.dialect != "sqlite":
+        return None
+    name = db.engine.url.database
+    return name if name and name != ":memory:" else None
+
+
+def _queue_for_write(db: Database) -> None:
+    """SQLite has one writer at a time. Writers of every worker process and thread queue on a file
+    lock beside the database (the kernel wakes them in turn) instead of polling the database lock
+    with SQLite's busy handler, whose sleeps of up to 100 ms make the tail latency long."""
+    path = _sqlite_file(db)
+    if path is None:
+        return
+    handle = open(path + ".writers", "a+b")  # noqa: SIM115 (held until the request ends)
+    fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+    g.writer_lock = handle
+
+
+def _leave_write_queue() -> None:
+    handle = g.pop("writer_lock", None)
+    if handle is not None:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+        handle.close()
+
+
+def session() -> Session:
+    """The request's session; a writing request takes the write lock up front (SQLite)."""
+    s: Session | None = g.get("db_session")
+    if s is None:
+        db = database()
+        if request.method in WRITE_METHODS:
+            _queue_for_write(db)
+        s = db.session()
+        if request.method in WRITE_METHODS:
+            begin_write(s)
+        g.db_session = s
+    return s
+
+
+def _finish(response: Response) -> Response:
+    s: Session | None = g.pop("db_session", None)
+    if s is None:
+        return response
+    try:
+        if response.status_code < 400:
+            from . import idempotency
+
+            idempotency.store(s, response)
+            s.commit()
+        else:
+            s.rollback()
+    except IntegrityError as exc:
+        s.rollback()
+        from . import idempotency
+
+        replay = idempotency.replay_after_race()
+        if replay is not None:
+            return replay
+        log.warning("integrity error at commit (request %s): %s", problems.request_id(), exc.orig)
+        return problems.problem(409, "request.conflict",
+                                "The request clashed with another one; try again")
+    except OperationalError:
+        s.rollback()
+        log.exception("database error at commit (request %s)", problems.request_id())
+        return problems.problem(503, "database.unavailable",
+                                "The database could not complete the request; try again",
+                                headers={"Retry-After": "1"})
+    finally:
+        s.close()
+        _leave_write_queue()
+    return response
+
+
+def _teardown(_exc: BaseException | None) -> None:
+    s: Session | None = g.pop("db_session", None)
+    if s is not None:
+        s.rollback()
+        s.close()
+    _leave_write_queue()
+
+
+def install(app: Flask) -> None:
+    app.after_request(_finish)
+    app.teardown_request(_teardown)

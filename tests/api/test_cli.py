@@ -1,0 +1,67 @@
+"""The vision-ledger command: migrate, token create/list/revoke, demo, verify."""
+
+from __future__ import annotations
+
+import itertools
+
+from api import cli, demo
+from tests.conftest import fresh_database_url
+from vision_ledger.db import Database
+from vision_ledger.models import ApiToken
+
+
+def _run(url, *argv):
+    return cli.main(["--database", url, *argv])
+
+
+def test_migrate_demo_tokens_and_verify(tmp_path_factory, capsys):
+    url = fresh_database_url(tmp_path_factory, "cli")
+    assert _run(url, "migrate") == 0
+    assert _run(url, "demo") == 0
+    out = capsys.readouterr().out
+    for role in ("admin", "auditor", "treasurer", "member"):
+        assert f"  {role}" in out
+    assert "+254711000001" in out and "PIN 1234" in out
+    # A second run adds nothing, but prints fresh tokens.
+    assert _run(url, "demo") == 0
+    assert "already in this database" in capsys.readouterr().out
+    assert _run(url, "verify", "--all") == 0
+    assert "ok" in capsys.readouterr().out
+    assert _run(url, "token", "create", "--role", "treasurer", "--group", "1", "--name", "phone") == 0
+    secret = capsys.readouterr().out.strip().splitlines()[-1]
+    assert secret.startswith("vl_")
+    database = Database(url)
+    with database.unit_of_work(write=False) as s:
+        token = s.query(ApiToken).filter(ApiToken.name == "phone").one()
+        assert token.token_hash != secret
+    assert _run(url, "token", "revoke", str(token.id)) == 0
+    assert _run(url, "token", "list") == 0
+    assert "revoked  phone" in capsys.readouterr().out
+    database.engine.dispose()
+
+
+def test_token_for_a_missing_group_is_refused(tmp_path_factory, capsys):
+    url = fresh_database_url(tmp_path_factory, "cli2")
+    assert _run(url, "token", "create", "--role", "treasurer", "--group", "9", "--name", "x") == 2
+    assert "group.not_found" in capsys.readouterr().err
+
+
+def test_demo_meetings_are_weekly_and_in_the_past(session):
+    from datetime import date
+
+    from sqlalchemy import select
+
+    from vision_ledger.models import Meeting
+
+    loaded = demo.load(session)
+    dates = list(session.scalars(select(Meeting.date).where(Meeting.group_id == loaded.group_id)
+                                 .order_by(Meeting.date)))
+    assert len(dates) == 5 and dates[-1] < date.today()
+    assert {(b - a).days for a, b in itertools.pairwise(dates)} == {7}
+
+
+def test_cli_accepts_commands_of_other_doors(monkeypatch):
+    seen = []
+    monkeypatch.setattr(cli, "extra_commands", lambda: [lambda sub: seen.append(
+        sub.add_parser("ussd-sim").set_defaults(func=lambda a: 0))])
+    assert cli.main(["ussd-sim"]) == 0 and seen
