@@ -4,10 +4,11 @@ grants, share-out, exits and reversals. One test per rule; each refusal changes 
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
 from vision_ledger import grants, ledger, loans, reversals, savings, shareout
 from vision_ledger.errors import Conflict
-from vision_ledger.models import Loan
+from vision_ledger.models import Loan, OutboxMessage
 from vision_ledger.money import Money
 
 from .helpers import ago, cash, entries, refused, save
@@ -74,6 +75,26 @@ def ledger_entry(session, group, member, kind):
 
     return session.scalars(select(Entry).where(Entry.group_id == group.id, Entry.member_id == member.id,
                                                Entry.kind == kind).order_by(Entry.seq)).first()
+
+
+def test_a_borrowers_share_receipt_carries_the_loan_and_its_due_date(session, factory, meeting_group):
+    """The receipt is the member's passbook line: "Shares 6 = KES 600. Loan due ...: KES 1,100"."""
+    from sms.texts import render
+
+    t = factory.treasurer(meeting_group)
+    m = factory.members(meeting_group)[1]
+    loan = loans.disburse_loan(session, t, meeting_group, m, kes("1000"))
+    factory.close(meeting_group)
+    factory.meeting(meeting_group, on=ago(9))
+    entry = savings.buy_shares(session, t, meeting_group, m, 1)
+    receipt = session.scalars(select(OutboxMessage).where(OutboxMessage.entry_id == entry.id)).one()
+    assert receipt.payload["loan_balance"] == loan.balance == 110000
+    assert receipt.payload["loan_due_on"] == loan.due_on.isoformat()
+    text = render(receipt.kind, receipt.payload, "en")
+    assert "Shares 6 = KES 600" in text and "KES 1,100" in text, text
+    other = savings.buy_shares(session, t, meeting_group, factory.members(meeting_group)[2], 1)
+    plain = session.scalars(select(OutboxMessage).where(OutboxMessage.entry_id == other.id)).one()
+    assert "loan_balance" not in plain.payload
 
 
 def test_social_fund_is_the_fixed_contribution_once_a_meeting(session, factory, meeting_group):
