@@ -117,6 +117,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     elif isinstance(database, str):
         database = Database(database)
     app.extensions["vision_db"] = database
+    app.config["DATABASE"] = database  # the USSD and SMS callbacks find it here
 
     @app.before_request
     def _request_id() -> None:

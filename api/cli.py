@@ -1,4 +1,4 @@
-"""The `vision-ledger` command: serve, migrate, demo, token, verify; other doors add their own.
+"""The `vision-ledger` command: serve, migrate, demo, token, verify; the other doors add their own.
 
 A door adds commands with a module exposing `register(subparsers)`; the list of those modules is
 `extra_commands()` below, the one place that knows them.
@@ -15,21 +15,11 @@ Register = Callable[[Any], None]
 
 
 def extra_commands() -> list[Register]:
-    """Commands of the other doors (ussd-sim, sms-worker...). Plain imports once they land."""
-    found: list[Register] = []
-    try:
-        from ussd.cli import register as ussd_register
-    except ImportError:
-        pass
-    else:
-        found.append(ussd_register)
-    try:
-        from sms.cli import register as sms_register
-    except ImportError:
-        pass
-    else:
-        found.append(sms_register)
-    return found
+    """Commands of the other doors: ussd-sim (USSD); worker and sms (SMS)."""
+    from sms.cli import register as sms_register
+    from ussd.cli import register as ussd_register
+
+    return [ussd_register, sms_register]
 
 
 def _url(args: argparse.Namespace) -> str:
@@ -88,8 +78,27 @@ def cmd_serve(args: argparse.Namespace) -> int:
     upgrade(url)
     if args.demo:
         cmd_demo(args)
+        _demo_doors(args)
     serve(url, host=args.host, port=args.port, workers=args.workers, threads=args.threads)
     return 0
+
+
+def _demo_doors(args: argparse.Namespace) -> None:
+    """With --demo, open the USSD and SMS callbacks with demo secrets (unless the environment sets
+    its own) and say how to dial in, so a newcomer can try the menu at once."""
+    import os
+    import shutil
+
+    os.environ.setdefault("VISION_USSD_SECRET", "demo-ussd")
+    os.environ.setdefault("VISION_SMS_SECRET", "demo-sms")
+    base = f"http://{args.host}:{args.port}"
+    command = shutil.which("vision-ledger") or sys.argv[0]
+    print(f"\nAPI:  {base}/api (OpenAPI document at {base}/api/openapi.json)")
+    print(f"USSD: AT's callback is {base}/ussd/<VISION_USSD_SECRET>. Dial it from another terminal:")
+    print(f"  {command} ussd-sim --url {base}/ussd/{os.environ['VISION_USSD_SECRET']} "
+          "--phone +254711000001")
+    print("SMS:  receipts and statements wait in the outbox (`vision-ledger sms status`); "
+          "`vision-ledger worker` sends them through AT_* settings.\n", flush=True)
 
 
 # --- tokens ----------------------------------------------------------------------------------------

@@ -18,12 +18,12 @@ from vision_ledger.db import Database
 def register(subparsers: Any) -> None:
     """Add `worker` and `sms {send-pending,status,retry,jobs}` to an argparse subparsers object."""
     run = subparsers.add_parser("worker", help="send the SMS outbox continuously (until SIGTERM)")
-    run.set_defaults(func=lambda args: worker.run_from_env(once=False))
+    run.set_defaults(func=lambda args: worker.run_from_env(once=False, url=_url(args)))
 
     sms = subparsers.add_parser("sms", help="the SMS outbox")
     commands = sms.add_subparsers(dest="sms_command", required=True)
     once = commands.add_parser("send-pending", help="one pass: send every message due now")
-    once.set_defaults(func=lambda args: worker.run_from_env(once=True))
+    once.set_defaults(func=lambda args: worker.run_from_env(once=True, url=_url(args)))
     status = commands.add_parser("status", help="counts by status; failed, held and uncertain messages")
     status.add_argument("--group", type=int, default=None, help="only this group's messages")
     status.add_argument("--limit", type=int, default=50)
@@ -36,8 +36,13 @@ def register(subparsers: Any) -> None:
     jobs.set_defaults(func=_jobs)
 
 
+def _url(args: argparse.Namespace) -> str | None:
+    """The host CLI's --database, else None (VISION_DATABASE_URL or the embedded default)."""
+    return getattr(args, "database", None)
+
+
 def _status(args: argparse.Namespace, db: Database | None = None) -> int:
-    db = db or Database()
+    db = db or Database(_url(args))
     with db.unit_of_work(write=False) as session:
         report = outbox.summary(session, [args.group] if args.group else None, args.limit)
     if args.json:
@@ -52,7 +57,7 @@ def _status(args: argparse.Namespace, db: Database | None = None) -> int:
 
 
 def _retry(args: argparse.Namespace, db: Database | None = None) -> int:
-    db = db or Database()
+    db = db or Database(_url(args))
     from vision_ledger.errors import DomainError
 
     try:
@@ -66,7 +71,7 @@ def _retry(args: argparse.Namespace, db: Database | None = None) -> int:
 
 
 def _jobs(args: argparse.Namespace, db: Database | None = None) -> int:
-    print(f"{schedule.run_jobs(db or Database())} message(s) queued")
+    print(f"{schedule.run_jobs(db or Database(_url(args)))} message(s) queued")
     return 0
 
 

@@ -151,11 +151,12 @@ def main(argv: list[str] | None = None) -> int:
     return run_from_env(once=args.once)
 
 
-def run_from_env(*, once: bool) -> int:
-    """Build database, gateway and settings from the environment and run a worker."""
+def run_from_env(*, once: bool, url: str | None = None) -> int:
+    """Build database (`url`, else VISION_DATABASE_URL), gateway and settings from the environment
+    and run a worker."""
     logging.basicConfig(level=os.environ.get("VISION_LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    worker = Worker(Database(), gateway_from_env(), Settings.from_env())
+    worker = Worker(Database(url), gateway_from_env(), Settings.from_env())
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: worker.stop.set())
     try:

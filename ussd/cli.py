@@ -12,7 +12,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "ussd-sim", help="dial the USSD menu from this terminal (speaks Africa's Talking's format)")
     parser.add_argument("--phone", required=True, help="the caller's number, E.164 (+254...)")
     parser.add_argument("--url", default=None,
-                        help="the USSD callback, http://127.0.0.1:5000/ussd/<secret> "
+                        help="the USSD callback, http://127.0.0.1:8000/ussd/<secret> "
                              "(default: from VISION_USSD_SECRET)")
     parser.add_argument("--service-code", default="*384*44135#")
     parser.set_defaults(func=ussd_sim)
@@ -21,5 +21,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 def ussd_sim(args: argparse.Namespace) -> int:
     from .sim import run
 
-    url = args.url or f"http://127.0.0.1:5000/ussd/{os.environ.get('VISION_USSD_SECRET', '')}"
+    url = args.url or f"http://127.0.0.1:8000/ussd/{os.environ.get('VISION_USSD_SECRET', '')}"
     return run(url, args.phone, args.service_code, sys.stdout)
