@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from api import create_app
 from vision_ledger.db import Database
-from vision_ledger.models import Cycle, Entry, Loan
+from vision_ledger.models import Cycle, Entry, Loan, OutboxMessage
 
 from .conftest import Api, Side, money
 
@@ -97,8 +97,14 @@ MATRIX: dict[str, tuple[str, str, Any, tuple[int, int, int, int]]] = {
     "audit.verify_programme": ("POST", P + "/verify", None, (200, 404, 200, 404)),
     "audit.export_journal": ("GET", P + "/export/journal.csv", None, (200, 404, 200, 404)),
     "audit.export_statements": ("GET", G + "/export/statements.json", None, (200, 403, 200, 403)),
+    # sms/admin_api.py (the outbox: programme staff see it, admins retry a failed message)
+    "outbox.outbox_summary": ("GET", "/api/outbox", None, (200, 403, 200, 403)),
+    "outbox.outbox_retry": ("POST", "/api/outbox/{failed_sms}/retry", None, (403, 403, 200, 403)),
 }
-UNSCOPED = {"programmes.me"}
+UNSCOPED = {"programmes.me", "outbox.outbox_summary"}  # the token's own scope, whatever the path
+# Routes closed to a role whatever the ids: the refusal does not depend on whose id it is, so it
+# tells nothing about other groups. expected statuses in the other scope, as MATRIX's tuples.
+OTHER_SCOPE = {"outbox.outbox_retry": (404, 403, 404, 403)}
 
 
 def _routes() -> list[tuple[str, str]]:
@@ -115,10 +121,14 @@ def _routes() -> list[tuple[str, str]]:
 
 def _ids(session: Any, side: Side) -> dict[str, Any]:
     group_id = side.group.id
+    failed_sms = session.scalars(select(OutboxMessage).where(OutboxMessage.group_id == group_id)
+                                 .order_by(OutboxMessage.id)).first()
+    failed_sms.status = "failed"  # AT refused it for good; an admin may send it again
+    session.commit()
     loan = session.scalars(select(Loan).where(Loan.group_id == group_id)).first()
     return {
         "g": side.g, "p": side.p, "m": side.m, "member": side.members[1].id, "member0": side.members[0].id,
-        "borrower": side.members[2].id, "loan": loan.id,
+        "borrower": side.members[2].id, "loan": loan.id, "failed_sms": failed_sms.id,
         "cycle": session.scalars(select(Cycle.id).where(Cycle.group_id == group_id)).first(),
         "entry": session.scalars(select(Entry.id).where(Entry.group_id == group_id)
                                  .order_by(Entry.seq)).first(),
@@ -154,7 +164,8 @@ def test_authorization_matrix(endpoint, method, world, session):
     for role in ROLES:
         b = body(world.other) if callable(body) else body
         r = _request(world.as_(role), method, _fill(template, other), _fill(b, other))
-        want = expected[ROLES.index(role)] if endpoint in UNSCOPED else 404
+        want = (expected[ROLES.index(role)] if endpoint in UNSCOPED
+                else OTHER_SCOPE[endpoint][ROLES.index(role)] if endpoint in OTHER_SCOPE else 404)
         assert r.status_code == want, (role, "other", r.get_data(as_text=True))
         if want == 404:
             assert r.mimetype == "application/problem+json"
