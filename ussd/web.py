@@ -116,9 +116,11 @@ def answer(db: Database, sid: str, phone: str, text: str, pin_key: bytes) -> Rep
     raise RuntimeError("unreachable")
 
 
-def _apology(db: Database, phone: str) -> Reply:
+def _apology(db: Database | None, phone: str) -> Reply:
     language = "en"
     try:
+        if db is None:
+            raise LookupError("no database")
         with db.unit_of_work(write=False) as session:
             found = groups.groups_of_phone(session, phone)
             if found:
@@ -127,6 +129,12 @@ def _apology(db: Database, phone: str) -> Reply:
         log.debug("no language for the apology", exc_info=True)
     t = Texts(language)
     return Reply(t("Sorry, something went wrong. Please try again later."), True, "error", language)
+
+
+def _database() -> Database:
+    """The app's Database (config DATABASE; the API's factory also keeps it as an extension)."""
+    db = current_app.config.get("DATABASE")
+    return db if isinstance(db, Database) else current_app.extensions["vision_db"]
 
 
 @blueprint.post("/ussd")
@@ -139,12 +147,13 @@ def no_secret() -> Response:
 def callback(secret: str) -> Response:
     if not _secret_ok(secret):
         return _forbidden()
-    db: Database = current_app.config["DATABASE"]
     sid = request.form.get("sessionId", "")[:100]
     phone = normalise(request.form.get("phoneNumber", ""))[:20]
     text = request.form.get("text", "")
     started = time.perf_counter()
+    db: Database | None = None
     try:
+        db = _database()
         reply = answer(db, sid, phone, text, _pin_key())
     except Exception:
         log.exception("ussd hop failed: session=%s phone=%s text=%s", sid, mask_phone(phone), redact(text))
@@ -162,7 +171,7 @@ def events(secret: str) -> Response:
     """Record AT's end-of-session notification once per session (AT may repeat it)."""
     if not _secret_ok(secret):
         return _forbidden()
-    db: Database = current_app.config["DATABASE"]
+    db = _database()
     form = request.form
     sid = form.get("sessionId", "")[:100]
 

@@ -111,3 +111,19 @@ def test_the_end_of_session_event_is_recorded_once_with_pins_redacted(client, wo
 def test_a_very_long_text_ends_politely(treasurer):
     screen = treasurer.post("1*" * 600)
     assert screen.end
+
+
+def test_an_app_without_its_database_still_answers_end_not_a_500(monkeypatch):
+    """Misconfiguration is an unexpected error too: AT must never see a 500 or a stack trace."""
+    from flask import Flask
+
+    import ussd.web
+
+    app = Flask("broken")
+    app.config["USSD_SECRET"] = SECRET
+    app.register_blueprint(ussd.web.blueprint)
+    response = _post(app.test_client(), f"/ussd/{SECRET}",
+                     _form(sessionId=at_session_id(), phoneNumber="+254711000001", text=""))
+    assert response.status_code == 200
+    assert response.get_data(as_text=True) == "END " + Texts("en")(
+        "Sorry, something went wrong. Please try again later.")
