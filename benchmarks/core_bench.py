@@ -1,11 +1,30 @@
 """Posting throughput and balance-read latency of the core, beside a raw-SQL baseline.
 
-    python -m benchmarks.core_bench                 # SQLite (temp file) and, if given, PostgreSQL
-    VISION_BENCH_PG_URL=$(bash scripts/pg.sh start | tail -1) python -m benchmarks.core_bench
+    python -m benchmarks.core_bench                     # SQLite (a temp file)
+    python -m benchmarks.core_bench --pg URL            # SQLite, then PostgreSQL at URL
+    python -m benchmarks.core_bench --pg URL --only postgresql
 
 One entry per durable commit, one process. The baseline does the cheapest honest durable
 equivalent: insert the entry and its two postings, update two balance rows, commit (on PostgreSQL
-in one statement with data-modifying CTEs, and also as five statements).
+both in one statement with data-modifying CTEs and as five statements). The core's `post` does
+more per entry: the group's row lock, the idempotency check, the cash check, the next sequence
+number and SHA-256 chain hash, the journal's head, and the member's receipt in the outbox.
+
+Durability. SQLite runs with the engine settings the service uses (WAL, synchronous=FULL: one
+fsync of the WAL per commit). On PostgreSQL every connection sets synchronous_commit=on, and the
+bench refuses a server running with fsync=off (scripts/pg.sh starts its test servers that way)
+unless --allow-no-fsync is given, in which case the figures are labelled non-durable. A durable
+throwaway server:
+
+    initdb -D /tmp/pgb/data -A trust -U postgres && \
+    pg_ctl -D /tmp/pgb/data -l /tmp/pgb/log -o "-p 54501 -k /tmp/pgb" start
+    python -m benchmarks.core_bench --pg postgresql://postgres@127.0.0.1:54501/postgres
+
+The machine is shared, so throughput is measured in alternating rounds (raw, core, raw, core...)
+and each figure is the median over the rounds; the ratio is of those medians. Balance reads are
+timed on the busiest account (loan-fund cash, posted by every entry) once the group's history
+holds 1,000 postings and again at --history postings (default 1,000,000), grown through `post`
+itself, many entries per transaction.
 """
 
 from __future__ import annotations
@@ -17,6 +36,7 @@ import tempfile
 import time
 import uuid
 from datetime import date, timedelta
+from typing import Any
 
 from sqlalchemy import text
 
@@ -36,10 +56,24 @@ RAW_SCHEMA = [
     " amount BIGINT NOT NULL)",
     "INSERT INTO raw_accounts (id, balance) VALUES (1, 0), (2, 0)",
 ]
+RAW_ONE_STATEMENT = (
+    "WITH e AS (INSERT INTO raw_entries (seq, kind) VALUES (%s, 'share_purchase') RETURNING id),"
+    " p AS (INSERT INTO raw_postings (entry_id, account_id, amount)"
+    "  SELECT e.id, v.a, v.m FROM e, (VALUES (1, %s::bigint), (2, -%s::bigint)) v(a, m)),"
+    " u1 AS (UPDATE raw_accounts SET balance = balance + %s WHERE id = 1)"
+    " UPDATE raw_accounts SET balance = balance - %s WHERE id = 2"
+)
+PG_DURABLE = {"options": "-c synchronous_commit=on"}
 
 
-def _fresh(url_kind: str, pg_url: str | None) -> str:
-    if url_kind == "sqlite":
+def _engine(url: str, **kwargs: Any) -> Any:
+    if not url.startswith("sqlite"):
+        kwargs.setdefault("connect_args", dict(PG_DURABLE))
+    return make_engine(url, **kwargs)
+
+
+def _fresh(kind: str, pg_url: str | None) -> str:
+    if kind == "sqlite":
         path = os.path.join(tempfile.mkdtemp(prefix="vlbench"), "bench.sqlite3")
         return f"sqlite:///{path}"
     assert pg_url
@@ -51,50 +85,64 @@ def _fresh(url_kind: str, pg_url: str | None) -> str:
     return pg_url.rsplit("/", 1)[0] + "/" + name
 
 
-def raw_baseline(url: str, n: int) -> dict[str, float]:
-    engine = make_engine(url)
-    pg = engine.dialect.name == "postgresql"
-    pk = "BIGSERIAL PRIMARY KEY" if pg else "INTEGER PRIMARY KEY"
-    with engine.begin() as conn:
-        for ddl in RAW_SCHEMA:
-            conn.execute(text(ddl.format(pk=pk)))
-    results: dict[str, float] = {}
-    raw = engine.raw_connection()
-    cur = raw.cursor()
-    if pg:
-        one = (
-            "WITH e AS (INSERT INTO raw_entries (seq, kind) VALUES (%s, 'share_purchase') RETURNING id),"
-            " p AS (INSERT INTO raw_postings (entry_id, account_id, amount)"
-            "  SELECT e.id, v.a, v.m FROM e, (VALUES (1, %s::bigint), (2, -%s::bigint)) v(a, m)),"
-            " u1 AS (UPDATE raw_accounts SET balance = balance + %s WHERE id = 1)"
-            " UPDATE raw_accounts SET balance = balance - %s WHERE id = 2"
-        )
+def durability(engine: Any) -> dict[str, str]:
+    """The settings that decide whether a commit is durable, as the bench's connections see them."""
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            names = ["journal_mode", "synchronous"]
+            return {n: str(conn.exec_driver_sql(f"PRAGMA {n}").scalar()) for n in names}
+        names = ["fsync", "synchronous_commit", "full_page_writes", "wal_sync_method", "server_version"]
+        return {n: str(conn.exec_driver_sql(f"SHOW {n}").scalar()) for n in names}
+
+
+class Raw:
+    """The baseline: plain driver calls on one connection, one durable commit per entry."""
+
+    def __init__(self, url: str):
+        self.engine = _engine(url)
+        self.pg = self.engine.dialect.name == "postgresql"
+        pk = "BIGSERIAL PRIMARY KEY" if self.pg else "INTEGER PRIMARY KEY"
+        with self.engine.begin() as conn:
+            for ddl in RAW_SCHEMA:
+                conn.execute(text(ddl.format(pk=pk)))
+        self.conn = self.engine.raw_connection()
+        self.seq = 0
+
+    def one_statement(self, n: int) -> float:
+        raw, cur = self.conn, self.conn.cursor()
         start = time.perf_counter()
-        for i in range(n):
-            cur.execute(one, (i + 1, 100, 100, 100, 100))
+        for _ in range(n):
+            self.seq += 1
+            cur.execute(RAW_ONE_STATEMENT, (self.seq, 100, 100, 100, 100))
             raw.commit()
-        results["raw_one_statement"] = n / (time.perf_counter() - start)
-    start = time.perf_counter()
-    ph = "%s" if pg else "?"
-    for i in range(n):
-        if pg:
-            cur.execute(f"INSERT INTO raw_entries (seq, kind) VALUES ({ph}, 'x') RETURNING id", (i,))
-            entry_id = cur.fetchone()[0]
-        else:
-            cur.execute("BEGIN")
-            cur.execute(f"INSERT INTO raw_entries (seq, kind) VALUES ({ph}, 'x')", (i,))
-            entry_id = cur.lastrowid
-        cur.execute(f"INSERT INTO raw_postings (entry_id, account_id, amount) VALUES ({ph}, 1, 100)",
-                    (entry_id,))
-        cur.execute(f"INSERT INTO raw_postings (entry_id, account_id, amount) VALUES ({ph}, 2, -100)",
-                    (entry_id,))
-        cur.execute("UPDATE raw_accounts SET balance = balance + 100 WHERE id = 1")
-        cur.execute("UPDATE raw_accounts SET balance = balance - 100 WHERE id = 2")
-        raw.commit()
-    results["raw_five_statements"] = n / (time.perf_counter() - start)
-    raw.close()
-    engine.dispose()
-    return results
+        return n / (time.perf_counter() - start)
+
+    def five_statements(self, n: int) -> float:
+        raw, cur, pg = self.conn, self.conn.cursor(), self.pg
+        ph = "%s" if pg else "?"
+        start = time.perf_counter()
+        for _ in range(n):
+            self.seq += 1
+            if pg:
+                cur.execute(f"INSERT INTO raw_entries (seq, kind) VALUES ({ph}, 'x') RETURNING id",
+                            (self.seq,))
+                entry_id = cur.fetchone()[0]
+            else:
+                cur.execute("BEGIN")
+                cur.execute(f"INSERT INTO raw_entries (seq, kind) VALUES ({ph}, 'x')", (self.seq,))
+                entry_id = cur.lastrowid
+            cur.execute(f"INSERT INTO raw_postings (entry_id, account_id, amount) VALUES ({ph}, 1, 100)",
+                        (entry_id,))
+            cur.execute(f"INSERT INTO raw_postings (entry_id, account_id, amount) VALUES ({ph}, 2, -100)",
+                        (entry_id,))
+            cur.execute("UPDATE raw_accounts SET balance = balance + 100 WHERE id = 1")
+            cur.execute("UPDATE raw_accounts SET balance = balance - 100 WHERE id = 2")
+            raw.commit()
+        return n / (time.perf_counter() - start)
+
+    def close(self) -> None:
+        self.conn.close()
+        self.engine.dispose()
 
 
 def _setup_group(db: Database) -> tuple[int, list[int]]:
@@ -114,94 +162,163 @@ def _setup_group(db: Database) -> tuple[int, list[int]]:
         return group.id, members
 
 
-def core_post_rate(db: Database, group_id: int, members: list[int], n: int) -> float:
-    """ledger.post: lock, idempotency check, balance checks, sequence, hash chain, outbox receipt."""
-    actor = Actor(role="treasurer", group_id=group_id, channel="api")
-    amount = Money(10000, "KES")
-    start = time.perf_counter()
-    for i in range(n):
-        with db.unit_of_work() as s:
-            group = ledger.lock_group(s, group_id)
-            m = members[i % len(members)]
-            ledger.post(s, group, actor, kind="share_purchase", member_id=m,
-                        lines=[debit("loan_fund_cash", amount), credit("member_shares", amount, m, 1)],
-                        request={"op": "bench", "i": i}, idempotency_key=f"bench:{i}",
-                        effective_date=date.today(), receipt={"amount": amount.minor})
-    return n / (time.perf_counter() - start)
+class Core:
+    def __init__(self, url: str):
+        upgrade(url)
+        self.db = Database(engine=_engine(url))
+        self.group_id, self.members = _setup_group(self.db)
+        self.actor = Actor(role="treasurer", group_id=self.group_id, channel="api")
+        self.i = 0
 
-
-def core_purchase_rate(db: Database, group_id: int, members: list[int], n: int) -> float:
-    """savings.buy_shares end to end: permissions, meeting, policy, per-meeting share limit, post."""
-    actor = Actor(role="treasurer", group_id=group_id, channel="api")
-    start = time.perf_counter()
-    for i in range(n):
-        with db.unit_of_work() as s:
-            group = s.get(groups.Group, group_id)
-            member = s.get(groups.Member, members[i % len(members)])
-            savings.buy_shares(s, actor, group, member, 1, idempotency_key=f"buy:{uuid.uuid4().hex}")
-    return n / (time.perf_counter() - start)
-
-
-def balance_read_us(db: Database, group_id: int, member_id: int, reads: int = 2000) -> float:
-    with db.unit_of_work(write=False) as s:
-        group = s.get(groups.Group, group_id)
-        times = []
-        for _ in range(reads):
-            t = time.perf_counter()
-            ledger.balance(s, group, "member_shares", member_id)
-            times.append(time.perf_counter() - t)
-    return statistics.median(times) * 1e6
-
-
-def grow_history(db: Database, group_id: int, members: list[int], total: int) -> None:
-    """Add postings quickly (many entries per transaction) until the group has `total` entries."""
-    actor = Actor(role="treasurer", group_id=group_id, channel="api")
-    amount = Money(100, "KES")
-    while True:
-        with db.unit_of_work() as s:
-            group = ledger.lock_group(s, group_id)
-            if group.last_seq >= total:
-                return
-            for _ in range(min(2000, total - group.last_seq)):
-                m = members[group.last_seq % len(members)]
+    def post_rate(self, n: int) -> float:
+        """ledger.post: lock, idempotency check, cash check, sequence, hash chain, outbox receipt."""
+        db, gid, actor, members = self.db, self.group_id, self.actor, self.members
+        amount = Money(10000, "KES")
+        start = time.perf_counter()
+        for _ in range(n):
+            self.i += 1
+            i = self.i
+            with db.unit_of_work() as s:
+                group = ledger.lock_group(s, gid)
+                m = members[i % len(members)]
                 ledger.post(s, group, actor, kind="share_purchase", member_id=m,
                             lines=[debit("loan_fund_cash", amount), credit("member_shares", amount, m, 1)],
-                            request={"op": "grow", "i": group.last_seq}, effective_date=date.today())
+                            request={"op": "bench", "i": i}, idempotency_key=f"bench:{i}",
+                            effective_date=date.today(), receipt={"amount": amount.minor})
+        return n / (time.perf_counter() - start)
+
+    def purchase_rate(self, n: int) -> float:
+        """savings.buy_shares end to end: permissions, meeting, policy, per-meeting share limit, post."""
+        db, gid, actor, members = self.db, self.group_id, self.actor, self.members
+        start = time.perf_counter()
+        for _ in range(n):
+            self.i += 1
+            with db.unit_of_work() as s:
+                group = s.get(groups.Group, gid)
+                member = s.get(groups.Member, members[self.i % len(members)])
+                savings.buy_shares(s, actor, group, member, 1, idempotency_key=f"buy:{uuid.uuid4().hex}")
+        return n / (time.perf_counter() - start)
+
+    def postings(self) -> int:
+        with self.db.unit_of_work(write=False) as s:
+            return s.execute(text("SELECT count(*) FROM postings WHERE group_id = :g"),
+                             {"g": self.group_id}).scalar_one()
+
+    def balance_read_us(self, reads: int = 3000) -> float:
+        """Median time of ledger.balance on the busiest account, in microseconds."""
+        with self.db.unit_of_work(write=False) as s:
+            group = s.get(groups.Group, self.group_id)
+            for _ in range(200):  # warm the statement cache and the page cache
+                ledger.balance(s, group, "loan_fund_cash")
+            times = []
+            for _ in range(reads):
+                t = time.perf_counter()
+                ledger.balance(s, group, "loan_fund_cash")
+                times.append(time.perf_counter() - t)
+        return statistics.median(times) * 1e6
+
+    def grow_history(self, postings: int, per_transaction: int = 2000) -> None:
+        """Post entries of two postings, many per transaction, until the group has `postings`."""
+        actor, members = self.actor, self.members
+        amount = Money(100, "KES")
+        have = self.postings()
+        last_report = time.perf_counter()
+        while have < postings:
+            with self.db.unit_of_work() as s:
+                group = ledger.lock_group(s, self.group_id)
+                for _ in range(min(per_transaction, (postings - have + 1) // 2)):
+                    m = members[group.last_seq % len(members)]
+                    ledger.post(s, group, actor, kind="share_purchase", member_id=m,
+                                lines=[debit("loan_fund_cash", amount),
+                                       credit("member_shares", amount, m, 1)],
+                                request={"op": "grow", "i": group.last_seq}, effective_date=date.today())
+                    have += 2
+            if time.perf_counter() - last_report > 30:
+                print(f"    ... {have:,} postings", flush=True)
+                last_report = time.perf_counter()
+
+    def close(self) -> None:
+        self.db.engine.dispose()
 
 
-def run(kind: str, pg_url: str | None, n: int, history: int) -> dict[str, float]:
-    results = raw_baseline(_fresh(kind, pg_url), n)
-    url = _fresh(kind, pg_url)
-    upgrade(url)
-    db = Database(url)
-    group_id, members = _setup_group(db)
-    results["core_post"] = core_post_rate(db, group_id, members, n)
-    results["core_buy_shares"] = core_purchase_rate(db, group_id, members, max(n // 2, 1))
-    with db.unit_of_work() as s:
-        seq = s.get(groups.Group, group_id).last_seq
-    results[f"balance_read_us_at_{seq}"] = balance_read_us(db, group_id, members[0])
-    grow_history(db, group_id, members, history)
-    results[f"balance_read_us_at_{history}"] = balance_read_us(db, group_id, members[0])
-    db.engine.dispose()
-    return results
+def run(kind: str, pg_url: str | None, n: int, rounds: int, history: int,
+        allow_no_fsync: bool) -> dict[str, Any]:
+    raw = Raw(_fresh(kind, pg_url))
+    settings = durability(raw.engine)
+    if kind == "postgresql" and settings["fsync"] != "on" and not allow_no_fsync:
+        raw.close()
+        raise SystemExit(f"PostgreSQL runs with fsync={settings['fsync']}: commits are not durable; "
+                         "start a server with fsync=on (see --help) or pass --allow-no-fsync")
+    core = Core(_fresh(kind, pg_url))
+    out: dict[str, Any] = {"settings": settings}
+    print(f"\n== {kind}: {settings}", flush=True)
+
+    core.grow_history(1000)
+    out["postings_small"] = core.postings()
+    out["balance_read_us_small"] = core.balance_read_us()
+
+    series: dict[str, list[float]] = {}
+    for r in range(rounds):
+        measured = {}
+        if raw.pg:
+            measured["raw_one_statement"] = raw.one_statement(n)
+        measured["raw_five_statements"] = raw.five_statements(n)
+        measured["core_post"] = core.post_rate(n)
+        measured["core_buy_shares"] = core.purchase_rate(max(n // 4, 1))
+        load = os.getloadavg()[0]
+        print(f"  round {r + 1}: " + ", ".join(f"{k} {v:,.0f}/s" for k, v in measured.items())
+              + f"; load {load:.2f}", flush=True)
+        for k, v in measured.items():
+            series.setdefault(k, []).append(v)
+        series.setdefault("load", []).append(load)
+    out.update({k: statistics.median(v) for k, v in series.items()})
+    out["rounds"] = series
+
+    start = time.perf_counter()
+    core.grow_history(history)
+    out["grow_seconds"] = time.perf_counter() - start
+    out["postings_large"] = core.postings()
+    out["balance_read_us_large"] = core.balance_read_us()
+    raw.close()
+    core.close()
+    return out
+
+
+def report(kind: str, r: dict[str, Any]) -> None:
+    print(f"\n== {kind} (medians of {len(r['rounds']['core_post'])} rounds; load {r['load']:.2f})")
+    for key in ("raw_one_statement", "raw_five_statements", "core_post", "core_buy_shares"):
+        if key in r:
+            print(f"  {key:30s} {r[key]:10,.0f} entries/s")
+    base_key = "raw_one_statement" if "raw_one_statement" in r else "raw_five_statements"
+    print(f"  core_post / {base_key:18s} {r['core_post'] / r[base_key]:10.1%}")
+    if base_key == "raw_one_statement":
+        print(f"  core_post / raw_five_statements {r['core_post'] / r['raw_five_statements']:8.1%}")
+    print(f"  balance read at {r['postings_small']:>9,} postings {r['balance_read_us_small']:8.1f} us")
+    print(f"  balance read at {r['postings_large']:>9,} postings {r['balance_read_us_large']:8.1f} us"
+          f"  (history grown in {r['grow_seconds']:.0f} s)")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("-n", type=int, default=2000, help="entries per timed run")
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-n", type=int, default=1000, help="entries per timed round")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds of raw and core")
     parser.add_argument("--history", type=int, default=1_000_000,
                         help="postings in the group's history for the second balance read")
     parser.add_argument("--pg", default=os.environ.get("VISION_BENCH_PG_URL"))
+    parser.add_argument("--only", choices=["sqlite", "postgresql"])
+    parser.add_argument("--allow-no-fsync", action="store_true",
+                        help="measure a PostgreSQL server running with fsync=off (not durable)")
     args = parser.parse_args()
-    print(f"machine: {os.cpu_count()} cores; n={args.n}; history={args.history}")
+    print(f"machine: {os.cpu_count()} cores; load {os.getloadavg()[0]:.2f}; n={args.n}; "
+          f"rounds={args.rounds}; history={args.history:,} postings")
     kinds = ["sqlite"] + (["postgresql"] if args.pg else [])
-    for kind in kinds:
-        r = run(kind, args.pg, args.n, args.history)
-        base = r.get("raw_one_statement", r["raw_five_statements"])
-        print(f"\n== {kind}")
-        for key, value in r.items():
-            print(f"  {key:32s} {value:10.1f}")
-        print(f"  core_post / baseline           {r['core_post'] / base:10.2%}")
+    if args.only:
+        kinds = [args.only]
+    results = {kind: run(kind, args.pg, args.n, args.rounds, args.history, args.allow_no_fsync)
+               for kind in kinds}
+    for kind, r in results.items():
+        report(kind, r)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, event, select
+from sqlalchemy import bindparam, event, inspect, select
+from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -80,20 +82,150 @@ _HEAD = select(*_groups.c).where(_groups.c.id == bindparam("gid"))
 _HEAD_FOR_UPDATE = _HEAD.with_for_update()
 _TOUCH_GROUP = _groups.update().where(_groups.c.id == bindparam("gid")).values(
     lock_version=_groups.c.lock_version)
-_SET_HEAD = _groups.update().where(_groups.c.id == bindparam("gid")).values(
-    last_seq=bindparam("new_seq"), last_hash=bindparam("new_hash"))
 _REPLAY = select(_entries.c.id, _entries.c.fingerprint, _entries.c.seq).where(
     _entries.c.group_id == bindparam("gid"), _entries.c.idempotency_key == bindparam("key"))
-_ACCOUNTS = select(_accounts.c.id, _accounts.c.key, _accounts.c.code, _accounts.c.balance,
-                   _accounts.c.units).where(_accounts.c.group_id == bindparam("gid"),
-                                            _accounts.c.key.in_(bindparam("keys", expanding=True)))
-_INSERT_ENTRY = _entries.insert()
-_INSERT_POSTINGS = _postings.insert().returning(_postings.c.id, sort_by_parameter_order=True)
-_SET_BALANCE = _accounts.update().where(_accounts.c.id == bindparam("aid")).values(
-    balance=bindparam("new_balance"), units=bindparam("new_units"))
 _MEMBER_CONTACT = select(_members.c.phone, _members.c.language, _members.c.name,
                          _members.c.number).where(_members.c.id == bindparam("mid"))
+_BALANCE = select(_accounts.c.balance, _accounts.c.type).where(
+    _accounts.c.group_id == bindparam("gid"), _accounts.c.key == bindparam("key"))
+_UNITS = select(_accounts.c.units).where(
+    _accounts.c.group_id == bindparam("gid"), _accounts.c.key == bindparam("key"))
 _INSERT_OUTBOX = _outbox.insert()
+
+# post()'s hot path speaks the driver's SQL (see _Driver). Written with "?" placeholders, which the
+# PostgreSQL driver gets as "%s"; the column lists are checked against the models below.
+_ENTRY_COLUMNS = ("group_id", "seq", "kind", "member_id", "meeting_id", "cycle_id", "loan_id",
+                  "effective_date", "recorded_at", "actor", "channel", "idempotency_key",
+                  "fingerprint", "reverses_id", "memo", "details", "prev_hash", "hash")
+_OUTBOX_COLUMNS = ("group_id", "member_id", "entry_id", "phone", "language", "kind", "payload",
+                   "status", "attempts", "next_attempt_at", "created_at", "updated_at")
+assert set(_ENTRY_COLUMNS) == {c.key for c in _entries.columns} - {"id"}
+assert set(_OUTBOX_COLUMNS) <= {c.key for c in _outbox.columns}
+# SQLite: one read (the accounts, the entry the idempotency key already made, the member's
+# contact), then the writes, each a call into the library.
+_READ_SQLITE = (
+    "SELECT 'a', id, key, code, balance, units, NULL FROM accounts"
+    " WHERE group_id = ? AND key IN (SELECT value FROM json_each(?))"
+    " UNION ALL SELECT 'r', id, NULL, NULL, seq, NULL, fingerprint FROM entries"
+    " WHERE group_id = ? AND idempotency_key = ?"
+    " UNION ALL SELECT 'm', number, phone, language, NULL, NULL, name FROM members WHERE id = ?"
+)
+_INSERT_ENTRY_SQL = (
+    "INSERT INTO entries (group_id, seq, kind, member_id, meeting_id, cycle_id, loan_id,"
+    " effective_date, recorded_at, actor, channel, idempotency_key, fingerprint, reverses_id, memo,"
+    " details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_INSERT_POSTING_SQL = ("INSERT INTO postings (group_id, entry_id, account_id, amount, units)"
+                       " VALUES (?, ?, ?, ?, ?)")
+_SET_BALANCE_SQL = "UPDATE accounts SET balance = ?, units = ? WHERE id = ?"
+_SET_HEAD_SQL = "UPDATE groups SET last_seq = ?, last_hash = ? WHERE id = ?"
+_INSERT_OUTBOX_SQL = (
+    "INSERT INTO outbox (group_id, member_id, entry_id, phone, language, kind, payload, status,"
+    " attempts, next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+# PostgreSQL: one statement, one round trip. It reads the accounts and the entry the idempotency
+# key already made and, only if there is no such entry, every account exists and no cash account
+# would go below zero, writes the entry, its postings (ids in line order), the balances, the
+# journal's head and the member's receipt. It returns the entry's id and postings' ids, or nothing
+# written and what it read, from which post() decides (replay, refusal, or open an account and
+# try again).
+_POST_PG = (
+    "WITH acc AS (SELECT a.id, a.key, a.code, a.balance, a.units, d.amount, d.units AS dunits"
+    "  FROM unnest(?::varchar[], ?::bigint[], ?::bigint[]) AS d(key, amount, units)"
+    "  JOIN accounts a ON a.group_id = ? AND a.key = d.key),"
+    " replay AS (SELECT id, seq, fingerprint FROM entries WHERE group_id = ? AND idempotency_key = ?),"
+    " go AS (SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM replay) AND (SELECT count(*) FROM acc) = ?"
+    "  AND NOT EXISTS (SELECT 1 FROM acc WHERE code IN ('loan_fund_cash', 'social_fund_cash')"
+    "   AND balance + amount < 0)),"
+    " e AS (INSERT INTO entries (group_id, seq, kind, member_id, meeting_id, cycle_id, loan_id,"
+    "  effective_date, recorded_at, actor, channel, idempotency_key, fingerprint, reverses_id, memo,"
+    "  details, prev_hash, hash) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM go"
+    "  RETURNING id),"
+    " p AS (INSERT INTO postings (group_id, entry_id, account_id, amount, units)"
+    "  SELECT ?, e.id, acc.id, l.amount, l.units FROM e,"
+    "  unnest(?::varchar[], ?::bigint[], ?::bigint[]) WITH ORDINALITY AS l(key, amount, units, n)"
+    "  JOIN acc ON acc.key = l.key ORDER BY l.n RETURNING id),"
+    " b AS (UPDATE accounts SET balance = acc.balance + acc.amount, units = acc.units + acc.dunits"
+    "  FROM acc, e WHERE accounts.id = acc.id),"
+    " h AS (UPDATE groups SET last_seq = ?, last_hash = ? WHERE id = ? AND EXISTS (SELECT FROM e)),"
+    " o AS (INSERT INTO outbox (group_id, member_id, entry_id, phone, language, kind, payload,"
+    "  status, attempts, next_attempt_at, created_at, updated_at)"
+    "  SELECT ?, m.id, e.id, m.phone, m.language, 'receipt',"
+    "  (?::jsonb || jsonb_build_object('member', m.name, 'member_number', m.number) || ?::jsonb)::json,"
+    "  'pending', 0, ?, ?, ? FROM e, members m WHERE m.id = ?)"
+    " SELECT 'e', e.id, NULL, NULL, NULL, NULL, NULL, ARRAY(SELECT id FROM p ORDER BY id) FROM e"
+    " UNION ALL SELECT 'a', id, key, code, balance, units, NULL, NULL FROM acc"
+    " UNION ALL SELECT 'r', id, NULL, NULL, seq, NULL, fingerprint, NULL FROM replay"
+)
+
+
+class _Driver:
+    """post()'s SQL in the driver's own dialect, with the column conversions SQLAlchemy would
+    apply (dates and JSON on SQLite).
+
+    Each SQLAlchemy statement costs tens of microseconds of Python before the driver sees it,
+    several times SQLite's own work per entry; on PostgreSQL each statement is a round trip. So
+    post() speaks to the driver directly: on SQLite one read and a few cheap writes, on
+    PostgreSQL a single statement.
+    """
+
+    def __init__(self, dialect: Dialect):
+        self.dialect = dialect
+        self.pg = dialect.name == "postgresql"
+        self.entry_bind = [_processor(_entries.c[k], dialect) for k in _ENTRY_COLUMNS]
+        self.outbox_bind = [_processor(_outbox.c[k], dialect) for k in _OUTBOX_COLUMNS]
+        if self.pg:
+            self.post = _POST_PG.replace("?", "%s")
+        self.read = _READ_SQLITE
+        self.insert_entry = _INSERT_ENTRY_SQL
+        self.insert_posting = _INSERT_POSTING_SQL
+        self.set_balance = _SET_BALANCE_SQL
+        self.set_head = _SET_HEAD_SQL
+        self.insert_outbox = _INSERT_OUTBOX_SQL
+
+
+def _processor(column: Any, dialect: Dialect) -> Any:
+    return column.type.dialect_impl(dialect).bind_processor(dialect)
+
+
+def _converted(values: Sequence[Any], processors: Sequence[Any]) -> list[Any]:
+    return [v if p is None or v is None else p(v) for v, p in zip(values, processors, strict=True)]
+
+
+_drivers: dict[str, _Driver] = {}
+
+
+def _driver(conn: Connection) -> _Driver:
+    dialect = conn.dialect
+    driver = _drivers.get(dialect.name)
+    if driver is None or driver.dialect is not dialect:
+        driver = _drivers[dialect.name] = _Driver(dialect)
+    return driver
+
+
+def _execute(conn: Connection, cursor: Any, sql: str, params: Any, *, many: bool = False) -> Any:
+    """Run SQL on the driver's cursor; errors come out as SQLAlchemy's (IntegrityError,
+    OperationalError...), as from any other statement, and a lost connection is invalidated."""
+    try:
+        if many:
+            return cursor.executemany(sql, params)
+        return cursor.execute(sql, params)
+    except conn.dialect.loaded_dbapi.Error as exc:
+        lost = conn.dialect.is_disconnect(exc, conn.connection.dbapi_connection, cursor)
+        if lost:
+            conn.invalidate(exc)
+        raise DBAPIError.instance(sql, params, exc, conn.dialect.loaded_dbapi.Error,
+                                  connection_invalidated=lost, dialect=conn.dialect) from exc
+
+
+def _attach(session: Session, cls: type, values: dict[str, Any]) -> Any:
+    """A persistent ORM object for a row just read or written, without the unit of work's
+    per-attribute bookkeeping (the values are the committed state)."""
+    obj = inspect(cls).class_manager.new_instance()
+    obj.__dict__.update(values)
+    make_transient_to_detached(obj)
+    session.add(obj)
+    return obj
 
 
 # --- locking ----------------------------------------------------------------------------------
@@ -133,9 +265,7 @@ def lock_group(session: Session, group_id: int) -> Group:
         for column in ("last_seq", "last_hash", "policy", "schedule"):
             set_committed_value(group, column, getattr(head, column))
     else:
-        group = Group(**head._asdict())
-        make_transient_to_detached(group)
-        session.add(group)
+        group = _attach(session, Group, head._asdict())
     locked.add(group_id)
     return group
 
@@ -210,77 +340,184 @@ def post(
     """
     if group.id not in session.info.get(_LOCKED, ()):
         raise RuntimeError("post() needs lock_group() first in this transaction")
-    existing = find_replay(session, group.id, idempotency_key, request)
-    if existing is not None:
-        return existing
-    _check_lines(group, lines)
     session.flush()  # whatever the operation changed before posting goes first
-
-    # The hot path speaks SQL through Core statements: the ORM's unit of work would cost several
-    # times the database's own work per entry (see benchmarks/core_bench.py).
     conn = session.connection()
-    keys = sorted({line.key for line in lines})  # a fixed order of account rows
-    rows = {r.key: r for r in conn.execute(_ACCOUNTS, {"gid": group.id, "keys": keys})}
-    state: dict[str, list[Any]] = {}  # key -> [id, code, balance, units]
-    for k in keys:
-        if k in rows:
-            r = rows[k]
-            state[k] = [r.id, r.code, r.balance, r.units]
-        else:
-            account = _open_account(session, group, k)
-            state[k] = [account.id, account.code, 0, 0]
-    for line in lines:
-        state[line.key][2] += line.amount.minor
-        state[line.key][3] += line.units
-    for k in keys:
-        _, code, new_balance, _ = state[k]
-        if code in CASH_ACCOUNTS and new_balance < 0:
-            raise DomainError(
-                "ledger.cash_short",
-                f"Not enough cash in the {code.replace('_cash', '').replace('_', ' ')} bag",
-                account=code,
-                available=Money(new_balance - _delta(lines, k), group.currency),
-                needed=Money(-_delta(lines, k), group.currency),
-            )
+    driver = _driver(conn)
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        return _post(session, conn, driver, cursor, group, actor, kind=kind, lines=lines,
+                     request=request, effective_date=effective_date,
+                     idempotency_key=idempotency_key, member_id=member_id, meeting_id=meeting_id,
+                     cycle_id=cycle_id, loan_id=loan_id, reverses_id=reverses_id, memo=memo,
+                     details=details, receipt=receipt)
+    finally:
+        cursor.close()
 
+
+def _post(  # noqa: PLR0917  (post()'s own helper)
+        session: Session, conn: Connection, driver: _Driver, cursor: Any, group: Group,
+        actor: Actor, *, kind: str, lines: Sequence[Line], request: dict[str, Any],
+        effective_date: date, idempotency_key: str | None, member_id: int | None,
+        meeting_id: int | None, cycle_id: int | None, loan_id: int | None,
+        reverses_id: int | None, memo: str | None, details: dict[str, Any] | None,
+        receipt: dict[str, Any] | None) -> Entry:
+    gid = group.id
+    try:
+        _check_lines(group, lines)
+    except DomainError:
+        # A repeated request is answered with what it did the first time, whatever its lines.
+        replay = find_replay(session, gid, idempotency_key, request)
+        if replay is not None:
+            return replay
+        raise
+    keys = sorted({line.key for line in lines})  # a fixed order of account rows
+    deltas: dict[str, list[int]] = {k: [0, 0] for k in keys}
+    for line in lines:
+        d = deltas[line.key]
+        d[0] += line.amount.minor
+        d[1] += line.units
     seq = group.last_seq + 1
-    entry = Entry(
-        group_id=group.id, seq=seq, kind=kind, member_id=member_id, meeting_id=meeting_id,
-        cycle_id=cycle_id, loan_id=loan_id, effective_date=effective_date,
-        recorded_at=utcnow(), actor=actor.label, channel=actor.channel,
+    values: dict[str, Any] = dict(
+        group_id=gid, seq=seq, kind=kind, member_id=member_id, meeting_id=meeting_id,
+        cycle_id=cycle_id, loan_id=loan_id, effective_date=effective_date, recorded_at=utcnow(),
+        actor=actor.label, channel=actor.channel,
         idempotency_key=idempotency_key or f"auto:{uuid.uuid4().hex}",
         fingerprint=fingerprint_of(request), reverses_id=reverses_id, memo=memo,
-        details=details or {}, prev_hash=group.last_hash, hash="",
+        details=details or {}, prev_hash=group.last_hash,
     )
-    entry.hash = entry_hash(entry, [(line.key, line.amount.minor, line.units) for line in lines])
-    values = {c.key: getattr(entry, c.key) for c in _entries.columns if c.key != "id"}
-    entry.id = conn.execute(_INSERT_ENTRY, values).inserted_primary_key[0]
-    posting_rows = [
-        {"group_id": group.id, "entry_id": entry.id, "account_id": state[line.key][0],
-         "amount": line.amount.minor, "units": line.units}
-        for line in lines
-    ]
-    ids = conn.execute(_INSERT_POSTINGS, posting_rows).scalars().all()
-    conn.execute(_SET_BALANCE, [{"aid": v[0], "new_balance": v[2], "new_units": v[3]}
-                                for v in state.values()])
-    conn.execute(_SET_HEAD, {"gid": group.id, "new_seq": seq, "new_hash": entry.hash})
+    values["hash"] = _hash(values, [(line.key, line.amount.minor, line.units) for line in lines])
+    entry_params = _converted([values[k] for k in _ENTRY_COLUMNS], driver.entry_bind)
+    receipt_payload = None
+    if receipt is not None and member_id is not None:
+        receipt_payload = {"seq": seq, "kind": kind, "date": effective_date.isoformat(), **receipt}
+    post_sql = _post_pg if driver.pg else _post_sqlite
+    pending = _Pending(group, lines, keys, deltas, values, entry_params, receipt_payload)
+    while True:
+        done, rows = post_sql(conn, driver, cursor, pending)
+        state: dict[str, list[Any]] = {}  # key -> [id, code, balance, units] before the entry
+        for tag, rid, key, code, amount, units, text in rows:
+            if tag == "a":
+                state[key] = [rid, code, amount, units]
+            elif tag == "r":
+                if text != values["fingerprint"]:
+                    raise Conflict(
+                        "idempotency.key_reused",
+                        "This idempotency key was already used for a different request",
+                        key=idempotency_key, entry_seq=amount,
+                    )
+                entry = session.get(Entry, rid)
+                assert entry is not None
+                return entry
+        missing = [k for k in keys if k not in state]
+        for k in missing:
+            _open_account(session, group, k)
+        if missing:
+            continue  # post again, with the accounts
+        for k in keys:
+            _, code, old, _ = state[k]
+            if code in CASH_ACCOUNTS and old + deltas[k][0] < 0:
+                raise DomainError(
+                    "ledger.cash_short",
+                    f"Not enough cash in the {code.replace('_cash', '').replace('_', ' ')} bag",
+                    account=code, available=Money(old, group.currency),
+                    needed=Money(-deltas[k][0], group.currency),
+                )
+        assert done is not None
+        break
+
+    entry_id, posting_ids = done
+    for k, row in state.items():
+        row[2] += deltas[k][0]
+        row[3] += deltas[k][1]
     set_committed_value(group, "last_seq", seq)
-    set_committed_value(group, "last_hash", entry.hash)
+    set_committed_value(group, "last_hash", values["hash"])
     _sync_identity_map(session, state)
 
     # Give the caller an ORM Entry without asking the database again.
-    postings = [Posting(id=pid, **row) for pid, row in zip(ids, posting_rows, strict=True)]
-    for posting in postings:
-        make_transient_to_detached(posting)
-        session.add(posting)
-    make_transient_to_detached(entry)
-    session.add(entry)
+    entry = _attach(session, Entry, {"id": entry_id, **values})
+    postings = [
+        _attach(session, Posting, {"id": pid, "group_id": gid, "entry_id": entry_id,
+                                   "account_id": state[line.key][0], "amount": line.amount.minor,
+                                   "units": line.units})
+        for pid, line in zip(posting_ids, lines, strict=True)
+    ]
     set_committed_value(entry, "postings", postings)
-    if receipt is not None and member_id is not None:
-        queue_message(session, group, member_id, "receipt", entry=entry,
-                      payload={"seq": seq, "kind": kind, "date": effective_date.isoformat(),
-                               **receipt})
     return entry
+
+
+@dataclass
+class _Pending:
+    """An entry post() has decided to write, with what the SQL needs."""
+
+    group: Group
+    lines: Sequence[Line]
+    keys: list[str]  # the accounts, in a fixed order
+    deltas: dict[str, list[int]]  # key -> [amount, units]
+    values: dict[str, Any]  # the entry's columns
+    entry_params: list[Any]  # the same, converted for the driver
+    receipt: dict[str, Any] | None  # the member's receipt
+
+
+def _post_pg(conn: Connection, driver: _Driver, cursor: Any, p: _Pending) -> tuple[Any, list[Any]]:
+    """PostgreSQL: the whole entry in one statement (see _POST_PG)."""
+    group, lines, keys, deltas, values, receipt = p.group, p.lines, p.keys, p.deltas, p.values, p.receipt
+    entry_params = p.entry_params
+    gid = group.id
+    now = utcnow()
+    header = {"group": group.name, "currency": group.currency}
+    params = [
+        keys, [deltas[k][0] for k in keys], [deltas[k][1] for k in keys], gid,
+        gid, values["idempotency_key"], len(keys),
+        *entry_params,
+        gid, [line.key for line in lines], [line.amount.minor for line in lines],
+        [line.units for line in lines],
+        values["seq"], values["hash"], gid,
+        gid, _canonical(header), _canonical(receipt or {}), now, now, now,
+        values["member_id"] if receipt is not None else None,
+    ]
+    _execute(conn, cursor, driver.post, params)
+    done = None
+    rows = []
+    for row in cursor.fetchall():
+        if row[0] == "e":
+            done = (row[1], row[7])
+        else:
+            rows.append(row[:7])
+    return done, rows
+
+
+def _post_sqlite(conn: Connection, driver: _Driver, cursor: Any, p: _Pending) -> tuple[Any, list[Any]]:
+    """SQLite: read, decide here, then write (SQLite has no data-modifying CTEs)."""
+    group, lines, keys, deltas, values, receipt = p.group, p.lines, p.keys, p.deltas, p.values, p.receipt
+    entry_params = p.entry_params
+    gid = group.id
+    member_id = values["member_id"] if receipt is not None else None
+    _execute(conn, cursor, driver.read,
+             (gid, json.dumps(keys), gid, values["idempotency_key"], member_id))
+    rows = cursor.fetchall()
+    found = {row[2]: row for row in rows if row[0] == "a"}
+    if any(row[0] == "r" for row in rows) or len(found) < len(keys) or any(
+            found[k][3] in CASH_ACCOUNTS and found[k][4] + deltas[k][0] < 0 for k in keys):
+        return None, rows
+    contact = next((row for row in rows if row[0] == "m"), None)
+    _execute(conn, cursor, driver.insert_entry, entry_params)
+    entry_id = cursor.lastrowid
+    posting_ids = []
+    for line in lines:
+        _execute(conn, cursor, driver.insert_posting,
+                 (gid, entry_id, found[line.key][1], line.amount.minor, line.units))
+        posting_ids.append(cursor.lastrowid)
+    _execute(conn, cursor, driver.set_balance,
+             [(found[k][4] + deltas[k][0], found[k][5] + deltas[k][1], found[k][1]) for k in keys],
+             many=True)
+    _execute(conn, cursor, driver.set_head, (values["seq"], values["hash"], gid))
+    if receipt is not None and contact is not None:
+        _, number, phone, language, _, _, name = contact
+        row = _outbox_row(group, member_id, "receipt", (phone, language, name, number), receipt)
+        row["entry_id"] = entry_id
+        _execute(conn, cursor, driver.insert_outbox,
+                 _converted([row[k] for k in _OUTBOX_COLUMNS], driver.outbox_bind))
+    return (entry_id, posting_ids), rows
 
 
 def _sync_identity_map(session: Session, state: dict[str, list[Any]]) -> None:
@@ -354,17 +591,29 @@ def _utc_text(moment: datetime) -> str:
     return moment.isoformat(timespec="microseconds")
 
 
-def entry_hash(entry: Entry, postings: Iterable[tuple[str, int, int]]) -> str:
-    """SHA-256 over the previous hash and everything the entry says, postings in a fixed order."""
+_HASHED = ("group_id", "seq", "kind", "member_id", "meeting_id", "cycle_id", "loan_id",
+           "effective_date", "recorded_at", "actor", "channel", "idempotency_key", "fingerprint",
+           "reverses_id", "memo", "details", "prev_hash")
+
+
+def entry_hash(entry: Any, postings: Iterable[tuple[str, int, int]]) -> str:
+    """SHA-256 over the previous hash and everything the entry says, postings in a fixed order.
+
+    `entry` is an Entry or any row with its columns as attributes.
+    """
+    return _hash({k: getattr(entry, k) for k in _HASHED}, postings)
+
+
+def _hash(v: dict[str, Any], postings: Iterable[tuple[str, int, int]]) -> str:
     body = {
-        "group": entry.group_id, "seq": entry.seq, "kind": entry.kind, "member": entry.member_id,
-        "meeting": entry.meeting_id, "cycle": entry.cycle_id, "loan": entry.loan_id,
-        "date": entry.effective_date.isoformat(), "recorded_at": _utc_text(entry.recorded_at),
-        "actor": entry.actor, "channel": entry.channel, "key": entry.idempotency_key,
-        "fingerprint": entry.fingerprint, "reverses": entry.reverses_id, "memo": entry.memo,
-        "details": entry.details or {}, "postings": sorted([list(p) for p in postings]),
+        "group": v["group_id"], "seq": v["seq"], "kind": v["kind"], "member": v["member_id"],
+        "meeting": v["meeting_id"], "cycle": v["cycle_id"], "loan": v["loan_id"],
+        "date": v["effective_date"].isoformat(), "recorded_at": _utc_text(v["recorded_at"]),
+        "actor": v["actor"], "channel": v["channel"], "key": v["idempotency_key"],
+        "fingerprint": v["fingerprint"], "reverses": v["reverses_id"], "memo": v["memo"],
+        "details": v["details"] or {}, "postings": sorted([list(p) for p in postings]),
     }
-    return hashlib.sha256((entry.prev_hash + _canonical(body)).encode()).hexdigest()
+    return hashlib.sha256((v["prev_hash"] + _canonical(body)).encode()).hexdigest()
 
 
 # --- reading ----------------------------------------------------------------------------------
@@ -372,11 +621,8 @@ def entry_hash(entry: Entry, postings: Iterable[tuple[str, int, int]]) -> str:
 
 def balance(session: Session, group: Group, code: str, member_id: int | None = None) -> Money:
     """A stored balance, one row read, in the account's natural sign (assets positive, equity positive)."""
-    row = session.execute(
-        select(Account.balance, Account.type).where(
-            Account.group_id == group.id, Account.key == account_key(code, member_id)
-        )
-    ).first()
+    row = session.connection().execute(
+        _BALANCE, {"gid": group.id, "key": account_key(code, member_id)}).first()
     if row is None:
         return Money.zero(group.currency)
     amount, kind = row
@@ -385,11 +631,8 @@ def balance(session: Session, group: Group, code: str, member_id: int | None = N
 
 def units(session: Session, group: Group, member_id: int) -> int:
     """Shares a member holds this cycle."""
-    value = session.scalar(
-        select(Account.units).where(
-            Account.group_id == group.id, Account.key == account_key("member_shares", member_id)
-        )
-    )
+    value = session.connection().execute(
+        _UNITS, {"gid": group.id, "key": account_key("member_shares", member_id)}).scalar()
     return int(value or 0)
 
 
@@ -522,19 +765,29 @@ def queue_message(
     language: str | None = None,
 ) -> None:
     """Write an outbox row in the caller's transaction; the SMS worker sends it later."""
+    contact = None
     if member_id is not None:
-        who = session.connection().execute(_MEMBER_CONTACT, {"mid": member_id}).first()
-        assert who is not None
-        phone = phone or who.phone
-        language = language or who.language
-        payload = {"member": who.name, "member_number": who.number, **payload}
+        contact = session.connection().execute(_MEMBER_CONTACT, {"mid": member_id}).first()
+        assert contact is not None
+    row = _outbox_row(group, member_id, kind, contact, payload, phone=phone, language=language)
+    row["entry_id"] = entry.id if entry is not None else None
+    session.connection().execute(_INSERT_OUTBOX, row)
+
+
+def _outbox_row(group: Group | None, member_id: int | None, kind: str, contact: Any,
+                payload: dict[str, Any], *, phone: str | None = None,
+                language: str | None = None) -> dict[str, Any]:
+    """An outbox row's values; `contact` is the member's (phone, language, name, number)."""
+    if contact is not None:
+        phone = phone or contact[0]
+        language = language or contact[1]
+        payload = {"member": contact[2], "member_number": contact[3], **payload}
     if group is not None:
         payload = {"group": group.name, "currency": group.currency, **payload}
     now = utcnow()
-    session.connection().execute(_INSERT_OUTBOX, dict(
-        group_id=group.id if group is not None else None, member_id=member_id,
-        entry_id=entry.id if entry is not None else None, phone=phone,
-        language=language or (group.language if group is not None else "en"), kind=kind,
-        payload=json.loads(_canonical(payload)), status="pending", attempts=0,
+    return dict(
+        group_id=group.id if group is not None else None, member_id=member_id, entry_id=None,
+        phone=phone, language=language or (group.language if group is not None else "en"),
+        kind=kind, payload=json.loads(_canonical(payload)), status="pending", attempts=0,
         next_attempt_at=now, created_at=now, updated_at=now,
-    ))
+    )
