@@ -2,9 +2,11 @@
 who may do what, and the outbox written in the same transaction as the change it reports."""
 
 import itertools
+import json
 
 import pytest
 from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
 
 from vision_ledger import grants, groups, ledger, loans, reversals, savings, shareout, statements
 from vision_ledger.actors import Actor
@@ -79,6 +81,116 @@ def test_stored_balances_equal_the_postings_and_the_trial_balance_is_zero(sessio
     assert tb["balanced"]
     report = ledger.verify(session, group)
     assert report.ok and report.entries_checked == 16
+
+
+def test_an_idempotent_replay_returns_the_original_entry_and_writes_nothing(session, group):
+    lines = [debit("loan_fund_cash", Money(700, "KES")), credit("fine_income", Money(700, "KES"))]
+    first = raw_post(session, group, lines, key="k1")
+    session.commit()
+    before = (group.last_seq, group.last_hash, cash(session, group), outbox(session, group))
+    again = raw_post(session, group, lines, key="k1")
+    assert (again.id, again.seq, again.hash) == (first.id, first.seq, first.hash)
+    assert [(p.id, p.amount) for p in again.postings] == [(p.id, p.amount) for p in first.postings]
+    group = ledger.lock_group(session, group.id)
+    assert (group.last_seq, group.last_hash, cash(session, group), outbox(session, group)) == before
+
+
+def test_a_replay_is_answered_before_the_checks_that_would_now_refuse_it(session, group):
+    everything = [credit("loan_fund_cash", Money(450000, "KES")),
+                  debit("loan_write_offs", Money(450000, "KES"))]
+    first = raw_post(session, group, everything, key="all")
+    assert cash(session, group) == 0
+    # The same request again: the cash is gone, but it is answered with what it did.
+    assert raw_post(session, group, everything, key="all").id == first.id
+    # Even with lines that no longer make sense: the key and the request decide.
+    assert raw_post(session, group, [debit("loan_fund_cash", Money(1, "KES"))], key="all").id == first.id
+    assert group.last_seq == 16
+
+
+def test_an_idempotency_key_reused_for_another_request_is_refused(session, group):
+    lines = [debit("loan_fund_cash", Money(5, "KES")), credit("fine_income", Money(5, "KES"))]
+    first = raw_post(session, group, lines, key="k2")
+    ledger.lock_group(session, group.id)
+    with refused("idempotency.key_reused"):
+        ledger.post(session, group, Actor.system(), kind="test", lines=lines, request={"k": "other"},
+                    effective_date=ago(0), idempotency_key="k2")
+    with refused("idempotency.key_reused"):  # also when the other request's lines are refused
+        ledger.post(session, group, Actor.system(), kind="test", lines=lines[:1],
+                    request={"k": "other"}, effective_date=ago(0), idempotency_key="k2")
+    assert group.last_seq == first.seq
+
+
+def test_cash_short_names_what_is_available_and_needed(session, group):
+    with pytest.raises(DomainError) as caught:
+        raw_post(session, group, [credit("loan_fund_cash", Money(450001, "KES")),
+                                  debit("cash_variance", Money(450001, "KES"))])
+    assert caught.value.code == "ledger.cash_short"
+    assert caught.value.facts == {"account": "loan_fund_cash", "available": "4500.00", "needed": "4500.01"}
+    # The session carries on: nothing was written.
+    assert raw_post(session, group, [debit("loan_fund_cash", Money(3, "KES")),
+                                     credit("fine_income", Money(3, "KES"))], key="after").seq == 16
+
+
+def test_the_returned_entry_is_what_the_database_holds(session, group, factory):
+    m = factory.members(group)[2]
+    lines = [debit("loan_fund_cash", Money(100, "KES")), credit("fine_income", Money(60, "KES")),
+             credit("member_shares", Money(40, "KES"), m.id, 2),
+             debit("fine_income", Money(10, "KES")),  # two postings to each of two accounts
+             credit("loan_fund_cash", Money(10, "KES"))]
+    before = (ledger.balance(session, group, "fine_income"), ledger.units(session, group, m.id))
+    entry = raw_post(session, group, lines, key="many")
+    assert [(p.account_id, p.amount, p.units) for p in entry.postings] == [
+        (p.account_id, p.amount, p.units) for p in session.execute(
+            select(Posting.account_id, Posting.amount, Posting.units).where(Posting.entry_id == entry.id)
+            .order_by(Posting.id))]
+    assert [p.amount for p in entry.postings] == [100, -60, -40, 10, -10]
+    stored = session.execute(text("SELECT seq, hash, prev_hash, idempotency_key FROM entries WHERE id = :e"),
+                             {"e": entry.id}).one()
+    assert tuple(stored) == (entry.seq, entry.hash, entry.prev_hash, "many")
+    assert ledger.balance(session, group, "fine_income") == before[0] + Money(50, "KES")
+    assert ledger.units(session, group, m.id) == before[1] + 2
+    assert cash(session, group) == 450090
+    report = ledger.verify(session, group)
+    assert report.ok, report.problem
+
+
+def test_the_receipt_carries_the_group_the_member_and_the_entry(session, factory, group):
+    m = factory.members(group)[1]
+    ledger.lock_group(session, group.id)
+    entry = ledger.post(session, group, Actor.system(), kind="test", member_id=m.id,
+                        lines=[debit("loan_fund_cash", Money(5, "KES")),
+                               credit("fine_income", Money(5, "KES"))],
+                        request={"r": 1}, effective_date=ago(0), idempotency_key="rcpt",
+                        receipt={"amount": 5, "member_number": "the caller's says"})
+    row = session.execute(text("SELECT phone, language, kind, status, payload, member_id FROM outbox "
+                               "WHERE entry_id = :e"), {"e": entry.id}).one()
+    payload = row.payload if isinstance(row.payload, dict) else json.loads(row.payload)
+    assert (row.phone, row.language, row.kind, row.status, row.member_id) == (
+        m.phone, m.language, "receipt", "pending", m.id)
+    assert payload == {"group": group.name, "currency": "KES", "member": m.name,
+                       "member_number": "the caller's says", "seq": entry.seq, "kind": "test",
+                       "date": ago(0).isoformat(), "amount": 5}
+
+
+def test_a_member_account_missing_is_opened_by_post(session, connection, factory, group):
+    m = factory.members(group)[3]
+    session.flush()
+    connection.execute(text("DELETE FROM accounts WHERE member_id = :m AND key LIKE 'loans_receivable%'"),
+                       {"m": m.id})
+    entry = raw_post(session, group, [credit("loan_fund_cash", Money(100, "KES")),
+                                      debit("loans_receivable", Money(100, "KES"), m.id)], key="open")
+    assert ledger.balance(session, group, "loans_receivable", m.id) == Money(100, "KES")
+    assert len(entry.postings) == 2 and ledger.verify(session, group).ok
+
+
+def test_a_database_error_in_post_is_sqlalchemys(session, group):
+    ledger.lock_group(session, group.id)
+    nested = session.begin_nested()
+    with pytest.raises(IntegrityError):
+        ledger.post(session, group, Actor.system(), kind="test", meeting_id=987654321,
+                    lines=[debit("loan_fund_cash", Money(5, "KES")), credit("fine_income", Money(5, "KES"))],
+                    request={"m": 1}, effective_date=ago(0))
+    nested.rollback()
 
 
 # --- the database's own guards ----------------------------------------------------------------
