@@ -229,10 +229,10 @@ class Entry(Base):
     group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"))
     seq: Mapped[int] = mapped_column(BigInteger)  # gapless per group, from 1
     kind: Mapped[str] = mapped_column(String(30))
-    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"), index=True)
-    meeting_id: Mapped[int | None] = mapped_column(ForeignKey("meetings.id"), index=True)
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))  # ix_entries_member_kind
+    meeting_id: Mapped[int | None] = mapped_column(ForeignKey("meetings.id"))  # ix_entries_meeting_member
     cycle_id: Mapped[int | None] = mapped_column(ForeignKey("cycles.id"))
-    loan_id: Mapped[int | None] = mapped_column(BigId)
+    loan_id: Mapped[int | None] = mapped_column(BigId, index=True)
     effective_date: Mapped[date] = mapped_column(Date)
     recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     actor: Mapped[str] = mapped_column(String(100))  # "treasurer:member:12", "admin:token:3"
@@ -254,6 +254,12 @@ class Entry(Base):
         UniqueConstraint("group_id", "idempotency_key"),
         CheckConstraint("seq > 0", name="seq_positive"),
         Index("ix_entries_group_kind", "group_id", "kind"),
+        # Read paths (revision 0003_indexes): a member's entries of one kind and a meeting's
+        # entries of one member (each also serves its first column alone); a group's entries by
+        # date (statements, exports, period measures).
+        Index("ix_entries_member_kind", "member_id", "kind"),
+        Index("ix_entries_meeting_member", "meeting_id", "member_id"),
+        Index("ix_entries_group_date", "group_id", "effective_date"),
     )
 
 
@@ -263,13 +269,17 @@ class Posting(Base):
     id: Mapped[int] = _id()
     group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"))
     entry_id: Mapped[int] = mapped_column(ForeignKey("entries.id"), index=True)
-    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))  # ix_postings_account_entry
     amount: Mapped[int] = mapped_column(BigInteger)  # minor units, debit positive
     units: Mapped[int] = mapped_column(BigInteger, default=0)
 
     entry: Mapped[Entry] = relationship(back_populates="postings")
 
-    __table_args__ = (CheckConstraint("amount <> 0 OR units <> 0", name="not_empty"),)
+    __table_args__ = (
+        CheckConstraint("amount <> 0 OR units <> 0", name="not_empty"),
+        # An account's postings of given entries (also serves account_id alone).
+        Index("ix_postings_account_entry", "account_id", "entry_id"),
+    )
 
 
 class Loan(Base):

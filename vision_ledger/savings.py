@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import bindparam, exists, func, select, union
 from sqlalchemy.orm import Session, aliased
 
 from . import ledger
@@ -30,6 +30,28 @@ def _active(member: Member) -> None:
                           member_id=member.id)
 
 
+# Built once (bound at each call): the read paths of every savings-round hop.
+_original = aliased(Entry)
+_reversal = aliased(Entry)
+_meeting = bindparam("meeting_id")
+_SHARES_AT = (
+    select(func.coalesce(func.sum(Posting.units), 0))
+    .join(Entry, Entry.id == Posting.entry_id)
+    .join(Account, Account.id == Posting.account_id)
+    .where(Account.key == bindparam("key"), Entry.group_id == Account.group_id,
+           # The entries that count: the meeting's own (reversals aside) and the reversals of its
+           # entries, each found by index; never the member's whole share history.
+           Posting.entry_id.in_(union(
+               select(Entry.id).where(Entry.meeting_id == _meeting, Entry.kind != "reversal"),
+               select(Entry.id).join(_original, _original.id == Entry.reverses_id)
+               .where(_original.meeting_id == _meeting),
+           )))
+)
+_SOCIAL_FUND_AT = select(func.count()).select_from(Entry).where(
+    Entry.meeting_id == bindparam("meeting_id"), Entry.member_id == bindparam("member_id"),
+    Entry.kind == "social_fund", ~exists().where(_reversal.reverses_id == Entry.id))
+
+
 def shares_bought_at(session: Session, meeting_id: int, member_id: int) -> int:
     """Net shares a member bought at one meeting (reversals subtract).
 
@@ -37,18 +59,7 @@ def shares_bought_at(session: Session, meeting_id: int, member_id: int) -> int:
     which it was posted: staff reversing an old purchase does not free room at today's meeting.
     """
     key = ledger.account_key("member_shares", member_id)
-    of_meeting = select(Entry.id).where(Entry.meeting_id == meeting_id)
-    original = aliased(Entry)
-    reversals_of_meeting = (select(Entry.id).join(original, original.id == Entry.reverses_id)
-                            .where(original.meeting_id == meeting_id))
-    return int(session.scalar(
-        select(func.coalesce(func.sum(Posting.units), 0))
-        .join(Entry, Entry.id == Posting.entry_id)
-        .join(Account, Account.id == Posting.account_id)
-        .where(Account.key == key, Entry.group_id == Account.group_id,
-               or_(and_(Entry.id.in_(of_meeting), Entry.kind != "reversal"),
-                   Entry.id.in_(reversals_of_meeting)))
-    ) or 0)
+    return int(session.scalar(_SHARES_AT, {"key": key, "meeting_id": meeting_id}) or 0)
 
 
 def buy_shares(session: Session, actor: Actor, group: Group, member: Member, shares: int, *,
@@ -112,12 +123,7 @@ def pay_social_fund(session: Session, actor: Actor, group: Group, member: Member
 
 def social_fund_paid_at(session: Session, meeting_id: int, member_id: int) -> bool:
     """Whether the member's contribution at this meeting stands (not reversed)."""
-    reversed_ids = select(Entry.reverses_id).where(Entry.reverses_id.is_not(None))
-    return bool(session.scalar(
-        select(func.count()).select_from(Entry).where(
-            Entry.meeting_id == meeting_id, Entry.member_id == member_id,
-            Entry.kind == "social_fund", Entry.id.not_in(reversed_ids))
-    ))
+    return bool(session.scalar(_SOCIAL_FUND_AT, {"meeting_id": meeting_id, "member_id": member_id}))
 
 
 def charge_fine(session: Session, actor: Actor, group: Group, member: Member, fine: str, *,

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, exists, func, select
+from sqlalchemy.orm import Session, aliased
 
 from . import ledger
 from .actors import Actor, can_read_member
@@ -29,22 +29,29 @@ class Position:
     next_meeting: date | None
 
 
+_reversal = aliased(Entry)
+_group = bindparam("group_id")
+# The member's standing social-fund contributions of a cycle. NOT EXISTS probes the unique index
+# on reverses_id per candidate entry, where NOT IN would first read every reversal of the group.
+_SOCIAL_FUND_PAID = (
+    select(func.coalesce(func.sum(Posting.amount), 0))
+    .join(Entry, Entry.id == Posting.entry_id)
+    .join(Account, Account.id == Posting.account_id)
+    .where(Entry.group_id == _group, Entry.cycle_id == bindparam("cycle_id"),
+           Entry.member_id == bindparam("member_id"), Entry.kind == "social_fund",
+           Account.code == "social_fund_cash",
+           ~exists().where(_reversal.group_id == _group, _reversal.reverses_id == Entry.id))
+)
+
+
 def position(session: Session, group: Group, member: Member) -> Position:
     """The member's shares, savings, social fund paid this cycle, loan and next meeting."""
     cycle = open_cycle(session, group.id)
     loan = active_loan(session, member.id)
     paid = 0
     if cycle is not None:
-        reversed_ids = select(Entry.reverses_id).where(Entry.group_id == group.id,
-                                                       Entry.reverses_id.is_not(None))
-        paid = session.scalar(
-            select(func.coalesce(func.sum(Posting.amount), 0))
-            .join(Entry, Entry.id == Posting.entry_id)
-            .join(Account, Account.id == Posting.account_id)
-            .where(Entry.group_id == group.id, Entry.cycle_id == cycle.id,
-                   Entry.member_id == member.id, Entry.kind == "social_fund",
-                   Account.code == "social_fund_cash", Entry.id.not_in(reversed_ids))
-        ) or 0
+        paid = session.scalar(_SOCIAL_FUND_PAID, {"group_id": group.id, "cycle_id": cycle.id,
+                                                   "member_id": member.id}) or 0
     last = session.scalar(select(func.max(Meeting.date)).where(Meeting.group_id == group.id))
     from .meetings import local_today
 
