@@ -16,7 +16,7 @@ bench refuses a server running with fsync=off (scripts/pg.sh starts its test ser
 unless --allow-no-fsync is given, in which case the figures are labelled non-durable. A durable
 throwaway server:
 
-    initdb -D /tmp/pgb/data -A trust -U postgres && \
+    initdb -D /tmp/pgb/data -A trust -U postgres
     pg_ctl -D /tmp/pgb/data -l /tmp/pgb/log -o "-p 54501 -k /tmp/pgb" start
     python -m benchmarks.core_bench --pg postgresql://postgres@127.0.0.1:54501/postgres
 
@@ -285,10 +285,13 @@ def run(kind: str, pg_url: str | None, n: int, rounds: int, history: int,
 
 
 def report(kind: str, r: dict[str, Any]) -> None:
-    print(f"\n== {kind} (medians of {len(r['rounds']['core_post'])} rounds; load {r['load']:.2f})")
+    durable = r["settings"].get("fsync", "on") == "on"
+    print(f"\n== {kind} (medians of {len(r['rounds']['core_post'])} rounds; load {r['load']:.2f})"
+          + ("" if durable else "  NOT DURABLE: the server runs with fsync=off"))
+    print(f"  settings: {r['settings']}")
     for key in ("raw_one_statement", "raw_five_statements", "core_post", "core_buy_shares"):
         if key in r:
-            print(f"  {key:30s} {r[key]:10,.0f} entries/s")
+            print(f"  {key:30s} {r[key]:10,.0f} entries/s  ({1e6 / r[key]:8,.0f} us an entry)")
     base_key = "raw_one_statement" if "raw_one_statement" in r else "raw_five_statements"
     print(f"  core_post / {base_key:18s} {r['core_post'] / r[base_key]:10.1%}")
     if base_key == "raw_one_statement":

@@ -49,7 +49,7 @@ from . import metrics
 from .actors import Actor
 from .db import make_engine
 from .errors import NotFound
-from .ledger import VerifyReport, entry_hash
+from .ledger import JOURNAL_COLUMNS, VerifyReport, verify_chain
 from .meetings import local_today
 from .models import Account, Attendance, Cycle, Entry, Group, Loan, Meeting, Member, Posting
 from .money import Money
@@ -453,14 +453,6 @@ def verify_many(session: Session, actor: Actor, programme_id: int | None = None,
                       seconds=time.perf_counter() - started, failures=failures)
 
 
-_ENTRY_COLUMNS = (
-    Entry.id, Entry.group_id, Entry.seq, Entry.kind, Entry.member_id, Entry.meeting_id, Entry.cycle_id,
-    Entry.loan_id, Entry.effective_date, Entry.recorded_at, Entry.actor, Entry.channel,
-    Entry.idempotency_key, Entry.fingerprint, Entry.reverses_id, Entry.memo, Entry.details,
-    Entry.prev_hash, Entry.hash,
-)
-
-
 def _verify_groups(session: Session, scope: Select[Any], *, workers: int = 1) -> list[VerifyReport]:
     bind = session.get_bind()
     if workers > 1 and isinstance(bind, Engine):
@@ -513,7 +505,8 @@ def _verify_slice(url: str, group_ids: list[int]) -> list[VerifyReport]:
 
 
 def _verify_chain(conn: Any, head: Any, keys: dict[int, str], report: VerifyReport) -> None:
-    """One group's chain in seq order; the same checks and facts as `ledger.verify`.
+    """One group's chain, checked by `ledger.verify_chain` (the same checks and facts as
+    `ledger.verify`).
 
     A group's journal is read whole (two queries: its entries, then its postings), which is one
     round trip each instead of a server-side cursor's many; memory is bounded by the largest group.
@@ -524,33 +517,9 @@ def _verify_chain(conn: Any, head: Any, keys: dict[int, str], report: VerifyRepo
             .join(Entry, Entry.id == Posting.entry_id).where(Entry.group_id == head.id)
             .order_by(Posting.entry_id, Posting.id)):
         by_entry[entry_id].append((keys.get(account_id, f"?{account_id}"), amount, units))
-    expected_prev = "0" * 64
-    expected_seq = 1
-    checked = 0
-    rows = conn.execute(select(*_ENTRY_COLUMNS).where(Entry.group_id == head.id).order_by(Entry.seq))
-    for row in rows:
-        checked += 1
-        postings = by_entry.get(row.id, [])
-        if row.seq != expected_seq:
-            report.fail(seq=expected_seq, problem="sequence_gap", found=row.seq)
-            expected_seq = row.seq
-        if row.prev_hash != expected_prev:
-            report.fail(seq=row.seq, entry_id=row.id, problem="chain_broken",
-                        expected=expected_prev, found=row.prev_hash)
-        recomputed = entry_hash(row, postings)
-        if recomputed != row.hash:
-            report.fail(seq=row.seq, entry_id=row.id, problem="hash_mismatch",
-                        expected=recomputed, found=row.hash)
-        total = sum(p[1] for p in postings)
-        if total:
-            report.fail(seq=row.seq, entry_id=row.id, problem="unbalanced", difference=total)
-        expected_prev = row.hash
-        expected_seq += 1
-    report.entries_checked = checked
-    if head.last_seq != checked:
-        report.fail(problem="head_seq_mismatch", expected=checked, found=head.last_seq)
-    if head.last_hash != expected_prev:
-        report.fail(problem="head_hash_mismatch", expected=expected_prev, found=head.last_hash)
+    rows = conn.execute(select(*JOURNAL_COLUMNS).where(Entry.group_id == head.id).order_by(Entry.seq))
+    verify_chain(report, ((row, by_entry.get(row.id, [])) for row in rows),
+                 last_seq=head.last_seq, last_hash=head.last_hash)
 
 
 __all__ = ["AuditSettings", "Flag", "GroupFlags", "ManyReport", "compute_flags", "group_flags",

@@ -10,9 +10,11 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Iterable, Sequence
+import weakref
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import bindparam, event, inspect, select
@@ -117,7 +119,7 @@ _INSERT_ENTRY_SQL = (
 )
 _INSERT_POSTING_SQL = ("INSERT INTO postings (group_id, entry_id, account_id, amount, units)"
                        " VALUES (?, ?, ?, ?, ?)")
-_SET_BALANCE_SQL = "UPDATE accounts SET balance = ?, units = ? WHERE id = ?"
+_ADD_TO_BALANCE_SQL = "UPDATE accounts SET balance = balance + ?, units = units + ? WHERE id = ?"
 _SET_HEAD_SQL = "UPDATE groups SET last_seq = ?, last_hash = ? WHERE id = ?"
 _INSERT_OUTBOX_SQL = (
     "INSERT INTO outbox (group_id, member_id, entry_id, phone, language, kind, payload, status,"
@@ -145,7 +147,8 @@ _POST_PG = (
     "  SELECT ?, e.id, acc.id, l.amount, l.units FROM e,"
     "  unnest(?::varchar[], ?::bigint[], ?::bigint[]) WITH ORDINALITY AS l(key, amount, units, n)"
     "  JOIN acc ON acc.key = l.key ORDER BY l.n RETURNING id),"
-    " b AS (UPDATE accounts SET balance = acc.balance + acc.amount, units = acc.units + acc.dunits"
+    " b AS (UPDATE accounts SET balance = accounts.balance + acc.amount,"
+    "  units = accounts.units + acc.dunits"
     "  FROM acc, e WHERE accounts.id = acc.id),"
     " h AS (UPDATE groups SET last_seq = ?, last_hash = ? WHERE id = ? AND EXISTS (SELECT FROM e)),"
     " o AS (INSERT INTO outbox (group_id, member_id, entry_id, phone, language, kind, payload,"
@@ -176,12 +179,23 @@ class _Driver:
         self.outbox_bind = [_processor(_outbox.c[k], dialect) for k in _OUTBOX_COLUMNS]
         if self.pg:
             self.post = _POST_PG.replace("?", "%s")
+        # lock_group's read of the group's row, compiled by SQLAlchemy once for this dialect.
+        head = (_HEAD_FOR_UPDATE if self.pg else _HEAD).compile(dialect=dialect)
+        touch = _TOUCH_GROUP.compile(dialect=dialect)
+        self.head, self.touch_group = str(head), str(touch)
+        self.head_columns = [c.key for c in _groups.columns]
+        self.head_results = [c.type.dialect_impl(dialect).result_processor(dialect, None)
+                             for c in _groups.columns]
         self.read = _READ_SQLITE
         self.insert_entry = _INSERT_ENTRY_SQL
         self.insert_posting = _INSERT_POSTING_SQL
-        self.set_balance = _SET_BALANCE_SQL
+        self.add_to_balance = _ADD_TO_BALANCE_SQL
         self.set_head = _SET_HEAD_SQL
         self.insert_outbox = _INSERT_OUTBOX_SQL
+
+
+    def gid_param(self, group_id: int) -> Any:
+        return {"gid": group_id} if self.pg else (group_id,)
 
 
 def _processor(column: Any, dialect: Dialect) -> Any:
@@ -192,14 +206,13 @@ def _converted(values: Sequence[Any], processors: Sequence[Any]) -> list[Any]:
     return [v if p is None or v is None else p(v) for v, p in zip(values, processors, strict=True)]
 
 
-_drivers: dict[str, _Driver] = {}
+_drivers: weakref.WeakKeyDictionary[Dialect, _Driver] = weakref.WeakKeyDictionary()
 
 
 def _driver(conn: Connection) -> _Driver:
-    dialect = conn.dialect
-    driver = _drivers.get(dialect.name)
-    if driver is None or driver.dialect is not dialect:
-        driver = _drivers[dialect.name] = _Driver(dialect)
+    driver = _drivers.get(conn.dialect)
+    if driver is None:
+        driver = _drivers[conn.dialect] = _Driver(conn.dialect)
     return driver
 
 
@@ -247,25 +260,30 @@ def lock_group(session: Session, group_id: int) -> Group:
         assert group is not None
         return group
     conn = session.connection()
-    if conn.dialect.name == "sqlite":
-        if not conn.get_execution_options().get("vision_write"):
-            conn.execute(_TOUCH_GROUP, {"gid": group_id})
-        head = conn.execute(_HEAD, {"gid": group_id}).first()
-    else:
-        head = conn.execute(_HEAD_FOR_UPDATE, {"gid": group_id}).first()
-    if head is None:
+    driver = _driver(conn)
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        if not driver.pg and not conn.get_execution_options().get("vision_write"):
+            _execute(conn, cursor, driver.touch_group, driver.gid_param(group_id))
+        _execute(conn, cursor, driver.head, driver.gid_param(group_id))
+        row = cursor.fetchone()
+    finally:
+        cursor.close()
+    if row is None:
         from .errors import NotFound
 
         raise NotFound("group.not_found", "No such group", group_id=group_id)
+    head = {k: v if p is None or v is None else p(v)
+            for k, v, p in zip(driver.head_columns, row, driver.head_results, strict=True)}
     held = session.identity_map.get(session.identity_key(Group, group_id))
     if held is not None:
         group = held
         # The journal's head is what post() builds on: take it from the locked row, not from a
         # copy the session loaded before the lock.
         for column in ("last_seq", "last_hash", "policy", "schedule"):
-            set_committed_value(group, column, getattr(head, column))
+            set_committed_value(group, column, head[column])
     else:
-        group = _attach(session, Group, head._asdict())
+        group = _attach(session, Group, head)
     locked.add(group_id)
     return group
 
@@ -385,7 +403,8 @@ def _post(  # noqa: PLR0917  (post()'s own helper)
         fingerprint=fingerprint_of(request), reverses_id=reverses_id, memo=memo,
         details=details or {}, prev_hash=group.last_hash,
     )
-    values["hash"] = _hash(values, [(line.key, line.amount.minor, line.units) for line in lines])
+    values["hash"] = entry_hash(SimpleNamespace(**values),
+                                [(line.key, line.amount.minor, line.units) for line in lines])
     entry_params = _converted([values[k] for k in _ENTRY_COLUMNS], driver.entry_bind)
     receipt_payload = None
     if receipt is not None and member_id is not None:
@@ -507,9 +526,8 @@ def _post_sqlite(conn: Connection, driver: _Driver, cursor: Any, p: _Pending) ->
         _execute(conn, cursor, driver.insert_posting,
                  (gid, entry_id, found[line.key][1], line.amount.minor, line.units))
         posting_ids.append(cursor.lastrowid)
-    _execute(conn, cursor, driver.set_balance,
-             [(found[k][4] + deltas[k][0], found[k][5] + deltas[k][1], found[k][1]) for k in keys],
-             many=True)
+    _execute(conn, cursor, driver.add_to_balance,
+             [(deltas[k][0], deltas[k][1], found[k][1]) for k in keys], many=True)
     _execute(conn, cursor, driver.set_head, (values["seq"], values["hash"], gid))
     if receipt is not None and contact is not None:
         _, number, phone, language, _, _, name = contact
@@ -591,29 +609,20 @@ def _utc_text(moment: datetime) -> str:
     return moment.isoformat(timespec="microseconds")
 
 
-_HASHED = ("group_id", "seq", "kind", "member_id", "meeting_id", "cycle_id", "loan_id",
-           "effective_date", "recorded_at", "actor", "channel", "idempotency_key", "fingerprint",
-           "reverses_id", "memo", "details", "prev_hash")
-
-
 def entry_hash(entry: Any, postings: Iterable[tuple[str, int, int]]) -> str:
     """SHA-256 over the previous hash and everything the entry says, postings in a fixed order.
 
-    `entry` is an Entry or any row with its columns as attributes.
+    `entry` is an Entry or anything with its columns as attributes (a row of JOURNAL_COLUMNS).
     """
-    return _hash({k: getattr(entry, k) for k in _HASHED}, postings)
-
-
-def _hash(v: dict[str, Any], postings: Iterable[tuple[str, int, int]]) -> str:
     body = {
-        "group": v["group_id"], "seq": v["seq"], "kind": v["kind"], "member": v["member_id"],
-        "meeting": v["meeting_id"], "cycle": v["cycle_id"], "loan": v["loan_id"],
-        "date": v["effective_date"].isoformat(), "recorded_at": _utc_text(v["recorded_at"]),
-        "actor": v["actor"], "channel": v["channel"], "key": v["idempotency_key"],
-        "fingerprint": v["fingerprint"], "reverses": v["reverses_id"], "memo": v["memo"],
-        "details": v["details"] or {}, "postings": sorted([list(p) for p in postings]),
+        "group": entry.group_id, "seq": entry.seq, "kind": entry.kind, "member": entry.member_id,
+        "meeting": entry.meeting_id, "cycle": entry.cycle_id, "loan": entry.loan_id,
+        "date": entry.effective_date.isoformat(), "recorded_at": _utc_text(entry.recorded_at),
+        "actor": entry.actor, "channel": entry.channel, "key": entry.idempotency_key,
+        "fingerprint": entry.fingerprint, "reverses": entry.reverses_id, "memo": entry.memo,
+        "details": entry.details or {}, "postings": sorted([list(p) for p in postings]),
     }
-    return hashlib.sha256((v["prev_hash"] + _canonical(body)).encode()).hexdigest()
+    return hashlib.sha256((entry.prev_hash + _canonical(body)).encode()).hexdigest()
 
 
 # --- reading ----------------------------------------------------------------------------------
@@ -672,75 +681,88 @@ class VerifyReport:
             self.problems.append(problem)
 
 
-def verify(session: Session, group: Group, *, batch: int = 5000) -> VerifyReport:
-    """Recompute the hash chain, the sequence and every balance from the postings.
+# An entry's columns as the chain check reads them (entry_hash needs all but id and hash).
+JOURNAL_COLUMNS = (
+    Entry.id, Entry.group_id, Entry.seq, Entry.kind, Entry.member_id, Entry.meeting_id,
+    Entry.cycle_id, Entry.loan_id, Entry.effective_date, Entry.recorded_at, Entry.actor,
+    Entry.channel, Entry.idempotency_key, Entry.fingerprint, Entry.reverses_id, Entry.memo,
+    Entry.details, Entry.prev_hash, Entry.hash,
+)
 
-    Names the first entry where the chain, the sequence or an entry's balance disagrees, then any
-    account whose stored balance differs from the sum of its postings.
+
+def verify_chain(report: VerifyReport, journal: Iterable[tuple[Any, Sequence[tuple[str, int, int]]]],
+                 *, last_seq: int, last_hash: str) -> None:
+    """What "the chain verifies" means, for `verify` here and the auditors' `audit.verify_many`.
+
+    `journal` yields one group's entries in seq order (rows with the JOURNAL_COLUMNS), each with
+    its postings as (account key, amount, units). Checks that sequence numbers run 1, 2, 3...
+    without a gap, that each entry names the previous one's hash and that its own hash is the
+    SHA-256 of what it says, that each entry balances, and that the group's head (last_seq,
+    last_hash) is the journal's last entry. Every difference goes into `report`.
     """
-    report = VerifyReport(group_id=group.id)
-    keys = {a.id: a.key for a in balances(session, group)}
-    computed: dict[int, list[int]] = {}
-    stmt = (
-        select(
-            Entry.id, Entry.seq, Entry.kind, Entry.member_id, Entry.meeting_id, Entry.cycle_id,
-            Entry.loan_id, Entry.effective_date, Entry.recorded_at, Entry.actor, Entry.channel,
-            Entry.idempotency_key, Entry.fingerprint, Entry.reverses_id, Entry.memo, Entry.details,
-            Entry.prev_hash, Entry.hash, Posting.account_id, Posting.amount, Posting.units,
-        )
-        .join(Posting, Posting.entry_id == Entry.id)
-        .where(Entry.group_id == group.id)
-        .order_by(Entry.seq, Posting.id)
-        .execution_options(yield_per=batch)
-    )
     expected_prev = "0" * 64
     expected_seq = 1
-    current: Any = None
-    postings: list[tuple[str, int, int]] = []
-
-    def finish(row: Any) -> None:
-        nonlocal expected_prev, expected_seq
-        report.entries_checked += 1
+    checked = 0
+    for row, postings in journal:
+        checked += 1
         if row.seq != expected_seq:
             report.fail(seq=expected_seq, problem="sequence_gap", found=row.seq)
             expected_seq = row.seq
         if row.prev_hash != expected_prev:
             report.fail(seq=row.seq, entry_id=row.id, problem="chain_broken",
                         expected=expected_prev, found=row.prev_hash)
-        probe = Entry(
-            group_id=group.id, seq=row.seq, kind=row.kind, member_id=row.member_id,
-            meeting_id=row.meeting_id, cycle_id=row.cycle_id, loan_id=row.loan_id,
-            effective_date=row.effective_date, recorded_at=row.recorded_at, actor=row.actor,
-            channel=row.channel, idempotency_key=row.idempotency_key, fingerprint=row.fingerprint,
-            reverses_id=row.reverses_id, memo=row.memo, details=row.details, prev_hash=row.prev_hash,
-        )
-        recomputed = entry_hash(probe, postings)
+        recomputed = entry_hash(row, postings)
         if recomputed != row.hash:
             report.fail(seq=row.seq, entry_id=row.id, problem="hash_mismatch",
                         expected=recomputed, found=row.hash)
-        if sum(p[1] for p in postings) != 0:
-            report.fail(seq=row.seq, entry_id=row.id, problem="unbalanced",
-                        difference=sum(p[1] for p in postings))
+        total = sum(p[1] for p in postings)
+        if total:
+            report.fail(seq=row.seq, entry_id=row.id, problem="unbalanced", difference=total)
         expected_prev = row.hash
         expected_seq += 1
+    report.entries_checked = checked
+    if last_seq != checked:
+        report.fail(problem="head_seq_mismatch", expected=checked, found=last_seq)
+    if last_hash != expected_prev:
+        report.fail(problem="head_hash_mismatch", expected=expected_prev, found=last_hash)
 
-    for row in session.execute(stmt):
-        if current is not None and row.id != current.id:
-            finish(current)
-            postings = []
-        current = row
-        postings.append((keys.get(row.account_id, f"?{row.account_id}"), row.amount, row.units))
-        acc = computed.setdefault(row.account_id, [0, 0])
-        acc[0] += row.amount
-        acc[1] += row.units
-    if current is not None:
-        finish(current)
 
-    if group.last_seq != report.entries_checked:
-        report.fail(problem="head_seq_mismatch", expected=report.entries_checked,
-                    found=group.last_seq)
-    if group.last_hash != expected_prev:
-        report.fail(problem="head_hash_mismatch", expected=expected_prev, found=group.last_hash)
+def verify(session: Session, group: Group, *, batch: int = 5000) -> VerifyReport:
+    """Recompute the hash chain, the sequence and every balance from the postings.
+
+    Names the first entry where the chain, the sequence or an entry's balance disagrees, then any
+    account whose stored balance differs from the sum of its postings. The journal is streamed
+    (`batch` rows at a time), so a group's history of any length fits in memory.
+    """
+    report = VerifyReport(group_id=group.id)
+    keys = {a.id: a.key for a in balances(session, group)}
+    computed: dict[int, list[int]] = {}
+    stmt = (
+        select(*JOURNAL_COLUMNS, Posting.account_id, Posting.amount, Posting.units)
+        .outerjoin(Posting, Posting.entry_id == Entry.id)  # an entry without postings is seen too
+        .where(Entry.group_id == group.id)
+        .order_by(Entry.seq, Posting.id)
+        .execution_options(yield_per=batch)
+    )
+
+    def journal() -> Iterator[tuple[Any, list[tuple[str, int, int]]]]:
+        current: Any = None
+        postings: list[tuple[str, int, int]] = []
+        for row in session.execute(stmt):
+            if current is not None and row.id != current.id:
+                yield current, postings
+                postings = []
+            current = row
+            if row.account_id is None:
+                continue
+            postings.append((keys.get(row.account_id, f"?{row.account_id}"), row.amount, row.units))
+            acc = computed.setdefault(row.account_id, [0, 0])
+            acc[0] += row.amount
+            acc[1] += row.units
+        if current is not None:
+            yield current, postings
+
+    verify_chain(report, journal(), last_seq=group.last_seq, last_hash=group.last_hash)
     for account in balances(session, group):
         bal, unit = computed.get(account.id, [0, 0])
         if account.balance != bal or account.units != unit:

@@ -3,19 +3,21 @@ who may do what, and the outbox written in the same transaction as the change it
 
 import itertools
 import json
+import time
 
 import pytest
 from sqlalchemy import select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from vision_ledger import grants, groups, ledger, loans, reversals, savings, shareout, statements
 from vision_ledger.actors import Actor
+from vision_ledger.db import make_engine
 from vision_ledger.errors import DomainError, NotFound, PermissionDenied
 from vision_ledger.ledger import credit, debit
 from vision_ledger.models import Entry, Posting
 from vision_ledger.money import Money
 
-from ..conftest import is_postgres
+from ..conftest import TEST_URL, is_postgres
 from .helpers import ago, cash, outbox, refused, save
 
 
@@ -277,6 +279,31 @@ def _without_guards(connection):
         for table in ("entries", "postings"):
             for op in ("update", "delete"):
                 connection.execute(text(f"DROP TRIGGER {table}_no_{op}"))
+
+
+# --- storage ----------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(not is_postgres(), reason="pooled server connections are PostgreSQL's")
+@pytest.mark.parametrize("ping_after", [0.05, 3600])
+def test_a_pooled_connection_idle_past_the_ping_delay_is_checked_before_use(ping_after):
+    engine = make_engine(TEST_URL, ping_after=ping_after, pool_size=1, max_overflow=0)
+    admin = make_engine(TEST_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            pid = conn.execute(text("SELECT pg_backend_pid()")).scalar()
+        with admin.connect() as conn:  # the server drops it while it sits in the pool
+            conn.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid})
+        time.sleep(0.2)
+        if ping_after < 0.2:
+            with engine.connect() as conn:  # pinged, found dead, replaced
+                assert conn.execute(text("SELECT pg_backend_pid()")).scalar() != pid
+        else:
+            with pytest.raises(OperationalError), engine.connect() as conn:  # not yet pinged
+                conn.execute(text("SELECT 1"))
+    finally:
+        engine.dispose()
+        admin.dispose()
 
 
 # --- permissions ------------------------------------------------------------------------------
