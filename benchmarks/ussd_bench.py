@@ -1,7 +1,7 @@
 """USSD hop latency under load: concurrent treasurer conversations over loopback HTTP.
 
     .venv/bin/python benchmarks/ussd_bench.py [--db sqlite|postgresql://...] [--sessions 50]
-        [--history 1000] [--heavy-groups 2 --heavy-history 100000]
+        [--history 1000] [--heavy-groups 2 --heavy-history 100000] [--runs 2]
 
 Builds a fresh database (SQLite file in a temporary directory, or a new PostgreSQL database on the
 server the URL names), one group of 20 members per session, each with `--history` entries of past
@@ -9,13 +9,15 @@ history (`--heavy-groups` of them with `--heavy-history`) loaded through the cor
 one transaction per 5,000 entries. Serves a minimal app (the USSD blueprint only) with gunicorn's
 Python API (gthread workers) on 127.0.0.1, then runs every session at once, each a whole treasurer
 conversation: open the meeting (PIN), the savings round of 20 members, group balance, close the
-meeting. Hop latency is measured by the client (request sent -> page received).
+meeting. Hop latency is measured by the client (request sent -> page received). With --runs N the
+conversations are held N times on the one database (a new server and a new meeting each time).
 """
 
 from __future__ import annotations
 
 import argparse
 import multiprocessing
+import os
 import random
 import re
 import socket
@@ -216,11 +218,21 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--think", type=float, default=0.0,
                         help="mean seconds a person takes per hop (0: hops back to back)")
+    parser.add_argument("--runs", type=int, default=1,
+                        help="measure this many times on the one database (each run a new meeting)")
     args = parser.parse_args()
 
     url = fresh_url(args.db)
     print(f"database: {url.split('@')[-1]}")
     groups = build(url, args.sessions, args.history, args.heavy_groups, args.heavy_history)
+    for run in range(1, args.runs + 1):
+        if args.runs > 1:
+            print(f"--- run {run} of {args.runs} (load average {os.getloadavg()[0]:.2f})")
+        measure(url, groups, args)
+
+
+def measure(url: str, groups: list[dict], args: argparse.Namespace) -> None:
+    """One run: serve the database, hold every conversation at once, print the latencies."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -273,7 +285,7 @@ def main() -> None:
     if heavy_ids:
         print(report(f"groups with {args.heavy_history:,} entries", heavy))
         print(report(f"groups with {args.history:,} entries", light))
-
+    sys.stdout.flush()
 
 if __name__ == "__main__":
     main()
