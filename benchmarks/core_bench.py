@@ -256,6 +256,8 @@ def run(kind: str, pg_url: str | None, n: int, rounds: int, history: int,
     core.grow_history(1000)
     out["postings_small"] = core.postings()
     out["balance_read_us_small"] = core.balance_read_us()
+    print(f"  balance read at {out['postings_small']:,} postings: {out['balance_read_us_small']:.1f} us",
+          flush=True)
 
     series: dict[str, list[float]] = {}
     for r in range(rounds):
@@ -318,10 +320,8 @@ def main() -> None:
     kinds = ["sqlite"] + (["postgresql"] if args.pg else [])
     if args.only:
         kinds = [args.only]
-    results = {kind: run(kind, args.pg, args.n, args.rounds, args.history, args.allow_no_fsync)
-               for kind in kinds}
-    for kind, r in results.items():
-        report(kind, r)
+    for kind in kinds:
+        report(kind, run(kind, args.pg, args.n, args.rounds, args.history, args.allow_no_fsync))
 
 
 if __name__ == "__main__":
