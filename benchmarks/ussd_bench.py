@@ -116,7 +116,9 @@ def serve(url: str, port: int, workers: int, threads: int) -> None:
         def load_config(self) -> None:
             for key, value in {"bind": f"127.0.0.1:{port}", "workers": workers, "threads": threads,
                                "worker_class": "gthread", "loglevel": "warning", "accesslog": None,
-                               "timeout": 60}.items():
+                               # Idle keep-alive connections outlive the longest think time (the
+                               # default 2 s would close them under a client about to send: reset).
+                               "timeout": 60, "keepalive": 30}.items():
                 self.cfg.set(key, value)
 
         def load(self) -> Flask:  # in each worker, after the fork
