@@ -41,8 +41,15 @@ def _url(args: argparse.Namespace) -> str | None:
     return getattr(args, "database", None)
 
 
+def _database(args: argparse.Namespace) -> Database:
+    """The command's one Database, kept on `args` so that the host CLI's main disposes of it."""
+    if getattr(args, "_db", None) is None:
+        args._db = Database(_url(args))
+    return args._db
+
+
 def _status(args: argparse.Namespace, db: Database | None = None) -> int:
-    db = db or Database(_url(args))
+    db = db or _database(args)
     with db.unit_of_work(write=False) as session:
         report = outbox.summary(session, [args.group] if args.group else None, args.limit)
     if args.json:
@@ -57,7 +64,7 @@ def _status(args: argparse.Namespace, db: Database | None = None) -> int:
 
 
 def _retry(args: argparse.Namespace, db: Database | None = None) -> int:
-    db = db or Database(_url(args))
+    db = db or _database(args)
     from vision_ledger.errors import DomainError
 
     try:
@@ -71,7 +78,7 @@ def _retry(args: argparse.Namespace, db: Database | None = None) -> int:
 
 
 def _jobs(args: argparse.Namespace, db: Database | None = None) -> int:
-    print(f"{schedule.run_jobs(db or Database(_url(args)))} message(s) queued")
+    print(f"{schedule.run_jobs(db or _database(args))} message(s) queued")
     return 0
 
 
@@ -79,7 +86,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="vision-ledger")
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    finally:
+        if getattr(args, "_db", None) is not None:
+            args._db.engine.dispose()
 
 
 if __name__ == "__main__":

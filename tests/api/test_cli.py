@@ -79,11 +79,14 @@ def test_the_demo_service_answers_the_ussd_menu_and_the_api(tmp_path_factory, mo
 
     url = fresh_database_url(tmp_path_factory, "served")
     assert _run(url, "migrate") == 0
-    with Database(url).unit_of_work() as s:
+    db = Database(url)
+    with db.unit_of_work() as s:
         loaded = demo.load(s)
         treasurer_token = loaded.tokens["treasurer"][1]
+    db.engine.dispose()
     monkeypatch.setenv("VISION_USSD_SECRET", "demo-ussd")
-    client = create_app({"DATABASE": url}).test_client()
+    app = create_app({"DATABASE": url})
+    client = app.test_client()
     r = client.post("/ussd/demo-ussd", data={"sessionId": "ATUid_demo1", "serviceCode": "*384*1#",
                                               "phoneNumber": "+254711000001", "text": "",
                                               "networkCode": "63902"})
@@ -91,3 +94,4 @@ def test_the_demo_service_answers_the_ussd_menu_and_the_api(tmp_path_factory, mo
     assert r.get_data(as_text=True).startswith("CON ")
     me = client.get("/api/me", headers={"Authorization": f"Bearer {treasurer_token}"})
     assert me.status_code == 200, me.get_data(as_text=True)
+    app.extensions["vision_db"].engine.dispose()
