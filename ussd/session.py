@@ -277,6 +277,9 @@ class Ctx:
     writable: bool = False
     now: datetime = field(default_factory=utcnow)
     index: int = -1
+    # scrypt results of this hop, (stored hash, PIN) -> matched, kept across its read-only and
+    # writing passes: the slow check runs before the hop takes SQLite's one write lock.
+    pin_memo: dict[tuple[str, str], bool] = field(default_factory=dict)
 
     @property
     def is_last(self) -> bool:

@@ -100,11 +100,12 @@ def answer(db: Database, sid: str, phone: str, text: str, pin_key: bytes) -> Rep
         return Reply(t("Sorry, that was too long. Please dial again."), True, "too_long", "en")
     inputs = text.split("*") if text else []
     writable = db.dialect != "sqlite" or sid in writers
+    pin_memo: dict[tuple[str, str], bool] = {}
     for attempt in range(ATTEMPTS):
         try:
             with db.unit_of_work(write=writable) as session:
                 return hop(Ctx(session=session, sid=sid, phone=phone, inputs=inputs, pin_key=pin_key,
-                               writable=writable))
+                               writable=writable, pin_memo=pin_memo))
         except NeedsWrite:
             writable = True
             writers.add(sid)

@@ -56,10 +56,17 @@ def is_locked(member: Member, now: datetime | None = None) -> bool:
     return until > now
 
 
+def pin_matches(pin: str, stored: str) -> bool:
+    """The slow comparison alone (scrypt), changing nothing: a door may run it before it takes a
+    write lock and hand the answer to check_pin as `matched`."""
+    return _matches(pin, stored)
+
+
 def check_pin(member: Member, pin: str, *, attempts: int = 3, lock_minutes: int = 30,
-              now: datetime | None = None) -> None:
+              now: datetime | None = None, matched: bool | None = None) -> None:
     """Accept the member's PIN or raise; `attempts` wrong PINs lock it for `lock_minutes`.
 
+    `matched` is pin_matches(pin, member.pin_hash) when the caller already computed it.
     The caller commits even when this raises, so a failure is counted. Raises pin.locked,
     pin.not_set, pin.wrong.
     """
@@ -69,7 +76,7 @@ def check_pin(member: Member, pin: str, *, attempts: int = 3, lock_minutes: int 
                           until=member.pin_locked_until)
     if not member.pin_hash:
         raise DomainError("pin.not_set", "No PIN is set for this member")
-    if _matches(pin, member.pin_hash):
+    if matched if matched is not None else _matches(pin, member.pin_hash):
         member.pin_failures = 0
         return
     member.pin_failures = (member.pin_failures or 0) + 1

@@ -70,3 +70,23 @@ def test_a_locked_pin_refuses_writes_even_inside_a_proved_session(treasurer, wor
     screen = treasurer.dial("2", "4", "1", PIN)
     assert screen.end
     assert last_seq() == before
+
+
+def test_the_slow_pin_check_runs_before_the_hop_asks_for_the_write_lock(treasurer, world, meeting,
+                                                                        monkeypatch):
+    """On SQLite one writer at a time: scrypt (tens of ms) must not run while holding the lock."""
+    import inspect
+
+    import ussd.pin_auth
+
+    writable_during_check = []
+    real = pins.pin_matches
+
+    def watched(pin, stored):
+        writable_during_check.append(inspect.currentframe().f_back.f_locals["ctx"].writable)
+        return real(pin, stored)
+
+    monkeypatch.setattr(ussd.pin_auth.pins, "pin_matches", watched)
+    treasurer.walk("1", PIN)
+    sqlite = world.session.get_bind().dialect.name == "sqlite"
+    assert writable_during_check == ([False] if sqlite else [True])
