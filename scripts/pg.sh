@@ -18,6 +18,8 @@
 # Environment:
 #   VISION_PG_PORT     first port to try (default 54329); if it is taken, the next
 #                      free one up to PORT+50 is used (the printed URL tells which).
+#   VISION_PG_DURABLE  1: keep PostgreSQL's durable defaults (fsync, synchronous_commit,
+#                      full_page_writes on), for benchmarks of durable commits.
 #   VISION_PG_BINDIR   directory holding initdb/pg_ctl (default: the newest
 #                      /usr/lib/postgresql/*/bin, else the one on PATH).
 #   VISION_PG_STATE_DIR  where the state file lives (default: .pgtest in the repo);
@@ -302,11 +304,14 @@ cmd_start() {
         die "initdb failed"
     fi
 
+    # Tests want speed; benchmarks of durable commits want PostgreSQL's own defaults.
+    local durability="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+    [[ "${VISION_PG_DURABLE:-}" == 1 ]] && durability=""
     local port started=""
     for ((port = base; port <= base + 50 && port < 65536; port++)); do
         port_free "$port" || continue
         if as_pg "$BINDIR/pg_ctl" -D "$DATA_DIR" -l "$logfile" -w -t 60 \
-                -o "-p $port -k $SOCK_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
+                -o "-p $port -k $SOCK_DIR -c listen_addresses=127.0.0.1 $durability -c max_connections=200" \
                 start >/dev/null 2>&1; then
             started=1
             break
