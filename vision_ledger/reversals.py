@@ -6,8 +6,10 @@ staff may reverse any reversible entry, with a reason.
 
 from __future__ import annotations
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from typing import Any
+
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session, aliased
 
 from . import ledger
 from .actors import Actor, can_administer, can_record
@@ -156,13 +158,17 @@ def _undo_loan_effects(session: Session, entry: Entry) -> None:
 
 def _later_entries(session: Session, entry: Entry) -> list[int]:
     """Sequence numbers of the loan's later entries that still stand."""
-    reversed_ids = select(Entry.reverses_id).where(Entry.group_id == entry.group_id,
-                                                   Entry.reverses_id.is_not(None))
     return list(session.scalars(
         select(Entry.seq).where(Entry.group_id == entry.group_id, Entry.loan_id == entry.loan_id,
                                 Entry.seq > entry.seq, Entry.kind != "reversal",
-                                Entry.id.not_in(reversed_ids)).order_by(Entry.seq)
+                                _stands()).order_by(Entry.seq)
     ))
+
+
+def _stands() -> Any:
+    """No reversal points at the entry (NOT EXISTS on the unique reverses_id: one index probe)."""
+    reversal = aliased(Entry)
+    return ~exists().where(reversal.reverses_id == Entry.id)
 
 
 def last_reversible_entry(session: Session, group: Group) -> Entry | None:
@@ -170,11 +176,10 @@ def last_reversible_entry(session: Session, group: Group) -> Entry | None:
     meeting = current_meeting(session, group.id)
     if meeting is None:
         return None
-    reversed_ids = select(Entry.reverses_id).where(Entry.meeting_id == meeting.id,
-                                                   Entry.reverses_id.is_not(None))
+    # Whoever reversed it and wherever (staff may reverse outside the meeting), it no longer stands.
     return session.scalars(
         select(Entry).where(Entry.group_id == group.id, Entry.meeting_id == meeting.id,
                             Entry.kind.in_([k for k in REVERSIBLE if k not in ("grant", "cash_variance")]),
-                            Entry.id.not_in(reversed_ids))
+                            _stands())
         .order_by(Entry.seq.desc())
     ).first()
