@@ -172,12 +172,19 @@ def test_two_workers_never_send_the_same_row(
 ) -> None:
     queue(fresh_db, 400)
     at_standin.delay = 0.005
-    workers = [Worker(fresh_db, at_gateway, FAST, name=f"w{i}") for i in range(3)]
+    # Only claiming is under test here: timeouts long enough and no stale-row reclaiming, so that a
+    # loaded machine (a slow send is *uncertain*, and uncertain sends are resent by policy) cannot
+    # produce the duplicates this test must see none of.
+    patient = AfricasTalkingGateway("vslaledger", at_standin.api_key, base_url=at_standin.base_url,
+                                    timeout=(5.0, 5.0))
+    settings = dataclasses.replace(FAST, stale_after=600.0)
+    workers = [Worker(fresh_db, patient, settings, name=f"w{i}") for i in range(3)]
     threads = [threading.Thread(target=w.run, kwargs={"once": True}) for w in workers]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    assert not any(w.stats["uncertain"] or w.stats["reclaimed"] for w in workers)
     sent_by = [w.stats["sent"] for w in workers]
     assert sum(sent_by) == 400 and min(sent_by) > 0
     texts = Counter((d.number, d.text) for d in at_standin.delivered)
