@@ -23,7 +23,7 @@ from vision_ledger import ledger
 from vision_ledger.actors import Actor
 from vision_ledger.db import utcnow
 from vision_ledger.groups import groups_of_phone, update_member
-from vision_ledger.loans import active_loan
+from vision_ledger.loans import active_loan, loan_facts
 from vision_ledger.statements import position, position_payload
 
 log = logging.getLogger("sms.inbound")
@@ -109,9 +109,7 @@ def handle(session: Session, form: Mapping[str, str]) -> str:
             payload = {"command": "balance", "reason": "request",
                        **position_payload(position(session, group, member))}
         elif command == "loan":
-            loan = active_loan(session, member.id)
-            payload = {"command": "loan", "loan_balance": loan.balance if loan else 0,
-                       "loan_due_on": loan.due_on.isoformat() if loan else None}
+            payload = {"command": "loan", "loan_balance": 0, **loan_facts(active_loan(session, member.id))}
         else:
             payload = {"command": "help"}
         # Balance and loan differ per group; help and a language change need saying once.

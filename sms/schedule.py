@@ -20,6 +20,7 @@ from vision_ledger import ledger, statements
 from vision_ledger.actors import Actor
 from vision_ledger.db import Database
 from vision_ledger.groups import active_members, group_policy, open_cycle
+from vision_ledger.loans import loan_facts
 from vision_ledger.meetings import local_today
 from vision_ledger.models import Group, Loan
 
@@ -53,8 +54,7 @@ def loan_reminders(session: Session, group: Group, now: datetime | None = None) 
     for loan in loans:
         if loan.balance > 0 and once(session, f"reminder:{loan.id}:{loan.due_on.isoformat()}"):
             ledger.queue_message(session, group, loan.member_id, "reminder", payload={
-                "loan_balance": loan.balance, "loan_due_on": loan.due_on.isoformat(),
-                "date": today.isoformat()})
+                **loan_facts(loan), "date": today.isoformat()})
             queued += 1
     return queued
 

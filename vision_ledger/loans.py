@@ -53,6 +53,13 @@ def active_loan(session: Session, member_id: int) -> Loan | None:
     return loans[0] if loans else None
 
 
+def loan_facts(loan: Loan | None) -> dict[str, object]:
+    """A loan as messages state it ("Loan due 19 Dec: KES 1,100"); empty when nothing is owed."""
+    if loan is None or loan.balance <= 0:
+        return {}
+    return {"loan_balance": loan.balance, "loan_due_on": loan.due_on.isoformat()}
+
+
 def get_loan(session: Session, group: Group, loan_id: int) -> Loan:
     loan = session.get(Loan, loan_id)
     if loan is None or loan.group_id != group.id:

@@ -10,18 +10,10 @@ from .actors import Actor
 from .errors import DomainError
 from .groups import get_member
 from .ledger import credit, debit
-from .loans import active_loan
+from .loans import active_loan, loan_facts
 from .meetings import Business
 from .models import Account, Entry, Group, Member, Posting
 from .money import Money
-
-
-def loan_facts(session: Session, member_id: int) -> dict[str, object]:
-    """The member's open loan for a receipt ("Loan due 19 Dec: KES 1,100"); empty without one."""
-    loan = active_loan(session, member_id)
-    if loan is None or loan.balance <= 0:
-        return {}
-    return {"loan_balance": loan.balance, "loan_due_on": loan.due_on.isoformat()}
 
 
 def _active(member: Member) -> None:
@@ -91,7 +83,7 @@ def buy_shares(session: Session, actor: Actor, group: Group, member: Member, sha
         lines=[debit("loan_fund_cash", amount), credit("member_shares", amount, member.id, shares)],
         details={"shares": shares, "share_price": b.cycle.share_price},
         receipt={"shares": shares, "amount": amount.minor, "total_shares": held,
-                 "savings": savings.minor, **loan_facts(session, member.id)},
+                 "savings": savings.minor, **loan_facts(active_loan(session, member.id))},
     )
 
 
