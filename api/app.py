@@ -116,8 +116,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         database = Database(app.config.get("VISION_DATABASE_URL"))
     elif isinstance(database, str):
         database = Database(database)
-    app.extensions["vision_db"] = database
-    app.config["DATABASE"] = database  # the USSD and SMS callbacks find it here
+    app.config["DATABASE"] = database  # the one place every door (API, USSD, SMS) finds it
 
     @app.before_request
     def _request_id() -> None:

@@ -20,7 +20,7 @@ WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 def database() -> Database:
-    return current_app.extensions["vision_db"]
+    return current_app.config["DATABASE"]
 
 
 def _sqlite_file(db: Database) -> str | None:

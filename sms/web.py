@@ -27,9 +27,8 @@ FINAL: Final = frozenset({"Success", "Rejected", "Failed"})  # AT's final delive
 
 
 def database() -> Database:
-    """The app's Database: config DATABASE, else the one the API factory built."""
-    db = current_app.config.get("DATABASE")
-    return db if isinstance(db, Database) else current_app.extensions["vision_db"]
+    """The app's Database (config DATABASE, where create_app puts it)."""
+    return current_app.config["DATABASE"]
 
 
 def _check_secret(secret: str) -> None:

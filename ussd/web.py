@@ -132,12 +132,6 @@ def _apology(db: Database | None, phone: str) -> Reply:
     return Reply(t("Sorry, something went wrong. Please try again later."), True, "error", language)
 
 
-def _database() -> Database:
-    """The app's Database (config DATABASE; the API's factory also keeps it as an extension)."""
-    db = current_app.config.get("DATABASE")
-    return db if isinstance(db, Database) else current_app.extensions["vision_db"]
-
-
 @blueprint.post("/ussd")
 @blueprint.post("/ussd/")
 def no_secret() -> Response:
@@ -154,7 +148,7 @@ def callback(secret: str) -> Response:
     started = time.perf_counter()
     db: Database | None = None
     try:
-        db = _database()
+        db = current_app.config["DATABASE"]
         reply = answer(db, sid, phone, text, _pin_key())
     except Exception:
         log.exception("ussd hop failed: session=%s phone=%s text=%s", sid, mask_phone(phone), redact(text))
@@ -172,7 +166,7 @@ def events(secret: str) -> Response:
     """Record AT's end-of-session notification once per session (AT may repeat it)."""
     if not _secret_ok(secret):
         return _forbidden()
-    db = _database()
+    db = current_app.config["DATABASE"]
     form = request.form
     sid = form.get("sessionId", "")[:100]
 

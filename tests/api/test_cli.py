@@ -94,4 +94,4 @@ def test_the_demo_service_answers_the_ussd_menu_and_the_api(tmp_path_factory, mo
     assert r.get_data(as_text=True).startswith("CON ")
     me = client.get("/api/me", headers={"Authorization": f"Bearer {treasurer_token}"})
     assert me.status_code == 200, me.get_data(as_text=True)
-    app.extensions["vision_db"].engine.dispose()
+    app.config["DATABASE"].engine.dispose()
