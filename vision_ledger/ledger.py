@@ -701,8 +701,8 @@ def verify_chain(report: VerifyReport, journal: Iterable[tuple[Any, Sequence[tup
     `journal` yields one group's entries in seq order (rows with the JOURNAL_COLUMNS), each with
     its postings as (account key, amount, units). Checks that sequence numbers run 1, 2, 3...
     without a gap, that each entry names the previous one's hash and that its own hash is the
-    SHA-256 of what it says, that each entry balances, and that the group's head (last_seq,
-    last_hash) is the journal's last entry. Every difference goes into `report`.
+    SHA-256 of what it says, that each entry balances over two or more postings, and that the
+    group's head (last_seq, last_hash) is the journal's last entry. Every difference goes into `report`.
     """
     expected_prev = "0" * 64
     expected_seq = 1
@@ -722,6 +722,8 @@ def verify_chain(report: VerifyReport, journal: Iterable[tuple[Any, Sequence[tup
         total = sum(p[1] for p in postings)
         if total:
             report.fail(seq=row.seq, entry_id=row.id, problem="unbalanced", difference=total)
+        if len(postings) < 2:  # what post() refuses as ledger.too_few_postings
+            report.fail(seq=row.seq, entry_id=row.id, problem="too_few_postings", found=len(postings))
         expected_prev = row.hash
         expected_seq += 1
     report.entries_checked = checked

@@ -269,6 +269,16 @@ def test_verify_names_a_deleted_entry_as_a_gap(session, connection, group):
     assert report.problem == {"seq": 5, "problem": "sequence_gap", "found": 6}
 
 
+def test_verify_names_an_entry_left_without_its_postings(session, connection, group):
+    session.flush()
+    _without_guards(connection)
+    target = session.scalars(select(Entry).where(Entry.group_id == group.id, Entry.seq == 9)).one()
+    connection.execute(text("DELETE FROM postings WHERE entry_id = :e"), {"e": target.id})
+    report = ledger.verify(session, group)
+    assert {"seq": 9, "entry_id": target.id, "problem": "too_few_postings", "found": 0} in report.problems
+    assert report.problem["seq"] == 9
+
+
 def _without_guards(connection):
     """Drop the append-only triggers inside the test's transaction (rolled back afterwards)."""
     if connection.dialect.name == "postgresql":
