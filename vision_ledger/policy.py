@@ -19,6 +19,13 @@ class Policy:
     members_max: int = 20  # a 21st active member is refused
     loan_min: int = 0  # minor units of the programme's currency (USD 5 when the currency is USD)
     loan_max: int = 0
+    # Upper bounds of every other kind of amount, in minor units of the programme's currency: a
+    # group's whole fund is a few thousand US dollars, so anything beyond these is a typing slip.
+    grant_max: int = 0  # one seed-capital grant
+    share_price_max: int = 0  # the share price a cycle may set
+    fine_max: int = 0  # one fine
+    social_fund_max: int = 0  # the social-fund contribution per member per meeting
+    welfare_max: int = 0  # one welfare payout from the social fund
     shares_min: int = 1  # shares a member buys at one meeting
     shares_max: int = 5
     service_charge_bp: int = 1000  # per month, in basis points (1000 = 10%)
@@ -50,6 +57,20 @@ class Policy:
 # USD 5-20 is the programme documents' bound; in any other currency the programme must say it.
 USD_LOAN_BOUNDS = (500, 2000)
 
+# Every setting that is an amount of money, with its default in US cents. A programme in another
+# currency gets these converted at a rate its operator states (or, failing that, the rate its own
+# loan bounds imply against USD 5-20).
+USD_MONEY_DEFAULTS: dict[str, int] = {
+    "loan_min": USD_LOAN_BOUNDS[0],
+    "loan_max": USD_LOAN_BOUNDS[1],
+    "grant_max": 500_000,  # USD 5,000: a seed-capital grant
+    "share_price_max": 2_000,  # USD 20 a share
+    "fine_max": 1_000,  # USD 10
+    "social_fund_max": 500,  # USD 5 a meeting
+    "welfare_max": 20_000,  # USD 200 from the social fund at once
+}
+MONEY_SETTINGS = tuple(USD_MONEY_DEFAULTS)
+
 # How a refinement may move each setting: (kind, bound fields).
 #   range    - (lo_field, hi_field): the refined pair must sit inside the programme's pair
 #   ceiling  - a refined value may only be lower (stricter)
@@ -62,6 +83,11 @@ _REFINE: dict[str, tuple[str, tuple[str, ...]]] = {
     "members_max": ("range", ("members_min", "members_max")),
     "loan_min": ("range", ("loan_min", "loan_max")),
     "loan_max": ("range", ("loan_min", "loan_max")),
+    "grant_max": ("ceiling", ()),
+    "share_price_max": ("ceiling", ()),
+    "fine_max": ("ceiling", ()),
+    "social_fund_max": ("ceiling", ()),
+    "welfare_max": ("ceiling", ()),
     "shares_min": ("range", ("shares_min", "shares_max")),
     "shares_max": ("range", ("shares_min", "shares_max")),
     "cycle_weeks_min": ("range", ("cycle_weeks_min", "cycle_weeks_max")),
@@ -102,14 +128,18 @@ def programme_policy(currency: str, overrides: dict[str, Any] | None = None) -> 
     if "charge_methods" in overrides:
         overrides["charge_methods"] = tuple(overrides["charge_methods"])
     if currency == "USD":
-        overrides.setdefault("loan_min", USD_LOAN_BOUNDS[0])
-        overrides.setdefault("loan_max", USD_LOAN_BOUNDS[1])
+        for name, usd in USD_MONEY_DEFAULTS.items():
+            overrides.setdefault(name, usd)
     elif "loan_min" not in overrides or "loan_max" not in overrides:
         raise DomainError(
             "policy.loan_bounds_required",
             f"Give the loan bounds (USD 5 to 20) in {currency}: loan_min and loan_max",
             currency=currency,
         )
+    else:
+        # The other amounts at the rate the loan ceiling implies against USD 20.
+        for name, usd in USD_MONEY_DEFAULTS.items():
+            overrides.setdefault(name, usd * overrides["loan_max"] // USD_LOAN_BOUNDS[1])
     policy = Policy(**overrides)
     validate(policy)
     return policy
@@ -147,6 +177,7 @@ def validate(p: Policy) -> None:
     checks = [
         ("members_min", p.members_min >= 1),
         ("loan_min", p.loan_min >= 1),
+        *((name, getattr(p, name) >= 1) for name in MONEY_SETTINGS),
         ("shares_min", p.shares_min >= 1),
         ("service_charge_max_bp", p.service_charge_max_bp <= 10000),
         ("service_charge_bp",
@@ -215,7 +246,12 @@ def refine(base: Policy, refinements: dict[str, Any] | None) -> Policy:
 
 
 def from_dict(data: dict[str, Any]) -> Policy:
+    """A stored policy; amount limits a policy stored before they existed are derived as at
+    creation (from the loan ceiling's rate against USD 20)."""
     data = dict(data)
+    if data.get("loan_max"):
+        for name, usd in USD_MONEY_DEFAULTS.items():
+            data.setdefault(name, usd * data["loan_max"] // USD_LOAN_BOUNDS[1])
     if "charge_methods" in data:
         data["charge_methods"] = tuple(data["charge_methods"])
     return Policy(**{k: v for k, v in data.items() if k in _FIELD_NAMES})

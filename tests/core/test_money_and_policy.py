@@ -216,3 +216,18 @@ def factory_today():
     from datetime import date
 
     return date.today()
+
+
+def test_amount_limits_default_to_usd_figures_converted_at_the_loan_ceilings_rate():
+    usd = programme_policy("USD")
+    assert (usd.grant_max, usd.share_price_max, usd.fine_max) == (500_000, 2_000, 1_000)
+    kes = programme_policy("KES", {"loan_min": 65000, "loan_max": 260000})  # KES 130 = USD 1
+    assert kes.grant_max == 500_000 * 130 and kes.welfare_max == 20_000 * 130
+
+
+def test_a_stored_policy_without_amount_limits_gets_them_derived():
+    from vision_ledger.policy import from_dict
+
+    stored = programme_policy("KES", {"loan_min": 65000, "loan_max": 260000}).as_dict()
+    del stored["share_price_max"]
+    assert from_dict(stored).share_price_max == 2_000 * 130
