@@ -13,6 +13,12 @@ from .errors import DomainError
 
 _DECIMAL = re.compile(r"^-?\d+(\.\d+)?$")
 
+# The largest amount, in minor units, that any single amount, balance or running total of one group
+# may reach: 10^13 (KES 100 billion, UGX 10 trillion), so that the sum of such amounts over a whole
+# programme of 100,000 accounts still fits a signed 64-bit integer (9.2 x 10^18) with room to spare.
+# Real amounts sit millions of times below it; the programme policy's limits bound each kind.
+MAX_AMOUNT_MINOR = 10**13
+
 
 def minor_digits(currency: str) -> int:
     """Digits after the decimal point for a currency (KES 2, YER 2, JPY 0), per CLDR."""
