@@ -171,6 +171,40 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+# --- backup and restore ------------------------------------------------------------------------------
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    from .backup import BackupError, backup
+
+    try:
+        written = backup(_url(args), args.dest)
+    except BackupError as exc:
+        print(f"backup failed: {exc}", file=sys.stderr)
+        return 2
+    print(f"backup written to {written} ({written.stat().st_size:,} bytes)")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from .backup import BackupError, restore
+
+    try:
+        report = restore(args.src, _url(args))
+    except BackupError as exc:
+        print(f"restore refused: {exc}", file=sys.stderr)
+        return 2
+    for g in report.groups:
+        state = "ok" if g.problem is None else f"FAILED, first difference: {g.problem}"
+        print(f"group {g.group_id} ({g.name}): {g.entries} entries, {state}")
+    if not report.ok:
+        print("restore FAILED: the restored books do not verify; do not serve from this database",
+              file=sys.stderr)
+        return 1
+    print(f"restored and verified: {len(report.groups)} groups, {report.entries} entries")
+    return 0
+
+
 # --- the parser ------------------------------------------------------------------------------------
 
 
@@ -210,6 +244,13 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--programme", type=int)
     which.add_argument("--all", action="store_true", help="every group (the default)")
     verify.set_defaults(func=cmd_verify)
+
+    back = sub.add_parser("backup", help="write a consistent backup of the database to a new file")
+    back.add_argument("dest", help="file to write (never overwritten)")
+    back.set_defaults(func=cmd_backup)
+    rest = sub.add_parser("restore", help="restore a backup into an empty database, then verify every group")
+    rest.add_argument("src", help="a file written by `backup`")
+    rest.set_defaults(func=cmd_restore)
 
     for register in extra_commands():
         register(sub)
