@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import marshmallow as ma
 from flask import g, request
 
 from vision_ledger import imports
@@ -46,7 +47,7 @@ def _csv_body() -> bytes:
 
 @blp.route(f"/programmes/<{ID}:programme_id>/imports", methods=["POST"])
 @blp.doc(requestBody=BODY_DOC)
-@blp.arguments(ImportQuery, location="query")
+@blp.arguments(ImportQuery, location="query", unknown=ma.RAISE)  # "dryrun=1" must not write
 @blp.response(200, ImportReportSchema, description="A dry run, or a run that found everything "
               "already stored: the report; nothing was written")
 @blp.alt_response(201, schema=ImportReportSchema, description="Groups or members were created")
