@@ -8,6 +8,7 @@ import marshmallow as ma
 from flask import g, request
 
 from vision_ledger import imports
+from vision_ledger.actors import can_administer
 
 from ..problems import ApiProblem
 from ..schemas.imports import ImportQuery, ImportReportSchema
@@ -58,6 +59,7 @@ def import_members(query: dict[str, Any], programme_id: int) -> Any:
     nothing; `dry_run=true` answers the same report without writing. A re-run of the same file
     changes nothing. Groups are matched by name and village, members by group and phone.
     """
+    can_administer(g.actor, programme_id=programme_id)  # before the body is even read
     defaults = imports.ImportDefaults(timezone=query.get("timezone"), schedule=query.get("schedule"),
                                       group_language=query.get("group_language"))
     report = imports.import_members(session(), g.actor, g.programme, _csv_body(),

@@ -97,6 +97,8 @@ def test_a_body_over_the_size_limit_is_refused(world):
 def test_only_the_programmes_admins_import(world, session):
     data = csv_of(*umoja(10))
     assert_problem(_post(world, "auditor", data, KENYA), 403, "permission.read_only")
+    assert_problem(_post(world, "auditor", b"{}", content_type="application/json"), 403,
+                   "permission.read_only")
     assert_problem(_post(world, "treasurer", data, KENYA), 404, "programme.not_found")
     assert_problem(_post(world, "admin", data, KENYA, side="other"), 404, "programme.not_found")
 
