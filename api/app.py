@@ -150,9 +150,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 def register_blueprints(app: Flask, api: Api) -> None:
     """Every blueprint of the service, here and nowhere else."""
-    from .views import books, groups, meetings, programmes
+    from .views import books, groups, imports, meetings, programmes
 
-    for module in (programmes, groups, meetings, books):
+    for module in (programmes, groups, meetings, books, imports):
         api.register_blueprint(module.blp)
 
     # The other doors: the USSD and SMS callbacks are plain Flask blueprints (AT posts forms, not

@@ -1,4 +1,4 @@
-"""The `vision-ledger` command: serve, migrate, demo, token, verify; the other doors add their own.
+"""The `vision-ledger` command: serve, migrate, demo, token, verify, import; the other doors add their own.
 
 A door adds commands with a module exposing `register(subparsers)`; the list of those modules is
 `extra_commands()` below, the one place that knows them.
@@ -203,6 +203,50 @@ def cmd_restore(args: argparse.Namespace) -> int:
         return 1
     print(f"restored and verified: {len(report.groups)} groups, {report.entries} entries")
     return 0
+# --- import ----------------------------------------------------------------------------------------
+
+
+def cmd_import_members(args: argparse.Namespace) -> int:
+    """Import a CSV of groups and members: 0 done (or a clean dry run), 1 a dry run found problems,
+    2 refused (nothing written)."""
+    from vision_ledger import groups, imports
+    from vision_ledger.actors import Actor
+
+    try:
+        with open(args.file, "rb") as handle:
+            data = handle.read(imports.MAX_BYTES + 1)
+    except OSError as exc:
+        print(f"cannot read {args.file}: {exc.strerror}", file=sys.stderr)
+        return 2
+    actor = Actor(role="system", channel="cli", name="cli:import")
+    defaults = imports.ImportDefaults(timezone=args.timezone, schedule=args.schedule,
+                                      group_language=args.group_language)
+    try:
+        with _database(args).unit_of_work() as s:
+            programme = groups.get_programme(s, actor, args.programme)
+            report = imports.import_members(s, actor, programme, data, dry_run=args.dry_run,
+                                            defaults=defaults)
+    except imports.ImportRefused as exc:
+        _print_import(exc.report)
+        return 2
+    _print_import(report)
+    return 0 if report.ok else 1
+
+
+def _print_import(report: Any) -> None:
+    kind = "dry run" if report.dry_run else "import"
+    print(f"{kind}: {report.rows} rows; groups {report.groups_created} new, "
+          f"{report.groups_unchanged} unchanged; members {report.members_created} new, "
+          f"{report.members_unchanged} unchanged")
+    for error in report.errors:
+        where = f"row {error.row}" + (f", {error.column}" if error.column else "")
+        print(f"  {where}: {error.message} ({error.code})")
+    if report.errors:
+        print(f"{len(report.errors)} problem(s); nothing was written")
+    elif report.written:
+        print("written")
+    else:
+        print("nothing written" + ("" if report.dry_run else ": everything was already there"))
 
 
 # --- the parser ------------------------------------------------------------------------------------
@@ -251,6 +295,17 @@ def build_parser() -> argparse.ArgumentParser:
     rest = sub.add_parser("restore", help="restore a backup into an empty database, then verify every group")
     rest.add_argument("src", help="a file written by `backup`")
     rest.set_defaults(func=cmd_restore)
+    imports = sub.add_parser("import", help="bulk onboarding from a CSV file").add_subparsers(
+        dest="import_command", required=True)
+    members = imports.add_parser("members", help="groups and members from a programme officer's CSV "
+                                 "(README: Importing groups and members)")
+    members.add_argument("file", help="the CSV file (UTF-8; comma, semicolon or tab delimited)")
+    members.add_argument("--programme", type=int, required=True, help="the programme's id")
+    members.add_argument("--dry-run", action="store_true", help="check every row, write nothing")
+    members.add_argument("--timezone", help="time zone of new groups whose rows leave it empty")
+    members.add_argument("--schedule", help="meeting schedule of new groups: a weekday or an RRULE")
+    members.add_argument("--group-language", help="language of new groups (default: the first member's)")
+    members.set_defaults(func=cmd_import_members)
 
     for register in extra_commands():
         register(sub)

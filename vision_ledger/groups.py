@@ -222,7 +222,7 @@ def add_member(session: Session, actor: Actor, group: Group, *, name: str, phone
     if duplicate:
         raise DomainError("member.duplicate_phone", "Another member of this group has this phone",
                           phone=phone)
-    _check_member_fields(gender=gender, birth_year=birth_year, role=role)
+    check_member_fields(gender=gender, birth_year=birth_year, role=role)
     _check_seat(session, group, role)
     number = (session.scalar(select(func.max(Member.number)).where(Member.group_id == group.id)) or 0) + 1
     member = Member(
@@ -244,8 +244,10 @@ def add_member(session: Session, actor: Actor, group: Group, *, name: str, phone
     return member
 
 
-def _check_member_fields(*, gender: str | None = None, birth_year: int | None = None,
-                         role: str | None = None) -> None:
+def check_member_fields(*, gender: str | None = None, birth_year: int | None = None,
+                        role: str | None = None) -> None:
+    """A member's gender, year of birth and role by the core's lists. Raises member.unknown_gender,
+    member.invalid_birth_year, member.unknown_role."""
     if gender is not None and gender not in GENDERS:
         raise DomainError("member.unknown_gender", "Gender must be female, male or other",
                           gender=gender)
@@ -325,7 +327,7 @@ def update_member(session: Session, actor: Actor, group: Group, member: Member,
         elif key == "language":
             value = check_language(given)
         elif key in ("gender", "birth_year", "role"):
-            _check_member_fields(**{key: given})
+            check_member_fields(**{key: given})
             if key == "role" and member.status == "active":
                 _check_seat(session, group, given, member.id)
         elif key == "disability":

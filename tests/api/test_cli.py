@@ -95,3 +95,40 @@ def test_the_demo_service_answers_the_ussd_menu_and_the_api(tmp_path_factory, mo
     me = client.get("/api/me", headers={"Authorization": f"Bearer {treasurer_token}"})
     assert me.status_code == 200, me.get_data(as_text=True)
     app.config["DATABASE"].engine.dispose()
+
+
+def test_import_members_dry_run_then_real_then_rerun(tmp_path_factory, tmp_path, capsys):
+    from tests.core.test_imports import SAMPLE, csv_of, umoja
+    from vision_ledger import groups
+    from vision_ledger.actors import Actor
+    from vision_ledger.models import Member
+
+    url = fresh_database_url(tmp_path_factory, "cli_import")
+    database = Database(url)
+    with database.unit_of_work() as s:
+        programme = groups.create_programme(s, Actor.system(), name="P", country="KE", currency="USD")
+        pid = str(programme.id)
+    assert _run(url, "import", "members", str(SAMPLE), "--programme", pid, "--dry-run") == 0
+    assert "groups 3 new" in capsys.readouterr().out
+    assert _run(url, "import", "members", str(SAMPLE), "--programme", pid) == 0
+    assert "members 10 new, 0 unchanged" in capsys.readouterr().out
+    assert _run(url, "import", "members", str(SAMPLE), "--programme", pid) == 0
+    assert "members 0 new, 10 unchanged" in capsys.readouterr().out
+
+    bad = tmp_path / "bad.csv"
+    rows = umoja(3)
+    rows[1] = rows[1].replace("0712300001", "0712")
+    bad.write_bytes(csv_of(*rows))
+    flags = ("--timezone", "Africa/Nairobi", "--schedule", "Thursday")
+    assert _run(url, "import", "members", str(bad), "--programme", pid, *flags, "--dry-run") == 1
+    assert "row 3, phone: " in capsys.readouterr().out
+    assert _run(url, "import", "members", str(bad), "--programme", pid, *flags) == 2
+    out = capsys.readouterr().out
+    assert "row 3, phone: " in out and "nothing was written" in out
+    assert _run(url, "import", "members", str(bad), "--programme", "999", *flags) == 2
+    assert "programme.not_found" in capsys.readouterr().err
+    assert _run(url, "import", "members", str(tmp_path / "missing.csv"), "--programme", pid) == 2
+    assert "cannot read" in capsys.readouterr().err
+    with database.unit_of_work(write=False) as s:
+        assert s.query(Member).count() == 10
+    database.engine.dispose()
