@@ -146,7 +146,8 @@ def _step(world, kind: str, amount: str):
         return t.post(f"{own.m}/repayments", {"member_id": own.members[2].id,
                                               "amount": money(amount)})
     if kind == "policy":
-        return a.patch(f"{own.p}/policy", {"grant_max": int(amount.split(".", maxsplit=1)[0].lstrip("-") or 0)})
+        whole = amount.split(".", maxsplit=1)[0].lstrip("-") or "0"
+        return a.patch(f"{own.p}/policy", {"grant_max": int(whole)})
     # close with an extreme count, then open the next meeting so business can go on
     r = t.post(f"{own.m}/close", {"counted_loan_fund": money(amount),
                                   "counted_social_fund": money("0"), "variance_reason": "test"})
