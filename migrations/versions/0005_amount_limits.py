@@ -65,10 +65,17 @@ SQLITE_POSTINGS_TRIGGERS = [
 ]
 
 
+def _sqlite_foreign_keys(on: bool) -> None:
+    """Set SQLite's foreign-key enforcement, which only changes outside a transaction."""
+    with op.get_context().autocommit_block():
+        raw = op.get_bind().connection.driver_connection
+        if raw.in_transaction:  # this project's engine emits BEGIN itself, in autocommit too
+            raw.execute("COMMIT")
+        raw.execute(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
+
+
 def _sqlite_rebuild(add: bool) -> None:
-    context = op.get_context()
-    with context.autocommit_block():
-        op.execute("PRAGMA foreign_keys=OFF")
+    _sqlite_foreign_keys(False)
     for table, checks in CHECKS.items():
         with op.batch_alter_table(table, recreate="always") as batch:
             for name, condition in checks:
@@ -81,8 +88,7 @@ def _sqlite_rebuild(add: bool) -> None:
     broken = op.get_bind().exec_driver_sql("PRAGMA foreign_key_check").fetchall()
     if broken:
         raise RuntimeError(f"0005_amount_limits: foreign keys broken by the rebuild: {broken[:5]}")
-    with context.autocommit_block():
-        op.execute("PRAGMA foreign_keys=ON")
+    _sqlite_foreign_keys(True)
 
 
 def upgrade() -> None:

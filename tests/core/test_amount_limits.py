@@ -9,11 +9,18 @@ social fund KES 650, welfare KES 26,000.
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
 from sqlalchemy import text, update
 from sqlalchemy.exc import IntegrityError
 
+from migrations import upgrade
+from tests.api.conftest import build_side
+from tests.conftest import is_postgres
+from tests.factories import Factory
 from vision_ledger import cycles, grants, groups, ledger, meetings, policy, savings
+from vision_ledger.db import Database
 from vision_ledger.ledger import credit, debit
 from vision_ledger.models import Account, Cycle, Meeting
 from vision_ledger.money import MAX_AMOUNT_MINOR, Money
@@ -221,3 +228,27 @@ def test_schema_refuses_a_posting_past_the_ledger_limit(session, factory):
             {"g": group.id, "e": posting.entry_id, "a": posting.account_id,
              "amt": MAX_AMOUNT_MINOR + 1})
     assert "ck_postings_amount_within_limit" in str(info.value)
+
+
+@pytest.mark.skipif(is_postgres(), reason="the table rebuild is SQLite's; PostgreSQL adds constraints")
+def test_migration_rebuilds_sqlite_tables_keeping_their_rows_and_the_ledger_guards(tmp_path):
+    url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
+    for revision in ("0003_indexes", "ussd@head", "api@head", "sms@head"):
+        upgrade(url, revision)
+    db = Database(url)
+    with db.session() as s:
+        build_side(s, Factory(s))
+        s.commit()
+    db.engine.dispose()
+    tables = ("accounts", "postings", "meetings", "cycles", "loans")
+    with sqlite3.connect(tmp_path / "old.sqlite3") as c:
+        before = {t: c.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables}
+    upgrade(url)  # every head, 0005_amount_limits among them
+    with sqlite3.connect(tmp_path / "old.sqlite3") as c:
+        after = {t: c.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables}
+        assert c.execute("PRAGMA foreign_key_check").fetchall() == []
+        with pytest.raises(sqlite3.IntegrityError, match="ck_accounts_balance_within_limit"):
+            c.execute("UPDATE accounts SET balance = ?", (MAX_AMOUNT_MINOR + 1,))
+        with pytest.raises(sqlite3.IntegrityError, match="UPDATE of postings is refused"):
+            c.execute("UPDATE postings SET amount = 1")
+    assert after == before and before["postings"] > 0
