@@ -129,23 +129,76 @@ def unexpected(exc: BaseException) -> Response:
                    "Something went wrong on our side; quote the request id when you report it")
 
 
-def database_busy(exc: BaseException) -> Response:
-    log.warning("database error (request %s): %s", request_id(), exc)
-    return problem(503, "database.unavailable", "The database could not complete the request; try again",
-                   headers={"Retry-After": "1"})
+# SQLSTATE classes and codes of PostgreSQL errors that mean "try again": another transaction held
+# what this one needed (lock timeout, deadlock, serialization failure).
+_CLASH_SQLSTATES = ("40", "55P03")
+# ... and those that mean the server cannot be reached or is going away.
+_GONE_SQLSTATES = ("08", "57P01", "57P02", "57P03")
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    return getattr(getattr(exc, "orig", None), "sqlstate", None)
+
+
+def database_kind(exc: BaseException) -> str:
+    """What a database error means for the client: "unreachable" (the database cannot be
+    reached: 503), "clash" (another request held what this one needed: 409, try again), or
+    "fault" (the data or the statement is wrong: our bug, 500).
+
+    Only a lost or refused connection is "unreachable": an overflow or a constraint is a fault
+    however the driver labels it (SQLite reports "integer overflow" as an OperationalError).
+    """
+    from sqlalchemy.exc import DBAPIError
+
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return "unreachable"
+    state = _sqlstate(exc)
+    orig = getattr(exc, "orig", None)
+    if state is not None:
+        if state.startswith(_CLASH_SQLSTATES):
+            return "clash"
+        if state.startswith(_GONE_SQLSTATES):
+            return "unreachable"
+        return "fault"
+    text = str(orig or exc).lower()
+    if "locked" in text or "busy" in text:  # SQLite's lock wait ran out
+        return "clash"
+    if type(orig).__module__.startswith("psycopg") or any(
+            words in text for words in ("unable to open", "disk i/o", "connection", "server closed")):
+        return "unreachable"  # psycopg without a SQLSTATE: the connection itself failed
+    return "fault"
+
+
+def database_error(exc: BaseException) -> Response:
+    """A database error as the problem it is (see database_kind)."""
+    kind = database_kind(exc)
+    if kind == "unreachable":
+        log.warning("database unreachable (request %s): %s", request_id(), exc)
+        return problem(503, "database.unavailable",
+                       "The database could not be reached; try again", headers={"Retry-After": "1"})
+    if kind == "clash":
+        return integrity_clash(exc)
+    return unexpected(exc)
 
 
 def integrity_clash(exc: BaseException) -> Response:
-    log.warning("integrity error (request %s): %s", request_id(), exc)
+    log.warning("clash in the database (request %s): %s", request_id(), exc)
     return problem(409, "request.conflict", "The request clashed with another one; try again")
 
 
+def integrity_error(exc: BaseException) -> Response:
+    """A unique key taken by a concurrent request is a clash (409, try again); a CHECK constraint
+    broken is a value the core should have refused: our fault (500)."""
+    if _sqlstate(exc) == "23514" or "check constraint failed" in str(exc).lower():
+        return unexpected(exc)
+    return integrity_clash(exc)
+
+
 def value_refused(exc: BaseException) -> Response:
-    """The database refused a value (a number beyond its column's range...): the request's fault,
-    which a route's validation should have caught; logged so that it gets a bound."""
-    log.warning("database refused a value (request %s %s %s): %s", request_id(), request.method,
-                request.path, exc)
-    return problem(422, "request.value_out_of_range", "A value in the request is out of range")
+    """The database refused a value (a number beyond its column's range...): a route's or the
+    core's validation should have refused it first, so it is our fault (500), logged to get a
+    bound; never "unavailable"."""
+    return unexpected(exc)
 
 
 def register(app: Flask) -> None:
@@ -153,8 +206,8 @@ def register(app: Flask) -> None:
     from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
     app.register_error_handler(DataError, value_refused)
-    app.register_error_handler(OperationalError, database_busy)
-    app.register_error_handler(IntegrityError, integrity_clash)
+    app.register_error_handler(OperationalError, database_error)
+    app.register_error_handler(IntegrityError, integrity_error)
     app.register_error_handler(DomainError, from_domain_error)
     app.register_error_handler(
         ApiProblem, lambda e: problem(e.status, e.code, e.detail, facts=e.facts, headers=e.headers))

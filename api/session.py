@@ -85,12 +85,9 @@ def _finish(response: Response) -> Response:
         log.warning("integrity error at commit (request %s): %s", problems.request_id(), exc.orig)
         return problems.problem(409, "request.conflict",
                                 "The request clashed with another one; try again")
-    except OperationalError:
+    except OperationalError as exc:
         s.rollback()
-        log.exception("database error at commit (request %s)", problems.request_id())
-        return problems.problem(503, "database.unavailable",
-                                "The database could not complete the request; try again",
-                                headers={"Retry-After": "1"})
+        return problems.database_error(exc)
     finally:
         s.close()
         _leave_write_queue()

@@ -13,6 +13,7 @@ from . import ledger
 from .actors import Actor, can_manage
 from .errors import DomainError, NotFound
 from .groups import check_schedule, group_policy, open_cycle
+from .limits import check_maximum
 from .models import Cycle, Group
 from .money import Money
 from .policy import refine
@@ -50,7 +51,9 @@ def start_cycle(
     """Start the group's next cycle. At most one cycle is open at a time.
 
     Every setting defaults from the group's policy and must lie within it. Raises cycle.already_open,
-    cycle.invalid_share_price, policy.out_of_range, money.currency_mismatch.
+    cycle.invalid_share_price, cycle.share_price_above_maximum, cycle.invalid_social_fund,
+    cycle.social_fund_above_maximum, cycle.invalid_fine, cycle.fine_above_maximum,
+    policy.out_of_range, money.currency_mismatch.
     """
     can_manage(actor, group)
     ledger.lock_group(session, group.id)
@@ -73,11 +76,16 @@ def start_cycle(
                           share_price=share_price)
     if social_fund_contribution.minor < 0:
         raise DomainError("cycle.invalid_social_fund", "The social fund contribution cannot be negative")
+    check_maximum("cycle.share_price_above_maximum", "Share price", share_price,
+                  effective.share_price_max)
+    check_maximum("cycle.social_fund_above_maximum", "Social fund contribution",
+                  social_fund_contribution, effective.social_fund_max)
     fine_table: dict[str, int] = {}
     for name, amount in (fines or {}).items():
         if amount.currency != group.currency or amount.minor <= 0:
             raise DomainError("cycle.invalid_fine", f"Fine {name} must be a positive {group.currency} amount",
                               fine=name)
+        check_maximum("cycle.fine_above_maximum", f"Fine {name}", amount, effective.fine_max)
         fine_table[str(name).strip().lower()] = amount.minor
     rule = check_schedule(schedule or group.schedule)
     dates = schedule_dates(rule, start_date, effective.cycle_weeks)

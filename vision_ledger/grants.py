@@ -7,8 +7,9 @@ from sqlalchemy.orm import Session
 from . import ledger
 from .actors import Actor, can_administer
 from .errors import DomainError
-from .groups import active_members
+from .groups import active_members, group_policy
 from .ledger import credit, debit
+from .limits import check_maximum
 from .meetings import current_meeting, local_today
 from .models import Entry, Group
 from .money import Money
@@ -20,7 +21,7 @@ def record_grant(session: Session, actor: Actor, group: Group, amount: Money, *,
 
     The grant's cash is handed over at a meeting, so it is attached to the open meeting when there
     is one (and counted in that meeting's expected cash); otherwise it is in the expected cash of
-    the next. Raises permission.*, grant.invalid_amount, money.currency_mismatch.
+    the next. Raises permission.*, grant.invalid_amount, grant.above_maximum, money.currency_mismatch.
     """
     can_administer(actor, group)
     group = ledger.lock_group(session, group.id)
@@ -34,6 +35,7 @@ def record_grant(session: Session, actor: Actor, group: Group, amount: Money, *,
                           expected=group.currency, given=amount.currency)
     if amount.minor <= 0:
         raise DomainError("grant.invalid_amount", "A grant must be more than zero")
+    check_maximum("grant.above_maximum", "Grant", amount, group_policy(session, group).grant_max)
     meeting = current_meeting(session, group.id)
     from .groups import open_cycle
 

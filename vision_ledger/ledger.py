@@ -30,8 +30,9 @@ from sqlalchemy.orm.attributes import set_committed_value
 from .actors import Actor
 from .db import utcnow
 from .errors import Conflict, DomainError
+from .limits import within_ledger_limit
 from .models import Account, Entry, Group, Member, OutboxMessage, Posting
-from .money import Money
+from .money import MAX_AMOUNT_MINOR, Money
 
 CHART: dict[str, str] = {
     "loan_fund_cash": "asset",  # the main bag in the box
@@ -131,19 +132,22 @@ _INSERT_OUTBOX_SQL = (
     " attempts, next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 # PostgreSQL: one statement, one round trip. It reads the accounts and the entry the idempotency
-# key already made and, only if there is no such entry, every account exists and no cash account
-# would go below zero, writes the entry, its postings (ids in line order), the balances, the
-# journal's head and the member's receipt. It returns the entry's id and postings' ids, or nothing
-# written and what it read, from which post() decides (replay, refusal, or open an account and
-# try again).
+# key already made and, only if there is no such entry, every account exists, no cash account
+# would go below zero and no balance or share count would pass MAX_AMOUNT_MINOR, writes the entry,
+# its postings (ids in line order), the balances, the journal's head and the member's receipt. It
+# returns the entry's id and postings' ids, or nothing written and what it read, from which post()
+# decides (replay, refusal, or open an account and try again).
 _POST_PG = (
-    "WITH acc AS (SELECT a.id, a.key, a.code, a.balance, a.units, d.amount, d.units AS dunits"
+    "WITH acc AS (SELECT a.id, a.key, a.code, a.balance, a.units, d.amount, d.units AS dunits"  # noqa: S608  (formats in only the integer MAX_AMOUNT_MINOR)
     "  FROM unnest(?::varchar[], ?::bigint[], ?::bigint[]) AS d(key, amount, units)"
     "  JOIN accounts a ON a.group_id = ? AND a.key = d.key),"
     " replay AS (SELECT id, seq, fingerprint FROM entries WHERE group_id = ? AND idempotency_key = ?),"
     " go AS (SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM replay) AND (SELECT count(*) FROM acc) = ?"
     "  AND NOT EXISTS (SELECT 1 FROM acc WHERE code IN ('loan_fund_cash', 'social_fund_cash')"  # cash
-    "   AND balance + amount < 0)),"
+    "   AND balance + amount < 0)"
+    # No balance or share count past the ledger's ceiling (limits.py); post() says which.
+    f"  AND NOT EXISTS (SELECT 1 FROM acc WHERE abs(balance + amount) > {MAX_AMOUNT_MINOR}"
+    f"   OR abs(units + dunits) > {MAX_AMOUNT_MINOR})),"
     " e AS (INSERT INTO entries (group_id, seq, kind, member_id, meeting_id, cycle_id, loan_id,"
     "  effective_date, recorded_at, actor, channel, idempotency_key, fingerprint, reverses_id, memo,"
     "  details, prev_hash, hash) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM go"
@@ -358,7 +362,8 @@ def post(
     balances, that every amount is in the group's currency and that no cash account goes below
     zero; assigns the next sequence number and hash; queues the member's receipt (when `receipt`
     is given and the entry is about a member). Raises ledger.unbalanced, ledger.currency_mismatch,
-    ledger.cash_short, idempotency.key_reused.
+    ledger.cash_short, ledger.amount_limit (a posting, balance or share count past
+    MAX_AMOUNT_MINOR), idempotency.key_reused.
     """
     if group.id not in session.info.get(_LOCKED, ()):
         raise RuntimeError("post() needs lock_group() first in this transaction")
@@ -445,6 +450,12 @@ def _post(  # noqa: PLR0917  (post()'s own helper)
                     account=code, available=Money(old, group.currency),
                     needed=Money(-deltas[k][0], group.currency),
                 )
+        for k in keys:
+            _, code, old, old_units = state[k]
+            if not (within_ledger_limit(old + deltas[k][0])
+                    and within_ledger_limit(old_units + deltas[k][1])):
+                raise _beyond_limit(group, k, balance=old, change=deltas[k][0], units=old_units,
+                                    units_change=deltas[k][1])
         assert done is not None
         break
 
@@ -520,7 +531,9 @@ def _post_sqlite(conn: Connection, driver: _Driver, cursor: Any, p: _Pending) ->
     rows = cursor.fetchall()
     found = {row[2]: row for row in rows if row[0] == "a"}
     if any(row[0] == "r" for row in rows) or len(found) < len(keys) or any(
-            found[k][3] in CASH_ACCOUNTS and found[k][4] + deltas[k][0] < 0 for k in keys):
+            found[k][3] in CASH_ACCOUNTS and found[k][4] + deltas[k][0] < 0 for k in keys) or any(
+            not within_ledger_limit(found[k][4] + deltas[k][0])
+            or not within_ledger_limit(found[k][5] + deltas[k][1]) for k in keys):
         return None, rows
     contact = next((row for row in rows if row[0] == "m"), None)
     _execute(conn, cursor, driver.insert_entry, entry_params)
@@ -567,10 +580,30 @@ def _check_lines(group: Group, lines: Sequence[Line]) -> None:
             )
         if line.amount.minor == 0 and line.units == 0:
             raise DomainError("ledger.empty_posting", "A posting of nothing", account=line.key)
+        if not (within_ledger_limit(line.amount.minor) and within_ledger_limit(line.units)):
+            raise _beyond_limit(group, line.key, balance=0, change=line.amount.minor, units=0,
+                                units_change=line.units)
     total = sum(line.amount.minor for line in lines)
     if total != 0:
         raise DomainError("ledger.unbalanced", "The entry does not balance",
                           difference=Money(total, group.currency))
+
+
+def _beyond_limit(group: Group, key: str, *, balance: int, change: int, units: int,
+                  units_change: int) -> DomainError:
+    """ledger.amount_limit: a posting, balance or share count past MAX_AMOUNT_MINOR.
+
+    A refusal, not a fault: the amounts come from people (each within its policy maximum, but
+    enough of them, or a policy set too high, add up), nothing was written, and the one who asked
+    can be told. The schema's CHECK constraints stand behind it.
+    """
+    return DomainError(
+        "ledger.amount_limit",
+        "The amount would take the books past the largest amount they hold; check the figure",
+        account=key, limit=Money(MAX_AMOUNT_MINOR, group.currency),
+        balance=Money(balance, group.currency), change=Money(change, group.currency),
+        units=units, units_change=units_change,
+    )
 
 
 def _open_account(session: Session, group: Group, key: str) -> Account:

@@ -19,7 +19,7 @@ from .errors import DomainError, NotFound
 from .groups import active_members, group_policy
 from .ledger import credit, debit
 from .models import Attendance, Cycle, Group, Meeting
-from .money import Money
+from .money import MAX_AMOUNT_MINOR, Money
 
 
 def local_today(group: Group, now: datetime | None = None) -> date:
@@ -136,7 +136,8 @@ def close_meeting(
 
     A count that differs from the books is refused unless a reason is given; then the difference
     is posted as a cash variance entry that every member and auditor can see. Every member is sent
-    a statement. Raises meeting.not_open, meeting.cash_mismatch, money.currency_mismatch.
+    a statement. Raises meeting.not_open, meeting.invalid_count, meeting.count_above_limit,
+    meeting.cash_mismatch, money.currency_mismatch.
     """
     can_record(actor, group)
     group = ledger.lock_group(session, group.id)
@@ -148,6 +149,9 @@ def close_meeting(
                               expected=group.currency, given=counted.currency)
         if counted.minor < 0:
             raise DomainError("meeting.invalid_count", "A count cannot be negative")
+        if counted.minor > MAX_AMOUNT_MINOR:
+            raise DomainError("meeting.count_above_limit", "No bag holds that much; count again",
+                              maximum=Money(MAX_AMOUNT_MINOR, group.currency), counted=counted)
     differences = {
         "loan_fund": counted_loan_fund - expected_loan,
         "social_fund": counted_social_fund - expected_social,

@@ -26,9 +26,22 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .db import Base, utcnow
+from .money import MAX_AMOUNT_MINOR
 
 # BigInteger ids on PostgreSQL, INTEGER PRIMARY KEY (rowid) on SQLite.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+# No amount, balance or running total past the ledger's ceiling (revision 0005_amount_limits).
+LIMIT = MAX_AMOUNT_MINOR
+
+
+def _within(*columns: str) -> str:
+    return " AND ".join(f"{c} BETWEEN -{LIMIT} AND {LIMIT}" for c in columns)
+
+
+def _cash(*columns: str) -> str:
+    return " AND ".join(f"{c} BETWEEN 0 AND {LIMIT}" for c in columns)
 
 
 def _id() -> Mapped[int]:
@@ -132,6 +145,8 @@ class Cycle(Base):
         UniqueConstraint("group_id", "number"),
         CheckConstraint("share_price > 0", name="share_price_positive"),
         CheckConstraint("social_fund_contribution >= 0", name="social_fund_not_negative"),
+        CheckConstraint(f"share_price <= {LIMIT}", name="share_price_within_limit"),
+        CheckConstraint(f"social_fund_contribution <= {LIMIT}", name="social_fund_within_limit"),
         CheckConstraint("charge_method IN ('flat', 'declining')", name="charge_method_known"),
         # At most one open cycle per group (partial unique index; both databases support it).
         CheckConstraint("status IN ('open', 'closed')", name="status_known"),
@@ -172,6 +187,9 @@ class Meeting(Base):
     __table_args__ = (
         UniqueConstraint("cycle_id", "number"),
         CheckConstraint("status IN ('open', 'closed')", name="status_known"),
+        CheckConstraint(_cash("opening_loan_fund", "opening_social_fund", "counted_loan_fund",
+                              "counted_social_fund", "closing_loan_fund", "closing_social_fund"),
+                        name="cash_within_limit"),
         Index(
             "uq_meetings_one_open_per_group",
             "group_id",
@@ -217,6 +235,8 @@ class Account(Base):
             "code NOT IN ('loan_fund_cash', 'social_fund_cash') OR balance >= 0",
             name="cash_not_negative",
         ),
+        CheckConstraint(_within("balance"), name="balance_within_limit"),
+        CheckConstraint(_within("units"), name="units_within_limit"),
     )
 
 
@@ -277,6 +297,8 @@ class Posting(Base):
 
     __table_args__ = (
         CheckConstraint("amount <> 0 OR units <> 0", name="not_empty"),
+        CheckConstraint(_within("amount"), name="amount_within_limit"),
+        CheckConstraint(_within("units"), name="units_within_limit"),
         # An account's postings of given entries (also serves account_id alone).
         Index("ix_postings_account_entry", "account_id", "entry_id"),
     )
@@ -313,6 +335,8 @@ class Loan(Base):
         ),
         CheckConstraint("repaid_charge <= charged", name="charge_not_overpaid"),
         CheckConstraint("repaid_principal <= principal", name="principal_not_overpaid"),
+        CheckConstraint(_cash("principal", "charged", "repaid_charge", "repaid_principal",
+                              "written_off"), name="amounts_within_limit"),
     )
 
     @property
@@ -346,6 +370,11 @@ class ShareOut(Base):
     remainder: Mapped[int] = mapped_column(BigInteger)
     executed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
+    __table_args__ = (
+        CheckConstraint(_within("loan_fund_cash", "retained_seed", "distributable", "total_shares",
+                                "remainder"), name="amounts_within_limit"),
+    )
+
 
 class ShareOutPayout(Base):
     __tablename__ = "share_out_payouts"
@@ -357,6 +386,10 @@ class ShareOutPayout(Base):
     shares: Mapped[int] = mapped_column(BigInteger)
     savings: Mapped[int] = mapped_column(BigInteger)
     payout: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (
+        CheckConstraint(_within("shares", "savings", "payout"), name="amounts_within_limit"),
+    )
 
 
 class OutboxMessage(Base):

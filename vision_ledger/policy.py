@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 from .errors import DomainError
+from .money import MAX_AMOUNT_MINOR
 
 
 @dataclass(frozen=True)
@@ -178,6 +179,8 @@ def validate(p: Policy) -> None:
         ("members_min", p.members_min >= 1),
         ("loan_min", p.loan_min >= 1),
         *((name, getattr(p, name) >= 1) for name in MONEY_SETTINGS),
+        # No kind of amount may be allowed past what the ledger can hold (see limits.py).
+        *((name, getattr(p, name) <= MAX_AMOUNT_MINOR) for name in MONEY_SETTINGS),
         ("shares_min", p.shares_min >= 1),
         ("service_charge_max_bp", p.service_charge_max_bp <= 10000),
         ("service_charge_bp",

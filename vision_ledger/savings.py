@@ -10,6 +10,7 @@ from .actors import Actor
 from .errors import DomainError
 from .groups import get_member
 from .ledger import credit, debit
+from .limits import check_maximum
 from .loans import active_loan, loan_facts
 from .meetings import Business
 from .models import Account, Entry, Group, Member, Posting
@@ -122,7 +123,7 @@ def charge_fine(session: Session, actor: Actor, group: Group, member: Member, fi
                 idempotency_key: str | None = None) -> Entry:
     """A fine from the cycle's schedule (late, absent...), paid into the loan fund.
 
-    Raises meeting.not_open, member.not_active, fine.unknown.
+    Raises meeting.not_open, member.not_active, fine.unknown, fine.above_maximum.
     """
     name = fine.strip().lower()
     request = {"op": "fine", "member": member.id, "fine": name}
@@ -136,6 +137,9 @@ def charge_fine(session: Session, actor: Actor, group: Group, member: Member, fi
         raise DomainError("fine.unknown", f"The group has no fine called {fine}",
                           fine=fine, fines=sorted(b.cycle.fines))
     amount = b.money(b.cycle.fines[name])
+    assert b.policy is not None
+    # The cycle's table was within the policy when the cycle started; a ceiling lowered since binds.
+    check_maximum("fine.above_maximum", f"Fine {name}", amount, b.policy.fine_max)
     return b.post(
         kind="fine", member_id=member.id,
         lines=[debit("loan_fund_cash", amount), credit("fine_income", amount)],
@@ -148,7 +152,7 @@ def pay_welfare(  # noqa: PLR0917  (doors call it positionally; the signature is
                 reason: str, *, idempotency_key: str | None = None) -> Entry:
     """A welfare grant from the social fund, decided by the group; never more than its bag holds.
 
-    Raises meeting.not_open, welfare.invalid_amount, welfare.reason_required,
+    Raises meeting.not_open, welfare.invalid_amount, welfare.above_maximum, welfare.reason_required,
     welfare.above_social_fund.
     """
     request = {"op": "welfare", "member": member.id, "amount": amount.minor,
@@ -162,6 +166,8 @@ def pay_welfare(  # noqa: PLR0917  (doors call it positionally; the signature is
                           expected=b.group.currency, given=amount.currency)
     if amount.minor <= 0:
         raise DomainError("welfare.invalid_amount", "A welfare payout must be more than zero")
+    assert b.policy is not None
+    check_maximum("welfare.above_maximum", "Welfare payout", amount, b.policy.welfare_max)
     if not (reason or "").strip():
         raise DomainError("welfare.reason_required", "Say what the welfare payout is for")
     available = ledger.balance(session, b.group, "social_fund_cash")

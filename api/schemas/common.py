@@ -11,8 +11,10 @@ from flask import g
 from marshmallow import fields, validate
 
 from vision_ledger.errors import DomainError
-from vision_ledger.money import Money
+from vision_ledger.money import MAX_AMOUNT_MINOR, Money
 
+# 15 whole digits hold the ledger's limit (10^13 minor units: 14 digits in a currency without
+# minor units), so every amount the service itself shows can be typed back (a close's count).
 DECIMAL = r"^-?\d{1,15}(\.\d{1,6})?$"
 
 
@@ -39,9 +41,13 @@ class MoneyIn(MoneySchema):
     @ma.validates_schema
     def _parses(self, data: dict[str, str], **_: Any) -> None:
         try:
-            Money.parse(data["amount"], data["currency"])
+            money = Money.parse(data["amount"], data["currency"])
         except DomainError as exc:
             raise ma.ValidationError(exc.message, "amount") from exc
+        if abs(money.minor) > MAX_AMOUNT_MINOR:
+            # Past what the books hold at all: refused here, before the core (limits.py).
+            limit = Money(MAX_AMOUNT_MINOR, money.currency)
+            raise ma.ValidationError(f"At most {limit.decimal_string()} (the ledger's limit)", "amount")
 
     @ma.post_load
     def to_money(self, data: dict[str, str], **_: Any) -> Money:

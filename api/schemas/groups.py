@@ -9,11 +9,13 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from vision_ledger.groups import GENDERS, LANGUAGES, MEMBER_ROLES
-from vision_ledger.policy import Policy
+from vision_ledger.money import MAX_AMOUNT_MINOR
+from vision_ledger.policy import MONEY_SETTINGS, Policy
 
 from .common import MoneyField, MoneyIn, Strict, Timestamp
 
 INT = validate.Range(min=0, max=10**12)
+AMOUNT = validate.Range(min=0, max=MAX_AMOUNT_MINOR)
 
 
 def _policy_fields(*, required: bool) -> dict[str, fields.Field]:
@@ -27,6 +29,8 @@ def _policy_fields(*, required: bool) -> dict[str, fields.Field]:
             out[f.name] = fields.String(validate=validate.OneOf(["flat", "declining"]), **kw)
         elif isinstance(f.default, bool):
             out[f.name] = fields.Boolean(**kw)
+        elif f.name in MONEY_SETTINGS:  # minor units, up to the ledger's limit
+            out[f.name] = fields.Integer(strict=True, validate=AMOUNT, **kw)
         else:
             out[f.name] = fields.Integer(strict=True, validate=INT, **kw)
     return out
