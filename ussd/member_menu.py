@@ -143,5 +143,5 @@ class LanguageAsk(Node):
                 ctx.session, who.as_member, who.group, who.member, language=code))
             if refused:
                 return Result(who, "language_refused", [refused])
-        t = Texts(code, who.group.currency)
+        t = Texts(code, who.group.currency, who.group.locale)
         return Result(who, "language_set", [t("Language: {name}", name=LANGUAGE_NAMES[code])])

@@ -167,7 +167,7 @@ class Who:
 
     @property
     def t(self) -> Texts:
-        return Texts(self.member.language, self.group.currency)
+        return Texts(self.member.language, self.group.currency, self.group.locale)
 
     @property
     def is_treasurer(self) -> bool:

@@ -44,9 +44,10 @@ def catalog(language: str) -> gettext.NullTranslations:
 class Texts:
     """`t("Shares: {n}", n=3)` in one language; `t.money(...)`, `t.date(...)` format for it."""
 
-    def __init__(self, language: str, currency: str = "KES") -> None:
+    def __init__(self, language: str, currency: str = "KES", locale: str | None = None) -> None:
         self.language = language if language in LANGUAGES else "en"
         self.currency = currency
+        self.locale = locale  # the group's: amounts are read and written its way
         self._catalog = catalog(self.language)
 
     def __call__(self, msgid: str, **facts: object) -> str:
@@ -58,7 +59,7 @@ class Texts:
             amount = Money(amount, self.currency)
         elif isinstance(amount, str):
             amount = Money.parse(amount, self.currency)
-        return amount.format(self.language, with_minor=False)
+        return amount.format(self.language, with_minor=False, locale=self.locale)
 
     def date(self, day: date | str | None) -> str:
         if day is None:
@@ -138,6 +139,7 @@ REFUSALS: dict[str, str] = {
     "pin.same": "Choose a PIN different from the old one.",
     "money.invalid_amount": "Not an amount.",
     "money.too_precise": "Too many decimal places.",
+    "money.ambiguous_amount": "Unclear amount. Type {decimal} or {whole}.",
     "money.currency_mismatch": "Wrong currency.",
     "idempotency.key_reused": "This request was already used for something else.",
     "permission.treasurer_only": "Only the treasurer can do this.",

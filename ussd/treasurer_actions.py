@@ -22,10 +22,11 @@ WELFARE_REASONS = (marker("Illness"), marker("Funeral"), marker("Birth"), marker
 
 
 def parse_amount(who: Who, value: str) -> Money | str:
-    """A typed amount in the group's currency, or the reason it is not one."""
+    """A typed amount in the group's currency, read the way the group's locale writes it
+    ("12,50" in sq_XK, "1,250" in en_KE), or the reason it is not one."""
     t = who.t
     try:
-        amount = Money.parse(value, who.group.currency)
+        amount = Money.read(value, who.group.currency, who.group.locale)
     except DomainError as error:
         return refusal(t, error)
     if amount.minor <= 0:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from . import ledger
 from .actors import Actor, can_administer, can_manage, can_read_group
+from .amounts import check_locale, default_locale
 from .errors import DomainError, NotFound, PermissionDenied
 from .models import Cycle, Group, Member, Programme
 from .money import check_currency
@@ -116,14 +117,19 @@ def update_programme_policy(session: Session, actor: Actor, programme: Programme
 def create_group(session: Session, actor: Actor, programme: Programme, *, name: str,
                  schedule: str, timezone: str, language: str = "en", region: str | None = None,
                  district: str | None = None, village: str | None = None,
-                 country: str | None = None, policy: dict[str, Any] | None = None) -> Group:
-    """Create a group (it is forming until it has enough members). Raises policy.*, group.*."""
+                 country: str | None = None, policy: dict[str, Any] | None = None,
+                 locale: str | None = None) -> Group:
+    """Create a group (it is forming until it has enough members). Raises policy.*, group.*
+    (group.unknown_locale for a locale Babel does not know)."""
     can_administer(actor, programme_id=programme.id)
     refine(from_dict(programme.policy), policy)
+    country = (country or programme.country).upper()
+    language = check_language(language)
     group = Group(
-        programme_id=programme.id, name=name, country=(country or programme.country).upper(),
+        programme_id=programme.id, name=name, country=country,
+        locale=check_locale(locale) if locale else default_locale(language, country),
         region=region, district=district, village=village, currency=programme.currency,
-        timezone=_check_timezone(timezone), language=check_language(language),
+        timezone=_check_timezone(timezone), language=language,
         schedule=check_schedule(schedule), policy=dict(policy or {}), last_seq=0,
         last_hash="0" * 64, lock_version=0,
     )
@@ -158,7 +164,8 @@ def group_policy(session: Session, group: Group, cycle: Cycle | None = None) -> 
 
 
 def update_group(session: Session, actor: Actor, group: Group, **changes: Any) -> Group:
-    """Change a group's name, location, language, schedule or policy refinements."""
+    """Change a group's name, location, language, locale, schedule or policy refinements.
+    Raises group.unknown_field, group.unknown_locale, member.unknown_language, policy.*."""
     can_manage(actor, group)
     if "policy" in changes:
         programme = session.get(Programme, group.programme_id)
@@ -172,6 +179,8 @@ def update_group(session: Session, actor: Actor, group: Group, **changes: Any) -
             value = _check_timezone(given)
         elif key == "language":
             value = check_language(given)
+        elif key == "locale":
+            value = check_locale(given)
         elif key not in ("name", "region", "district", "village", "policy"):
             raise DomainError("group.unknown_field", f"Cannot change {key}", field=key)
         setattr(group, key, value)

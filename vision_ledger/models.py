@@ -74,6 +74,9 @@ class Group(Base):
     currency: Mapped[str] = mapped_column(String(3))
     timezone: Mapped[str] = mapped_column(String(64))
     language: Mapped[str] = mapped_column(String(8))
+    # The CLDR locale amounts are read and written in (sq_XK: "12,50"); messages follow each
+    # member's language. Defaults from language and country (vision_ledger.amounts.default_locale).
+    locale: Mapped[str] = mapped_column(String(32))
     schedule: Mapped[str] = mapped_column(String(200))  # an RFC 5545 RRULE, e.g. FREQ=WEEKLY;BYDAY=TH
     policy: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # refinements of the programme's
     # The head of the group's journal: the ledger's `post` is the only writer of these two.

@@ -9,9 +9,8 @@ from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from babel.core import Locale
 from babel.numbers import format_decimal, get_currency_precision
 
+from .amounts import MACHINE, convention, to_minor
 from .errors import DomainError
-
-_DECIMAL = re.compile(r"^-?\d+(\.\d+)?$")
 
 # The largest amount, in minor units, that any single amount, balance or running total of one group
 # may reach: 10^13 (KES 100 billion, UGX 10 trillion), so that the sum of such amounts over a whole
@@ -47,25 +46,21 @@ class Money:
     # --- construction -------------------------------------------------------------------------
     @classmethod
     def parse(cls, text: str | Decimal, currency: str) -> Money:
-        """Build from a decimal string ("12.50"); refuse floats and more digits than the currency has."""
+        """The machine form ("12.50", "-3": dot, no grouping), as JSON and stored facts carry it.
+        Raises money.invalid_amount ("1,250" is not the machine form), money.too_precise."""
         if isinstance(text, float):
             raise TypeError("Money is never built from a float")
         currency = check_currency(currency)
-        raw = str(text).strip().replace(",", "")
-        if not _DECIMAL.match(raw):
-            raise DomainError("money.invalid_amount", f"Not an amount: {text!r}", amount=str(text))
-        value = Decimal(raw)
-        digits = minor_digits(currency)
-        scaled = value.scaleb(digits)
-        if scaled != scaled.to_integral_value():
-            raise DomainError(
-                "money.too_precise",
-                f"{currency} amounts have at most {digits} decimal places",
-                amount=raw,
-                currency=currency,
-                digits=digits,
-            )
-        return cls(int(scaled), currency)
+        return cls(to_minor(str(text), minor_digits(currency), MACHINE, currency), currency)
+
+    @classmethod
+    def read(cls, text: str, currency: str, locale: str) -> Money:
+        """An amount as a person typed it, read by the group's locale ("12,50" in sq_XK is 12.50).
+        Raises money.invalid_amount, money.too_precise, money.ambiguous_amount (vision_ledger.amounts)."""
+        if not isinstance(text, str):
+            raise TypeError("Money.read reads typed text")
+        currency = check_currency(currency)
+        return cls(to_minor(text, minor_digits(currency), convention(locale), currency), currency)
 
     @classmethod
     def zero(cls, currency: str) -> Money:
@@ -140,9 +135,9 @@ class Money:
         digits = minor_digits(self.currency)
         return str(self.to_decimal().quantize(Decimal(1).scaleb(-digits), rounding=ROUND_DOWN))
 
-    def format(self, language: str = "en", *, with_minor: bool = True) -> str:
+    def format(self, language: str = "en", *, with_minor: bool = True, locale: str | None = None) -> str:
         """"KES 1,250.00" in English; the locale's own digits and separators elsewhere."""
-        return format_money(self, language, with_minor=with_minor)
+        return format_money(self, language, with_minor=with_minor, locale=locale)
 
     def __str__(self) -> str:
         return f"{self.currency} {self.decimal_string()}"
@@ -157,20 +152,38 @@ def locale_for(language: str) -> Locale:
     return Locale.parse(_LOCALES.get(language, language))
 
 
-def format_money(money: Money, language: str = "en", *, with_minor: bool = True) -> str:
+# Marks a page sends as plain GSM-7 characters: a no-break space would turn the whole USSD page
+# or SMS into UCS-2 (80/70 characters instead of 182/160) for no difference a reader sees.
+_PLAIN_MARKS = str.maketrans({"\u00a0": " ", "\u202f": " ", "\u2019": "'"})
+
+
+def writing_locale(language: str, locale: str | None = None) -> Locale:
+    """The locale amounts are written in for a reader: the group's locale (sq_XK writes "12,50"),
+    except that Arabic readers of a non-Arabic locale keep Arabic's own (ar_YE)."""
+    if locale is None:
+        return locale_for(language)
+    group = Locale.parse(locale)
+    return locale_for("ar") if language == "ar" and group.language != "ar" else group
+
+
+def format_money(money: Money, language: str = "en", *, with_minor: bool = True,
+                 locale: str | None = None) -> str:
     """"KES 1,250.00": the ISO code (which every member recognises) and the locale's number format.
 
-    Where the locale writes Arabic-Indic digits (ar_YE) the digits are transliterated, since Babel
-    only swaps separators. `with_minor=False` drops ".00" from whole amounts (USSD pages are short).
+    `locale` is the group's (amounts are written as the group writes them); without it, the
+    language's own. Arabic-Indic digits only for Arabic readers of a locale that writes them
+    (ar_YE); Babel only swaps separators, so the digits are transliterated. `with_minor=False`
+    drops ".00" from whole amounts (USSD pages are short).
     """
-    locale = locale_for(language)
+    written = writing_locale(language, locale)
+    arabic = written.default_numbering_system == "arab" and (locale is None or language == "ar")
     digits = minor_digits(money.currency)
     show_minor = digits and (with_minor or money.minor % (10**digits))
     pattern = "#,##0" + ("." + "0" * digits if show_minor else "")
     number = format_decimal(
-        money.to_decimal(), format=pattern, locale=locale, numbering_system="default",
+        money.to_decimal(), format=pattern, locale=written, numbering_system="default" if arabic else "latn",
         decimal_quantization=False,
     )
-    if locale.default_numbering_system == "arab":
+    if arabic:
         number = number.translate(_ARABIC_DIGITS)
-    return f"{money.currency} {number}"
+    return f"{money.currency} {number.translate(_PLAIN_MARKS)}"

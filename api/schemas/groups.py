@@ -67,6 +67,8 @@ class GroupSchema(ma.Schema):
     currency = fields.String(required=True)
     timezone = fields.String(required=True)
     language = fields.String(required=True)
+    locale = fields.String(required=True, metadata={
+        "example": "sq_XK", "description": "CLDR locale in which USSD/SMS amounts are read and written"})
     schedule = fields.String(required=True, metadata={"example": "FREQ=WEEKLY;BYDAY=TH"})
     policy = fields.Dict(keys=fields.String(), required=True,
                          metadata={"description": "refinements of the programme's policy"})
@@ -85,6 +87,8 @@ class GroupCreate(Strict):
     district = fields.String(validate=validate.Length(max=100), allow_none=True)
     village = fields.String(validate=validate.Length(max=100), allow_none=True)
     country = fields.String(validate=validate.Regexp(r"^[A-Za-z]{2}$"))
+    locale = fields.String(validate=validate.Length(min=2, max=32), metadata={
+        "example": "sq_XK", "description": "CLDR locale of typed amounts; default from language and country"})
     policy = fields.Nested(PolicyChanges)
 
 
@@ -96,6 +100,8 @@ class GroupUpdate(Strict):
     region = fields.String(validate=validate.Length(max=100), allow_none=True)
     district = fields.String(validate=validate.Length(max=100), allow_none=True)
     village = fields.String(validate=validate.Length(max=100), allow_none=True)
+    locale = fields.String(validate=validate.Length(min=2, max=32), metadata={
+        "example": "sq_XK", "description": "CLDR locale of typed amounts; default from language and country"})
     policy = fields.Nested(PolicyChanges)
 
 

@@ -215,3 +215,13 @@ def test_every_money_moving_post_leaves_the_books_verifiable(world, treasurer, a
     report = auditor.get(f"{world.own.g}/verify").get_json()
     assert report["ok"] and report["entries_checked"] == before + 1
     assert auditor.get(f"{world.own.g}/trial-balance").get_json()["balanced"] is True
+
+
+def test_json_amounts_are_the_machine_form_never_a_locale_form(world, treasurer):
+    """JSON is machine to machine: "12.50", a dot and no grouping, whatever the group's locale."""
+    before = _entry_count(world)
+    for amount in ("1,250", "12,50", "1 250", "١٢٫٥٠"):
+        r = treasurer.post(f"{world.own.m}/welfare-payouts",
+                           {"member_id": world.own.members[0].id, "amount": money(amount), "reason": "x"})
+        assert_problem(r, 422, "request.invalid")
+    assert _entry_count(world) == before

@@ -158,3 +158,27 @@ def test_new_cycle_starts_after_share_out(world, treasurer):
         "start_date": date.today().isoformat(), "fines": {"late": money("20")}, "weeks": 40})
     assert r.status_code == 201, r.get_json()
     assert r.get_json()["share_price"] == money("200.00") and r.get_json()["weeks"] == 40
+
+
+def test_a_group_reads_amounts_in_its_countrys_locale_unless_told(world, admin):
+    r = admin.post(f"{world.own.p}/groups", {"name": "Prishtina", "schedule": "FREQ=WEEKLY;BYDAY=MO",
+                                             "timezone": "Europe/Belgrade", "country": "XK"}, key=False)
+    assert r.status_code == 201 and r.get_json()["locale"] == "sq_XK"
+    r = admin.post(f"{world.own.p}/groups", {"name": "Mitrovica", "schedule": "FREQ=WEEKLY;BYDAY=MO",
+                                             "timezone": "Europe/Belgrade", "country": "XK",
+                                             "locale": "sr-Latn-XK"}, key=False)
+    assert r.status_code == 201 and r.get_json()["locale"] == "sr_Latn_XK"
+    assert admin.get(world.own.g).get_json()["locale"] == "en_KE"
+
+
+def test_a_group_with_an_unknown_locale_is_refused_with_problem_document(world, admin, treasurer):
+    r = admin.post(f"{world.own.p}/groups", {"name": "X", "schedule": "FREQ=WEEKLY;BYDAY=MO",
+                                             "timezone": "Africa/Nairobi", "locale": "xx_YY"}, key=False)
+    assert_problem(r, 422, "group.unknown_locale")
+    assert_problem(treasurer.patch(world.own.g, {"locale": "en_KE;x"}), 422, "group.unknown_locale")
+    assert treasurer.get(world.own.g).get_json()["locale"] == "en_KE"
+
+
+def test_treasurer_changes_the_groups_locale(world, treasurer):
+    r = treasurer.patch(world.own.g, {"locale": "sw_KE"})
+    assert r.status_code == 200 and r.get_json()["locale"] == "sw_KE"

@@ -113,7 +113,8 @@ def test_every_refusal_fits_a_page_with_large_amounts(language):
     t = Texts(language)
     facts = {"maximum": "1000000.00", "minimum": "1000000.00", "requested": "1000000.00",
              "available": "1000000.00", "owed": "1000000.00", "savings": "1000000.00", "needed": "1.00",
-             "present": 10, "active": 20, "already": 5, "multiple": 3, "attempts_left": 2, "minutes": 30}
+             "present": 10, "active": 20, "already": 5, "multiple": 3, "attempts_left": 2, "minutes": 30,
+             "decimal": "1000000,00", "whole": "100000000"}
     for code in REFUSALS:
         text = refusal(t, DomainError(code, "x", **facts))
         assert "?" not in text.replace("؟", ""), (code, text)
