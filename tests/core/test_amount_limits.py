@@ -233,8 +233,14 @@ def test_schema_refuses_a_posting_past_the_ledger_limit(session, factory):
 @pytest.mark.skipif(is_postgres(), reason="the table rebuild is SQLite's; PostgreSQL adds constraints")
 def test_migration_rebuilds_sqlite_tables_keeping_their_rows_and_the_ledger_guards(tmp_path):
     url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
-    for revision in ("0003_indexes", "ussd@head", "api@head", "sms@head"):
-        upgrade(url, revision)
+    from alembic.script import ScriptDirectory
+
+    from migrations import alembic_config
+
+    # Every other branch at its head (the models the factory writes with need their columns).
+    for revision in ScriptDirectory.from_config(alembic_config(url)).get_heads():
+        if revision != "0005_amount_limits":
+            upgrade(url, revision)
     db = Database(url)
     with db.session() as s:
         build_side(s, Factory(s))
