@@ -27,9 +27,10 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
+from . import faults
 from .actors import Actor
 from .db import utcnow
-from .errors import Conflict, DomainError
+from .errors import Conflict, DomainError, LedgerFault
 from .models import Account, Entry, Group, Member, OutboxMessage, Posting
 from .money import Money
 
@@ -357,8 +358,9 @@ def post(
     The group must have been locked with `lock_group` in this transaction. Checks that the entry
     balances, that every amount is in the group's currency and that no cash account goes below
     zero; assigns the next sequence number and hash; queues the member's receipt (when `receipt`
-    is given and the entry is about a member). Raises ledger.unbalanced, ledger.currency_mismatch,
-    ledger.cash_short, idempotency.key_reused.
+    is given and the entry is about a member). Raises ledger.cash_short, idempotency.key_reused;
+    an entry that breaks the ledger's own invariants (unbalanced, empty posting, fewer than two
+    postings, another currency) is a bug of its caller: LedgerFault, logged and counted.
     """
     if group.id not in session.info.get(_LOCKED, ()):
         raise RuntimeError("post() needs lock_group() first in this transaction")
@@ -386,12 +388,15 @@ def _post(  # noqa: PLR0917  (post()'s own helper)
     gid = group.id
     try:
         _check_lines(group, lines)
-    except DomainError:
+    except LedgerFault as fault:
         # A repeated request is answered with what it did the first time, whatever its lines.
         replay = find_replay(session, gid, idempotency_key, request)
         if replay is not None:
             return replay
-        raise
+        raise faults.record(fault, group_id=gid, kind=kind, member_id=member_id,
+                            meeting_id=meeting_id, loan_id=loan_id, reverses_id=reverses_id,
+                            lines=[[line.key, line.amount.minor, line.amount.currency, line.units]
+                                   for line in lines]) from None
     keys = sorted({line.key for line in lines})  # a fixed order of account rows
     deltas: dict[str, list[int]] = {k: [0, 0] for k in keys}
     for line in lines:
@@ -556,20 +561,23 @@ def _delta(lines: Iterable[Line], key: str) -> int:
 
 
 def _check_lines(group: Group, lines: Sequence[Line]) -> None:
+    """The entry's own invariants. The core builds every entry, so a failure here is a bug in the
+    core (LedgerFault), never a refusal of what a user asked."""
     if len(lines) < 2:
-        raise DomainError("ledger.too_few_postings", "An entry needs two or more postings")
+        raise LedgerFault("ledger.too_few_postings", "An entry needs two or more postings",
+                          found=len(lines))
     for line in lines:
         if line.amount.currency != group.currency:
-            raise DomainError(
+            raise LedgerFault(
                 "ledger.currency_mismatch",
                 f"The group keeps its books in {group.currency}",
                 expected=group.currency, given=line.amount.currency,
             )
         if line.amount.minor == 0 and line.units == 0:
-            raise DomainError("ledger.empty_posting", "A posting of nothing", account=line.key)
+            raise LedgerFault("ledger.empty_posting", "A posting of nothing", account=line.key)
     total = sum(line.amount.minor for line in lines)
     if total != 0:
-        raise DomainError("ledger.unbalanced", "The entry does not balance",
+        raise LedgerFault("ledger.unbalanced", "The entry does not balance",
                           difference=Money(total, group.currency))
 
 

@@ -306,6 +306,11 @@ class ShareOutPlanSchema(ma.Schema):
     payouts = fields.List(fields.Nested(PayoutSchema), required=True)
     remainder = MoneyField(required=True)
     loans_outstanding = fields.Integer(required=True)
+    savings = MoneyField(required=True, metadata={"description": "what members saved this cycle"})
+    loss = MoneyField(required=True, metadata={
+        "description": "savings less distributable: the losses members bear, in proportion to shares"})
+    seed_loss = MoneyField(required=True, metadata={
+        "description": "retained seed capital used up by losses the loan fund could not cover"})
 
 
 class ShareOutSchema(ma.Schema):
