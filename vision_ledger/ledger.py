@@ -745,7 +745,8 @@ def verify(session: Session, group: Group, *, batch: int = 5000) -> VerifyReport
     """Recompute the hash chain, the sequence and every balance from the postings.
 
     Names the first entry where the chain, the sequence or an entry's balance disagrees, then any
-    account whose stored balance differs from the sum of its postings. The journal is streamed
+    account whose stored balance differs from the sum of its postings, then any loan (or member)
+    whose loan register differs from the loans_receivable postings (see `register`). The journal is streamed
     (`batch` rows at a time), so a group's history of any length fits in memory.
     """
     report = VerifyReport(group_id=group.id)
@@ -783,6 +784,9 @@ def verify(session: Session, group: Group, *, batch: int = 5000) -> VerifyReport
             report.fail(problem="balance_mismatch", account=account.key,
                         expected=bal, found=account.balance, expected_units=unit,
                         found_units=account.units)
+    from .register import check_loans  # the register proves itself against these postings
+
+    check_loans(session, select(Group.id).where(Group.id == group.id), {group.id: report})
     return report
 
 
