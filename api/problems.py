@@ -16,7 +16,7 @@ from typing import Any
 from flask import Flask, Response, g, json, request
 from werkzeug.exceptions import HTTPException
 
-from vision_ledger.errors import Conflict, DomainError
+from vision_ledger.errors import Conflict, DomainError, LedgerFault
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://vision-ledger.org/problems/"
@@ -181,6 +181,16 @@ def database_error(exc: BaseException) -> Response:
     return unexpected(exc)
 
 
+def ledger_fault(exc: LedgerFault) -> Response:
+    """A broken invariant of the core (already logged with its facts and counted by
+    vision_ledger.faults): our bug, so a 500, never a 422 the client could take for its mistake."""
+    log.error("ledger fault %s (request %s %s %s)", exc.code, request_id(), request.method,
+              request.path)
+    return problem(500, "server.ledger_fault",
+                   "The books refused an entry the service built; nothing was recorded. Quote the "
+                   "request id when you report it", facts={"fault": exc.code})
+
+
 def integrity_clash(exc: BaseException) -> Response:
     log.warning("clash in the database (request %s): %s", request_id(), exc)
     return problem(409, "request.conflict", "The request clashed with another one; try again")
@@ -209,6 +219,7 @@ def register(app: Flask) -> None:
     app.register_error_handler(OperationalError, database_error)
     app.register_error_handler(IntegrityError, integrity_error)
     app.register_error_handler(DomainError, from_domain_error)
+    app.register_error_handler(LedgerFault, ledger_fault)
     app.register_error_handler(
         ApiProblem, lambda e: problem(e.status, e.code, e.detail, facts=e.facts, headers=e.headers))
     app.register_error_handler(HTTPException, from_http_exception)

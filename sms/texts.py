@@ -198,6 +198,10 @@ def _statement(c: _Ctx) -> str:
     meeting = c.p.get("reason") == "meeting" and c.has("meeting_date")
     head = c.date("meeting_date") if meeting else c.w["statement"]
     required = [c.say("shares_total", shares=c.num("shares"), savings=c.money("savings"))]
+    if c.has("payout") and c.has("payout_kind"):
+        # Her share-out or exit payout, when it is her latest entry: the statement says so.
+        what = c.w["kinds"].get(str(c.p["payout_kind"]), c.w["kinds"]["entry"])
+        required.append(f"{what} {c.say('exit_paid', payout=c.money('payout'))}")
     loan = _loan_tail(c)
     if not loan and c.has("loan_balance"):
         loan = [c.w["no_loan"]]

@@ -17,6 +17,7 @@ KIND_LABELS = {
     "repayment": marker("Repayment"), "service_charge": marker("Charge"),
     "rollover": marker("Rollover"), "write_off": marker("Write-off"),
     "reversal": marker("Undone"), "share_out": marker("Share-out"), "exit": marker("Exit"),
+    "member_exit": marker("Exit"),
 }
 
 
@@ -80,10 +81,15 @@ def recent_lines(ctx: Ctx, who: Who) -> list[str]:
     if not entries:
         return [t("No entries yet.")]
     lines = [t("Last entries:")]
-    for entry in entries:
+    for line in entries:
+        entry = line.entry
         kind = t(KIND_LABELS.get(entry.kind, entry.kind))
         day = t.digits(f"{entry.effective_date.day:02d}/{entry.effective_date.month:02d}")
-        lines.append(f"{day} {kind} {t.money(entry_amount(entry))}")
+        lines.append(f"{day} {kind} {t.money(line.amount)}")
+    # The running totals after the newest entry (the balance screen has the rest).
+    newest = entries[0]
+    lines.append(t("Shares: {shares} = {value}", shares=t.digits(newest.shares),
+                   value=t.money(newest.savings)))
     return lines
 
 

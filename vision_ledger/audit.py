@@ -45,7 +45,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 
-from . import metrics
+from . import metrics, register
 from .actors import Actor
 from .db import make_engine
 from .errors import NotFound
@@ -413,6 +413,11 @@ def describe(problem: dict[str, Any]) -> str:
             f" (id {problem['entry_id']})" if "entry_id" in problem else "")
     if "account" in problem:
         return f"{kind} on account {problem['account']}"
+    if "loan_id" in problem:
+        field = f" ({problem['field']})" if "field" in problem else ""
+        return f"{kind} on loan {problem['loan_id']}{field}"
+    if "member_id" in problem:
+        return f"{kind} for member {problem['member_id']}"
     return str(kind)
 
 
@@ -422,7 +427,8 @@ def verify_many(session: Session, actor: Actor, programme_id: int | None = None,
 
     The same checks as `ledger.verify`, group by group: the hash chain, gapless sequence numbers,
     each entry balanced, the group's head; then every stored balance against the sum of its
-    postings (one set-based query). Each failing group names its first difference.
+    postings (one set-based query), and the loan register against the loans_receivable
+    postings. Each failing group names its first difference.
 
     `workers` > 1 hashes the chains in that many processes, each with its own connection (when the
     session is bound to an engine): they read what is committed. Raises programme.not_found,
@@ -479,6 +485,7 @@ def _verify_groups(session: Session, scope: Select[Any], *, workers: int = 1) ->
     for r in wrong:
         reports[r.group_id].fail(problem="balance_mismatch", account=r.key, expected=int(r.amount or 0),
                                  found=r.balance, expected_units=int(r[5] or 0), found_units=r.units)
+    register.check_loans(session, scope, reports)
     return list(reports.values())
 
 

@@ -5,14 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 
-class DomainError(Exception):
-    """A refusal by the rules of the group, the programme or the ledger.
-
-    `code` is stable (`loan.above_maximum`); `facts` carries the numbers a door needs to explain
-    the refusal in the member's language (`{"maximum": "20.00", "requested": "25.00"}`).
-    """
-
-    status = 422  # what an HTTP door answers; subclasses refine it
+class _Coded(Exception):
+    """An exception with a stable code, a message for people and JSON-friendly facts."""
 
     def __init__(self, code: str, message: str, **facts: Any) -> None:
         super().__init__(message)
@@ -22,6 +16,16 @@ class DomainError(Exception):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.code!r}, {self.message!r}, {self.facts!r})"
+
+
+class DomainError(_Coded):
+    """A refusal by the rules of the group, the programme or the ledger.
+
+    `code` is stable (`loan.above_maximum`); `facts` carries the numbers a door needs to explain
+    the refusal in the member's language (`{"maximum": "20.00", "requested": "25.00"}`).
+    """
+
+    status = 422  # what an HTTP door answers; subclasses refine it
 
 
 class NotFound(DomainError):
@@ -55,3 +59,12 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
     return value
+
+
+class LedgerFault(_Coded):
+    """A broken invariant of the ledger: an entry the core built that does not balance, has a
+    posting of nothing or fewer than two postings, or mixes currencies. A bug in the core, never
+    a user's mistake: deliberately NOT a
+    DomainError, so no door can answer it as a refusal. Doors answer it as their generic failure
+    (a 500 problem, the USSD apology); `vision_ledger.faults` logs and counts it.
+    """

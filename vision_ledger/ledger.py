@@ -27,9 +27,10 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
+from . import faults
 from .actors import Actor
 from .db import utcnow
-from .errors import Conflict, DomainError
+from .errors import Conflict, DomainError, LedgerFault
 from .limits import within_ledger_limit
 from .models import Account, Entry, Group, Member, OutboxMessage, Posting
 from .money import MAX_AMOUNT_MINOR, Money
@@ -361,9 +362,10 @@ def post(
     The group must have been locked with `lock_group` in this transaction. Checks that the entry
     balances, that every amount is in the group's currency and that no cash account goes below
     zero; assigns the next sequence number and hash; queues the member's receipt (when `receipt`
-    is given and the entry is about a member). Raises ledger.unbalanced, ledger.currency_mismatch,
-    ledger.cash_short, ledger.amount_limit (a posting, balance or share count past
-    MAX_AMOUNT_MINOR), idempotency.key_reused.
+    is given and the entry is about a member). Raises ledger.cash_short, ledger.amount_limit (a
+    posting, balance or share count past MAX_AMOUNT_MINOR), idempotency.key_reused; an entry that
+    breaks the ledger's own invariants (unbalanced, empty posting, fewer than two postings, another
+    currency) is a bug of its caller: LedgerFault, logged and counted.
     """
     if group.id not in session.info.get(_LOCKED, ()):
         raise RuntimeError("post() needs lock_group() first in this transaction")
@@ -391,12 +393,15 @@ def _post(  # noqa: PLR0917  (post()'s own helper)
     gid = group.id
     try:
         _check_lines(group, lines)
-    except DomainError:
+    except LedgerFault as fault:
         # A repeated request is answered with what it did the first time, whatever its lines.
         replay = find_replay(session, gid, idempotency_key, request)
         if replay is not None:
             return replay
-        raise
+        raise faults.record(fault, group_id=gid, kind=kind, member_id=member_id,
+                            meeting_id=meeting_id, loan_id=loan_id, reverses_id=reverses_id,
+                            lines=[[line.key, line.amount.minor, line.amount.currency, line.units]
+                                   for line in lines]) from None
     keys = sorted({line.key for line in lines})  # a fixed order of account rows
     deltas: dict[str, list[int]] = {k: [0, 0] for k in keys}
     for line in lines:
@@ -569,23 +574,26 @@ def _delta(lines: Iterable[Line], key: str) -> int:
 
 
 def _check_lines(group: Group, lines: Sequence[Line]) -> None:
+    """The entry's own invariants. The core builds every entry, so a failure here is a bug in the
+    core (LedgerFault), never a refusal of what a user asked."""
     if len(lines) < 2:
-        raise DomainError("ledger.too_few_postings", "An entry needs two or more postings")
+        raise LedgerFault("ledger.too_few_postings", "An entry needs two or more postings",
+                          found=len(lines))
     for line in lines:
         if line.amount.currency != group.currency:
-            raise DomainError(
+            raise LedgerFault(
                 "ledger.currency_mismatch",
                 f"The group keeps its books in {group.currency}",
                 expected=group.currency, given=line.amount.currency,
             )
         if line.amount.minor == 0 and line.units == 0:
-            raise DomainError("ledger.empty_posting", "A posting of nothing", account=line.key)
+            raise LedgerFault("ledger.empty_posting", "A posting of nothing", account=line.key)
         if not (within_ledger_limit(line.amount.minor) and within_ledger_limit(line.units)):
             raise _beyond_limit(group, line.key, balance=0, change=line.amount.minor, units=0,
                                 units_change=line.units)
     total = sum(line.amount.minor for line in lines)
     if total != 0:
-        raise DomainError("ledger.unbalanced", "The entry does not balance",
+        raise LedgerFault("ledger.unbalanced", "The entry does not balance",
                           difference=Money(total, group.currency))
 
 
@@ -770,7 +778,8 @@ def verify(session: Session, group: Group, *, batch: int = 5000) -> VerifyReport
     """Recompute the hash chain, the sequence and every balance from the postings.
 
     Names the first entry where the chain, the sequence or an entry's balance disagrees, then any
-    account whose stored balance differs from the sum of its postings. The journal is streamed
+    account whose stored balance differs from the sum of its postings, then any loan (or member)
+    whose loan register differs from the loans_receivable postings (see `register`). The journal is streamed
     (`batch` rows at a time), so a group's history of any length fits in memory.
     """
     report = VerifyReport(group_id=group.id)
@@ -808,6 +817,9 @@ def verify(session: Session, group: Group, *, batch: int = 5000) -> VerifyReport
             report.fail(problem="balance_mismatch", account=account.key,
                         expected=bal, found=account.balance, expected_units=unit,
                         found_units=account.units)
+    from .register import check_loans  # the register proves itself against these postings
+
+    check_loans(session, select(Group.id).where(Group.id == group.id), {group.id: report})
     return report
 
 

@@ -45,16 +45,29 @@ class ShareOutPlan:
     payouts: list[Payout]
     remainder: Money
     loans_outstanding: int
+    savings: Money  # what members saved this cycle (shares x share price)
+    loss: Money  # savings - distributable when losses ate into them, else zero
+    seed_loss: Money  # retained seed capital that the losses used up (borne by the programme)
 
 
 def plan(session: Session, group: Group, cycle: Cycle) -> ShareOutPlan:
     """The share-out as it would be now: distributable = loan-fund cash - retained seed capital;
-    value per share = distributable / shares; each payout rounded down; the rest carried over."""
+    value per share = distributable / shares; each payout rounded down; the rest carried over.
+
+    Losses (cash variances, write-offs) come out of the distributable amount, so members bear
+    them in proportion to shares, down to a payout of zero. When the loan fund holds less than
+    the seed capital to retain, the distributable amount would be negative: members cannot be
+    asked to pay in at a share-out and the cycle must close, so the retained seed capital
+    absorbs the shortfall (`seed_loss`: the programme's grant lost) and nothing is distributed.
+    """
     policy = group_policy(session, group, cycle)
     cash = ledger.balance(session, group, "loan_fund_cash")
     seed = ledger.balance(session, group, "seed_capital")
-    retained = Money(min(seed.minor, cash.minor), group.currency) if policy.retain_seed_capital \
-        else Money.zero(group.currency)
+    zero = Money.zero(group.currency)
+    retained = Money(max(0, min(seed.minor, cash.minor)), group.currency) \
+        if policy.retain_seed_capital else zero
+    seed_loss = Money(max(0, seed.minor - cash.minor), group.currency) \
+        if policy.retain_seed_capital else zero
     distributable = cash - retained
     holdings = session.execute(
         select(Member, Account.units, Account.balance)
@@ -72,11 +85,14 @@ def plan(session: Session, group: Group, cycle: Cycle) -> ShareOutPlan:
     paid = sum(p.payout.minor for p in payouts)
     value = (Decimal(distributable.minor) / total).scaleb(-minor_digits(group.currency)) if total \
         else Decimal(0)
+    saved = Money(sum(p.savings.minor for p in payouts), group.currency)
     return ShareOutPlan(
         loan_fund_cash=cash, retained_seed=retained, distributable=distributable, total_shares=total,
         value_per_share=value.quantize(Decimal("0.0000000001")) if total else Decimal(0),
         payouts=payouts, remainder=distributable - Money(paid, group.currency),
         loans_outstanding=outstanding_loans(session, group.id),
+        savings=saved, loss=Money(max(0, saved.minor - distributable.minor), group.currency),
+        seed_loss=seed_loss,
     )
 
 
@@ -93,7 +109,13 @@ def execute(session: Session, actor: Actor, group: Group, *,
     """Share out at the open meeting and close the cycle; social fund, retained seed capital and
     the rounding remainder carry into the next cycle. Every member is told their payout.
 
-    Raises meeting.not_open, shareout.loans_outstanding, shareout.no_shares.
+    Every cycle can close: when losses leave nothing to distribute each member is paid zero (the
+    entry still closes their shares and the losses), and when the loan fund holds less than the
+    retained seed capital, the seed capital absorbs the shortfall (see `plan`). With no shares
+    bought, whatever the cycle earned is carried into the next one.
+
+    Raises meeting.not_open, shareout.loans_outstanding, shareout.nothing_recorded (a cycle in
+    which nothing at all was saved, earned, lost or carried: there is no share-out to record).
     """
     b = Business(session, actor, group, idempotency_key, {"op": "share_out"})
     if b.replay:
@@ -106,10 +128,6 @@ def execute(session: Session, actor: Actor, group: Group, *,
         raise DomainError("shareout.loans_outstanding",
                           "Every loan must be repaid or written off before the share-out",
                           loans=p.loans_outstanding)
-    if p.total_shares == 0:
-        raise DomainError("shareout.no_shares", "No member holds shares this cycle")
-    if p.distributable.minor < 0:
-        raise DomainError("shareout.negative", "The loan fund holds less than the retained capital")
     currency = b.group.currency
     lines: list[Line] = []
     accounts = session.scalars(select(Account).where(
@@ -118,19 +136,24 @@ def execute(session: Session, actor: Actor, group: Group, *,
         if account.balance or account.units:
             lines.append(Line(account.key, Money(-account.balance, currency), -account.units))
     # Seed capital beyond what is retained (all of it when the programme does not retain it, or
-    # what losses ate into) is shared out with the rest.
+    # what losses ate into) is shared out with the rest, or absorbs the losses.
     seed_balance = ledger.balance(session, b.group, "seed_capital")
     if seed_balance > p.retained_seed:
         lines.append(debit("seed_capital", seed_balance - p.retained_seed))
     total_paid = Money(sum(x.payout.minor for x in p.payouts), currency)
-    lines.append(credit("loan_fund_cash", total_paid))
+    if total_paid.minor:
+        lines.append(credit("loan_fund_cash", total_paid))
     if p.remainder.minor:
         lines.append(credit("carried_remainder", p.remainder))
+    if not lines:
+        raise DomainError("shareout.nothing_recorded",
+                          "Nothing was saved, earned or lost this cycle: there is nothing to share out")
     entry = b.post(
         kind="share_out", lines=lines,
         details={"distributable": p.distributable.minor, "retained_seed": p.retained_seed.minor,
                  "total_shares": p.total_shares, "value_per_share": str(p.value_per_share),
-                 "remainder": p.remainder.minor,
+                 "remainder": p.remainder.minor, "savings": p.savings.minor, "loss": p.loss.minor,
+                 "seed_loss": p.seed_loss.minor,
                  "payouts": {str(x.member_id): x.payout.minor for x in p.payouts}},
     )
     record = ShareOut(

@@ -77,25 +77,96 @@ def position_payload(pos: Position) -> dict[str, Any]:
     }
 
 
-def recent_entries(session: Session, group: Group, member: Member, limit: int = 5) -> list[Entry]:
-    """The member's newest entries, newest first (reversals included: they are part of the story)."""
-    return list(session.scalars(
-        select(Entry).where(Entry.group_id == group.id, Entry.member_id == member.id)
-        .order_by(Entry.seq.desc()).limit(limit)
-    ))
+@dataclass(frozen=True)
+class StatementLine:
+    """One entry about the member and her running totals after it."""
+
+    entry: Entry
+    amount: Money  # what the entry moved for her (a share-out or exit: her payout)
+    shares: int  # shares held after the entry
+    savings: Money  # savings after the entry
+    loan_balance: Money  # owed after the entry
+    social_fund: Money  # social fund paid in the entry's cycle, after it
+
+
+_PAYOUT_KINDS = ("share_out", "member_exit")
+
+
+def statement_lines(session: Session, group: Group, member: Member) -> list[StatementLine]:
+    """Every entry about the member, oldest first: the entries naming her, and those posting to
+    her accounts (the share-out, which closes her shares and pays her), with running totals
+    recomputed from the postings."""
+    accounts = select(Account.id).where(Account.group_id == group.id, Account.member_id == member.id)
+    about = select(Posting.entry_id).where(Posting.group_id == group.id,
+                                           Posting.account_id.in_(accounts))
+    found = session.scalars(
+        select(Entry).where(Entry.group_id == group.id,
+                            (Entry.member_id == member.id) | Entry.id.in_(about))
+        .order_by(Entry.seq)).all()
+    codes = dict(session.execute(select(Account.id, Account.code).where(
+        Account.group_id == group.id, (Account.member_id == member.id) | Account.member_id.is_(None))).all())
+    lines: list[StatementLine] = []
+    shares = savings = loan = social = 0
+    cycle_id: int | None = None
+    for entry in found:
+        if entry.cycle_id is not None and entry.cycle_id != cycle_id:
+            cycle_id, social = entry.cycle_id, 0
+        details = entry.details or {}
+        social_kind = entry.kind == "social_fund" or details.get("reversed_kind") == "social_fund"
+        for p in entry.postings:
+            code = codes.get(p.account_id)
+            if code == "member_shares":
+                savings -= p.amount
+                shares += p.units
+            elif code == "loans_receivable":
+                loan += p.amount
+            elif code == "social_fund" and social_kind and entry.member_id == member.id:
+                social -= p.amount
+        if entry.kind == "share_out":
+            amount = int((details.get("payouts") or {}).get(str(member.id), 0))
+        elif entry.kind == "member_exit":
+            amount = int(details.get("payout", 0))
+        else:
+            amount = max((abs(p.amount) for p in entry.postings), default=0)
+        money = group.currency
+        lines.append(StatementLine(entry=entry, amount=Money(amount, money), shares=shares,
+                                   savings=Money(savings, money), loan_balance=Money(loan, money),
+                                   social_fund=Money(social, money)))
+    return lines
+
+
+def last_payout(lines: list[StatementLine]) -> StatementLine | None:
+    """The member's share-out or exit payout, when it is the last entry about her."""
+    if lines and lines[-1].entry.kind in _PAYOUT_KINDS:
+        return lines[-1]
+    return None
+
+
+def recent_entries(session: Session, group: Group, member: Member, limit: int = 5) -> list[StatementLine]:
+    """The member's newest statement lines, newest first (reversals and payouts included: they
+    are part of the story)."""
+    return statement_lines(session, group, member)[::-1][:limit]
 
 
 def member_statement(session: Session, actor: Actor, group: Group, member: Member, *,
                      since: date | None = None, until: date | None = None) -> dict[str, Any]:
-    """The member's position and every entry about them in the date range. Raises member.not_found."""
+    """The member's position and every entry about her in the date range (share-out and exit
+    payouts included), each with the running totals after it. Raises member.not_found."""
     can_read_member(actor, group, member.id)
-    stmt = select(Entry).where(Entry.group_id == group.id, Entry.member_id == member.id)
-    if since:
-        stmt = stmt.where(Entry.effective_date >= since)
-    if until:
-        stmt = stmt.where(Entry.effective_date <= until)
+    lines = [line for line in statement_lines(session, group, member)
+             if (since is None or line.entry.effective_date >= since)
+             and (until is None or line.entry.effective_date <= until)]
     return {"member": member, "position": position(session, group, member),
-            "entries": list(session.scalars(stmt.order_by(Entry.seq)))}
+            "entries": [line.entry for line in lines], "lines": lines}
+
+
+def payout_payload(session: Session, group: Group, member: Member) -> dict[str, Any]:
+    """Her last share-out or exit payout, for the statement SMS, when it is her latest entry."""
+    line = last_payout(statement_lines(session, group, member))
+    if line is None:
+        return {}
+    return {"payout": line.amount.minor, "payout_kind": line.entry.kind,
+            "payout_date": line.entry.effective_date.isoformat()}
 
 
 def queue_statement(session: Session, actor: Actor, group: Group, member: Member,
@@ -104,7 +175,8 @@ def queue_statement(session: Session, actor: Actor, group: Group, member: Member
     can_read_member(actor, group, member.id)
     pos = position(session, group, member)
     ledger.queue_message(session, group, member.id, "statement",
-                         payload={"reason": reason, **position_payload(pos)})
+                         payload={"reason": reason, **position_payload(pos),
+                                  **payout_payload(session, group, member)})
 
 
 def queue_meeting_statements(session: Session, group: Group, meeting: Meeting) -> None:
@@ -115,4 +187,5 @@ def queue_meeting_statements(session: Session, group: Group, meeting: Meeting) -
             "reason": "meeting", "meeting_date": meeting.date.isoformat(),
             "closing_loan_fund": meeting.closing_loan_fund,
             "closing_social_fund": meeting.closing_social_fund, **position_payload(pos),
+            **payout_payload(session, group, member),
         })

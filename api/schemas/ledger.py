@@ -279,11 +279,25 @@ class PositionSchema(ma.Schema):
     next_meeting = fields.Date(allow_none=True)
 
 
+class StatementLineSchema(ma.Schema):
+    entry = fields.Nested(EntrySchema, required=True)
+    amount = MoneyField(required=True, metadata={
+        "description": "what the entry moved for the member; for a share-out or exit, her payout"})
+    shares = fields.Integer(required=True, metadata={"description": "shares held after the entry"})
+    savings = MoneyField(required=True, metadata={"description": "savings after the entry"})
+    loan_balance = MoneyField(required=True, metadata={"description": "owed after the entry"})
+    social_fund = MoneyField(required=True, metadata={
+        "description": "social fund paid in the entry's cycle, after it"})
+
+
 class StatementSchema(ma.Schema):
     member_id = fields.Function(lambda s: s["member"].id, required=True, metadata={"type": "integer"})
     name = fields.Function(lambda s: s["member"].name, required=True, metadata={"type": "string"})
     position = fields.Nested(PositionSchema, required=True)
-    entries = fields.List(fields.Nested(EntrySchema), required=True)
+    entries = fields.List(fields.Nested(EntrySchema), required=True, metadata={
+        "description": "every entry about the member, share-out and exit included"})
+    lines = fields.List(fields.Nested(StatementLineSchema), required=True, metadata={
+        "description": "the same entries, each with the member's running totals after it"})
 
 
 class PayoutSchema(ma.Schema):
@@ -306,6 +320,11 @@ class ShareOutPlanSchema(ma.Schema):
     payouts = fields.List(fields.Nested(PayoutSchema), required=True)
     remainder = MoneyField(required=True)
     loans_outstanding = fields.Integer(required=True)
+    savings = MoneyField(required=True, metadata={"description": "what members saved this cycle"})
+    loss = MoneyField(required=True, metadata={
+        "description": "savings less distributable: the losses members bear, in proportion to shares"})
+    seed_loss = MoneyField(required=True, metadata={
+        "description": "retained seed capital used up by losses the loan fund could not cover"})
 
 
 class ShareOutSchema(ma.Schema):

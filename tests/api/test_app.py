@@ -102,6 +102,28 @@ def test_unexpected_error_is_a_500_problem_with_request_id_and_no_trace(world, m
     assert body["request_id"] in caplog.text
 
 
+def test_a_ledger_fault_is_a_500_problem_never_a_refusal(world, monkeypatch, caplog, session):
+    """A core that builds an unbalanced entry is our bug: 500 with the fault's code, nothing
+    recorded, the fault counted and logged with the entry's facts."""
+    from vision_ledger import faults, ledger
+    from vision_ledger.money import Money
+
+    def off_by_one(code, amount, member_id=None, units=0):
+        return ledger.credit(code, amount - Money(1, amount.currency), member_id, units)
+
+    monkeypatch.setattr(savings, "credit", off_by_one)
+    before = faults.total()
+    seq = session.get(type(world.own.group), world.own.group.id).last_seq
+    r = world.as_("treasurer").post(f"{world.own.m}/share-purchases",
+                                    {"member_id": world.own.members[0].id, "shares": 1})
+    body = assert_problem(r, 500, "server.ledger_fault")
+    assert body["facts"] == {"fault": "ledger.unbalanced"}
+    assert faults.total() == before + 1
+    assert "share_purchase" in caplog.text and body["request_id"] in caplog.text
+    session.expire_all()
+    assert session.get(type(world.own.group), world.own.group.id).last_seq == seq
+
+
 def test_request_id_given_by_the_client_is_echoed(world):
     r = world.client.get(world.own.g, headers={**world.as_("admin").headers(), "X-Request-Id": "abc12345-x"})
     assert r.headers["X-Request-Id"] == "abc12345-x"

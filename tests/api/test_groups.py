@@ -128,6 +128,31 @@ def test_member_reads_their_statement(world, member):
     assert body["position"]["shares"] == 5
     assert body["position"]["savings"] == money("500.00")
     assert {e["member_id"] for e in body["entries"]} == {me.id}
+    assert [line["entry"]["id"] for line in body["lines"]] == [e["id"] for e in body["entries"]]
+
+
+def test_statement_shows_the_share_out_payout_with_running_totals(world, treasurer, member, session,
+                                                                   factory):
+    from sqlalchemy import select
+
+    from vision_ledger import loans
+    from vision_ledger.models import Loan, ShareOutPayout
+
+    me = world.own.members[1]
+    for loan in session.scalars(select(Loan).where(Loan.group_id == world.own.group.id,
+                                                   Loan.status == "active")).all():
+        loans.write_off_loan(session, factory.treasurer(world.own.group), world.own.group, loan, "gone")
+    session.commit()
+    r = treasurer.post(f"{world.own.g}/share-out", {})
+    assert r.status_code == 201, r.get_json()
+    body = member.get(f"{world.own.g}/members/{me.id}/statement").get_json()
+    assert body["entries"][-1]["kind"] == "share_out" and body["entries"][-1]["member_id"] is None
+    last = body["lines"][-1]
+    assert last["entry"]["kind"] == "share_out"
+    paid = session.scalars(select(ShareOutPayout.payout).where(ShareOutPayout.member_id == me.id)).one()
+    assert last["amount"] == money(f"{paid // 100}.{paid % 100:02d}")
+    assert (last["shares"], last["savings"], last["loan_balance"]) == (0, money("0.00"), money("0.00"))
+    assert body["lines"][0]["shares"] == 5 and body["lines"][0]["savings"] == money("500.00")
 
 
 def test_statement_filters_by_date(world, treasurer):

@@ -2,6 +2,7 @@
 corrections after a member left, and the ledger's own guard against empty postings."""
 
 from vision_ledger import cycles, groups, ledger, pins, reversals, savings, shareout
+from vision_ledger.errors import LedgerFault
 from vision_ledger.ledger import Line
 from vision_ledger.models import Member
 from vision_ledger.money import Money
@@ -109,10 +110,10 @@ def test_reversal_of_a_purchase_of_a_member_who_left_is_refused(session, factory
 # --- the ledger ----------------------------------------------------------------------------------
 
 
-def test_a_posting_of_nothing_is_refused(session, factory):
+def test_a_posting_of_nothing_is_a_fault_of_the_core(session, factory):
     group = factory.ready()
     before = entries(session, group)
-    with refused("ledger.empty_posting"):
+    with refused("ledger.empty_posting", LedgerFault):
         ledger.post(session, group, factory.system, kind="cash_variance", request={"op": "test"},
                     effective_date=ago(0),
                     lines=[Line("loan_fund_cash", _kes("0"), 0), Line("loan_fund_cash", _kes("0"), 0)])

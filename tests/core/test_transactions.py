@@ -3,7 +3,6 @@ grants, share-out, exits and reversals. One test per rule; each refusal changes 
 
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import select
 
 from vision_ledger import grants, ledger, loans, reversals, savings, shareout
@@ -12,15 +11,6 @@ from vision_ledger.models import Loan, OutboxMessage
 from vision_ledger.money import Money
 
 from .helpers import ago, cash, entries, refused, save
-
-
-@pytest.fixture
-def meeting_group(session, factory):
-    """15 members, each with 5 shares (KES 500) bought at a meeting 10 weeks ago, still open."""
-    group = factory.ready()
-    factory.meeting(group, on=ago(10))
-    save(session, factory, group, 5)
-    return group
 
 
 def kes(text):
@@ -331,13 +321,6 @@ def test_shareout_with_outstanding_loans_is_refused(session, factory, meeting_gr
     assert shareout.preview(session, t, meeting_group).loans_outstanding == 1
     loans.repay_loan(session, t, meeting_group, m, kes("1100"))
     shareout.execute(session, t, meeting_group)
-
-
-def test_shareout_without_shares_is_refused(session, factory):
-    group = factory.ready()
-    factory.meeting(group, on=ago(1))
-    with refused("shareout.no_shares"):
-        shareout.execute(session, factory.treasurer(group), group)
 
 
 def test_shareout_payouts_plus_remainder_equal_distributable(session, factory):

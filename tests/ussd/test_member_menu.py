@@ -167,3 +167,15 @@ def test_a_treasurer_reaches_their_own_account(treasurer, lang):
 
 def test_the_treasurer_pin_is_not_needed_for_reading(treasurer, lang):
     assert PIN not in treasurer.walk("3", "1").text
+
+
+def test_last_entries_show_the_share_out_payout_and_the_shares_after_it(world, phone, lang, meeting):
+    from vision_ledger import shareout
+
+    _buy(world, 2, 3)
+    shareout.execute(world.session, world.factory.treasurer(world.group), world.group)
+    screen = phone(world.member(2).phone).walk("2")
+    lines = screen.text.splitlines()
+    assert tx(lang, "Share-out") in lines[1] and money(lang, "300") in lines[1]
+    assert tx(lang, "Shares: {shares} = {value}", shares=Texts(lang).digits(0),
+              value=money(lang, "0")) in screen

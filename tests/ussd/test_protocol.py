@@ -74,6 +74,20 @@ def test_an_unexpected_error_ends_with_an_apology_and_is_logged_with_the_session
     assert treasurer.sid in caplog.text
 
 
+def test_a_ledger_fault_ends_with_the_apology(treasurer, monkeypatch, caplog):
+    import ussd.web
+    from vision_ledger.errors import LedgerFault
+
+    def fault(ctx):
+        raise LedgerFault("ledger.unbalanced", "The entry does not balance", difference="0.01")
+
+    monkeypatch.setattr(ussd.web, "hop", fault)
+    with caplog.at_level(logging.ERROR, logger="ussd"):
+        screen = treasurer.dial()
+    assert screen.end and screen.name == "error"
+    assert screen.text == Texts("en")("Sorry, something went wrong. Please try again later.")
+
+
 def test_the_apology_is_in_the_members_language(treasurer, world, monkeypatch):
     import ussd.web
 
