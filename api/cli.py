@@ -30,10 +30,12 @@ def _url(args: argparse.Namespace) -> str:
 
 def _database(args: argparse.Namespace) -> Any:
     """The command's database (one per command; `main` disposes of its engine at the end)."""
+    from vision_ledger import currencies
     from vision_ledger.db import Database
 
     if getattr(args, "_db", None) is None:
         args._db = Database(_url(args))
+        currencies.install(args._db)  # amounts read and written with the installation's digits
     return args._db
 
 
