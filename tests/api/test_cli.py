@@ -95,3 +95,29 @@ def test_the_demo_service_answers_the_ussd_menu_and_the_api(tmp_path_factory, mo
     me = client.get("/api/me", headers={"Authorization": f"Bearer {treasurer_token}"})
     assert me.status_code == 200, me.get_data(as_text=True)
     app.config["DATABASE"].engine.dispose()
+
+
+def test_programme_create_prints_its_id_and_list_shows_its_currency(tmp_path_factory, capsys):
+    url = fresh_database_url(tmp_path_factory, "cli3")
+    assert _run(url, "programme", "create", "--name", "Pockets of Stability", "--country", "YE",
+                "--currency", "YER", "--timezone", "Asia/Aden", "--languages", "ar,en",
+                "--usd-rate", "530", "--minor-digits", "2") == 0
+    programme_id = int(capsys.readouterr().out.strip())
+    assert _run(url, "programme", "list") == 0
+    row = [line for line in capsys.readouterr().out.splitlines()
+           if line.strip().startswith(str(programme_id))][0].split()
+    assert row[1:6] == ["YE", "YER", "2", "530", "Asia/Aden"]
+    assert _run(url, "token", "create", "--role", "operator", "--name", "ops") == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1].startswith("vl_")
+    assert _run(url, "token", "list") == 0
+    assert "installation" in capsys.readouterr().out
+
+
+def test_programme_create_with_conflicting_digits_is_refused(tmp_path_factory, capsys):
+    url = fresh_database_url(tmp_path_factory, "cli4")
+    base = ["programme", "create", "--name", "Y", "--country", "YE", "--currency", "YER",
+            "--timezone", "Asia/Aden", "--usd-rate", "530"]
+    assert _run(url, *base) == 0
+    capsys.readouterr()
+    assert _run(url, *base, "--minor-digits", "2") == 2
+    assert "currency.digits_conflict" in capsys.readouterr().err
