@@ -104,8 +104,8 @@ def test_programme_create_prints_its_id_and_list_shows_its_currency(tmp_path_fac
                 "--usd-rate", "530", "--minor-digits", "2") == 0
     programme_id = int(capsys.readouterr().out.strip())
     assert _run(url, "programme", "list") == 0
-    row = [line for line in capsys.readouterr().out.splitlines()
-           if line.strip().startswith(str(programme_id))][0].split()
+    row = next(line for line in capsys.readouterr().out.splitlines()
+               if line.strip().startswith(str(programme_id))).split()
     assert row[1:6] == ["YE", "YER", "2", "530", "Asia/Aden"]
     assert _run(url, "token", "create", "--role", "operator", "--name", "ops") == 0
     assert capsys.readouterr().out.strip().splitlines()[-1].startswith("vl_")
