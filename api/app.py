@@ -13,6 +13,7 @@ from typing import Any
 from flask import Flask, Response, g, jsonify, request
 from flask_smorest import Api
 
+from vision_ledger import currencies
 from vision_ledger.db import Database, ping
 
 from . import problems
@@ -117,6 +118,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     elif isinstance(database, str):
         database = Database(database)
     app.config["DATABASE"] = database  # the one place every door (API, USSD, SMS) finds it
+    currencies.install(database)  # amounts read and written with the installation's digits
 
     @app.before_request
     def _request_id() -> None:

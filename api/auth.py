@@ -28,7 +28,7 @@ from .session import database, session
 
 log = logging.getLogger("api")
 
-TOKEN_ROLES = ("admin", "auditor", "treasurer", "member")
+TOKEN_ROLES = ("operator", "admin", "auditor", "treasurer", "member")
 PREFIX = "vl_"
 TOUCH_EVERY = timedelta(seconds=60)  # last-used time is refreshed at most this often
 
@@ -39,13 +39,17 @@ def hash_token(token: str) -> str:
 
 def create_token(s: Session, *, role: str, name: str, programme_id: int | None = None,
                  group_id: int | None = None, member_id: int | None = None) -> tuple[ApiToken, str]:
-    """A new token and its secret (shown once). Admin/auditor need a programme, treasurer a group,
-    member a member. Raises token.* and *.not_found."""
+    """A new token and its secret (shown once). An operator has no scope; admin/auditor need a
+    programme, treasurer a group, member a member. Raises token.* and *.not_found."""
     if role not in TOKEN_ROLES:
         raise DomainError("token.unknown_role", f"Role must be one of {', '.join(TOKEN_ROLES)}", role=role)
     if not (name or "").strip():
         raise DomainError("token.name_required", "A token needs a name (whose it is)")
-    if role in ("admin", "auditor"):
+    if role == "operator":
+        if (programme_id, group_id, member_id) != (None, None, None):
+            raise DomainError("token.operator_unscoped",
+                              "An operator token is installation-wide: give no programme, group or member")
+    elif role in ("admin", "auditor"):
         if programme_id is None or s.get(Programme, programme_id) is None:
             raise NotFound("programme.not_found", f"An {role} token needs an existing programme "
                            "(--programme)", programme_id=programme_id)
@@ -95,7 +99,9 @@ def actor_of(token: ApiToken) -> Actor:
 
 
 def scope_of(actor: Actor) -> str:
-    """What an idempotency key is scoped to: the token's programme or group."""
+    """What an idempotency key is scoped to: the installation, the token's programme or group."""
+    if actor.role == "operator":
+        return "installation"
     if actor.role in ("admin", "auditor"):
         return f"programme:{actor.programme_id}"
     return f"group:{actor.group_id}"

@@ -1,4 +1,5 @@
-"""The `vision-ledger` command: serve, migrate, demo, token, verify, import; the other doors add their own.
+"""The `vision-ledger` command: serve, migrate, demo, programme, token, verify, backup, restore, import;
+the other doors add their own.
 
 A door adds commands with a module exposing `register(subparsers)`; the list of those modules is
 `extra_commands()` below, the one place that knows them.
@@ -30,10 +31,12 @@ def _url(args: argparse.Namespace) -> str:
 
 def _database(args: argparse.Namespace) -> Any:
     """The command's database (one per command; `main` disposes of its engine at the end)."""
+    from vision_ledger import currencies
     from vision_ledger.db import Database
 
     if getattr(args, "_db", None) is None:
         args._db = Database(_url(args))
+        currencies.install(args._db)  # amounts read and written with the installation's digits
     return args._db
 
 
@@ -101,6 +104,40 @@ def _demo_doors(args: argparse.Namespace) -> None:
           "`vision-ledger worker` sends them through AT_* settings.\n", flush=True)
 
 
+# --- programmes ------------------------------------------------------------------------------------
+
+
+def cmd_programme_create(args: argparse.Namespace) -> int:
+    from vision_ledger.actors import Actor
+    from vision_ledger.programmes import create_programme
+
+    languages = [x.strip() for x in args.languages.split(",")] if args.languages else None
+    with _database(args).unit_of_work() as s:
+        programme = create_programme(
+            s, Actor(role="operator", channel="cli", name="cli"), name=args.name,
+            country=args.country, currency=args.currency, timezone=args.timezone,
+            languages=languages, usd_rate=args.usd_rate, minor_digits=args.minor_digits)
+        programme_id = programme.id
+    print(programme_id)
+    return 0
+
+
+def cmd_programme_list(args: argparse.Namespace) -> int:
+    from vision_ledger import currencies
+    from vision_ledger.actors import Actor
+    from vision_ledger.programmes import list_programmes
+
+    with _database(args).unit_of_work(write=False) as s:
+        rows = list_programmes(s, Actor(role="operator", channel="cli", name="cli"))
+        print(f"{'id':>4}  {'country':<7} {'currency':<8} {'digits':>6} {'usd rate':>10}  "
+              f"{'timezone':<20} {'languages':<10} name")
+        for p in rows:
+            digits = currencies.recorded_digits(s, p.currency)
+            print(f"{p.id:>4}  {p.country:<7} {p.currency:<8} {digits:>6} {p.usd_rate:>10}  "
+                  f"{p.timezone:<20} {','.join(p.languages):<10} {p.name}")
+    return 0
+
+
 # --- tokens ----------------------------------------------------------------------------------------
 
 
@@ -123,7 +160,8 @@ def cmd_token_list(args: argparse.Namespace) -> int:
         rows = list_tokens(s)
         print(f"{'id':>4}  {'role':<9} {'scope':<14} {'last used':<26} {'status':<8} name")
         for t in rows:
-            scope = (f"programme {t.programme_id}" if t.role in ("admin", "auditor")
+            scope = ("installation" if t.role == "operator"
+                     else f"programme {t.programme_id}" if t.role in ("admin", "auditor")
                      else f"group {t.group_id}" if t.role == "treasurer" else f"member {t.member_id}")
             used = t.last_used_at.isoformat(timespec="seconds") if t.last_used_at else "never"
             status = "revoked" if t.revoked_at else "active"
@@ -270,9 +308,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     token = sub.add_parser("token", help="API tokens").add_subparsers(dest="token_command", required=True)
     create = token.add_parser("create", help="create a token (shown once)")
-    create.add_argument("--role", required=True, choices=["admin", "auditor", "treasurer", "member"])
+    create.add_argument("--role", required=True,
+                        choices=["operator", "admin", "auditor", "treasurer", "member"])
     create.add_argument("--name", required=True, help="whose token it is")
-    scope = create.add_mutually_exclusive_group(required=True)
+    scope = create.add_mutually_exclusive_group()  # none for an operator
     scope.add_argument("--programme", type=int)
     scope.add_argument("--group", type=int)
     scope.add_argument("--member", type=int)
@@ -281,6 +320,20 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = token.add_parser("revoke", help="revoke a token")
     revoke.add_argument("id", type=int)
     revoke.set_defaults(func=cmd_token_revoke)
+
+    programme = sub.add_parser("programme", help="programmes of the installation").add_subparsers(
+        dest="programme_command", required=True)
+    pcreate = programme.add_parser("create", help="create a programme; prints its id")
+    pcreate.add_argument("--name", required=True)
+    pcreate.add_argument("--country", required=True, help="ISO 3166 code: KE, YE, XK...")
+    pcreate.add_argument("--currency", required=True, help="ISO 4217 code: KES, YER, EUR...")
+    pcreate.add_argument("--timezone", required=True, help="its groups' default: Africa/Nairobi...")
+    pcreate.add_argument("--languages", help="comma-separated, of en,sw,ar (default: all)")
+    pcreate.add_argument("--usd-rate", help="units of the currency per US dollar, e.g. 130")
+    pcreate.add_argument("--minor-digits", type=int,
+                         help="digits after the decimal mark, if not Babel's (YER: 0)")
+    pcreate.set_defaults(func=cmd_programme_create)
+    programme.add_parser("list", help="list programmes").set_defaults(func=cmd_programme_list)
 
     verify = sub.add_parser("verify", help="recompute the books from the postings")
     which = verify.add_mutually_exclusive_group()

@@ -61,8 +61,8 @@ def load(s: Session, today: date | None = None) -> Demo:
 def _create(s: Session, today: date) -> Demo:
     system = Actor.system("demo")
     programme = groups.create_programme(
-        s, system, name=PROGRAMME_NAME, country="KE", currency="KES",
-        policy={"loan_min": 65000, "loan_max": 260000})  # KES 650-2,600, about USD 5-20
+        s, system, name=PROGRAMME_NAME, country="KE", currency="KES", timezone="Africa/Nairobi",
+        languages=["en", "sw"], usd_rate="130")  # loans KES 650-2,600: USD 5-20 at 130
     start = today - timedelta(weeks=6)
     group = groups.create_group(
         s, system, programme, name="Umoja Demo VSLA",

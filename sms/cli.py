@@ -12,6 +12,7 @@ import sys
 from typing import Any
 
 from sms import outbox, schedule, worker
+from vision_ledger import currencies
 from vision_ledger.db import Database
 
 
@@ -45,6 +46,7 @@ def _database(args: argparse.Namespace) -> Database:
     """The command's one Database, kept on `args` so that the host CLI's main disposes of it."""
     if getattr(args, "_db", None) is None:
         args._db = Database(_url(args))
+        currencies.install(args._db)  # amounts read and written with the installation's digits
     return args._db
 
 

@@ -24,6 +24,7 @@ from typing import Protocol
 from sms import outbox, schedule
 from sms.gateway import SendResult
 from sms.settings import Settings, gateway_from_env, worker_name
+from vision_ledger import currencies
 from vision_ledger.db import Database
 
 log = logging.getLogger("sms.worker")
@@ -156,7 +157,9 @@ def run_from_env(*, once: bool, url: str | None = None) -> int:
     and run a worker."""
     logging.basicConfig(level=os.environ.get("VISION_LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    worker = Worker(Database(url), gateway_from_env(), Settings.from_env())
+    database = Database(url)
+    currencies.install(database)  # texts render amounts with the installation's digits
+    worker = Worker(database, gateway_from_env(), Settings.from_env())
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: worker.stop.set())
     try:

@@ -22,6 +22,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from migrations import upgrade
+from vision_ledger import money
 from vision_ledger.db import Database, make_engine
 
 from .factories import Factory
@@ -53,6 +54,15 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
         return real_connect(self, address)  # type: ignore[arg-type]
 
     monkeypatch.setattr(socket.socket, "connect", guarded)
+
+
+@pytest.fixture(autouse=True)
+def _installation_digits() -> Iterator[None]:
+    """Each test starts with no recorded minor digits (a process's choices come from its database,
+    and each test has its own)."""
+    money.reset_minor_digits()
+    yield
+    money.reset_minor_digits()
 
 
 def fresh_database_url(tmp_path_factory: pytest.TempPathFactory, name: str = "db") -> str:

@@ -28,7 +28,8 @@ class Factory:
             policy.setdefault("loan_min", 65000)  # KES 650 ~ USD 5
             policy.setdefault("loan_max", 260000)  # KES 2,600 ~ USD 20
         return groups.create_programme(self.session, self.system, name="Test programme",
-                                       country="KE", currency=currency, policy=policy)
+                                       country="KE", currency=currency, policy=policy,
+                                       timezone="Africa/Nairobi")
 
     def admin(self, programme: Programme | int) -> Actor:
         pid = programme if isinstance(programme, int) else programme.id

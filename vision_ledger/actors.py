@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from .errors import NotFound, PermissionDenied
 from .models import Group
 
-ROLES = ("admin", "auditor", "treasurer", "member", "system")
+ROLES = ("operator", "admin", "auditor", "treasurer", "member", "system")
 CHANNELS = ("api", "ussd", "sms", "cli", "system")
 
 
@@ -15,7 +15,9 @@ CHANNELS = ("api", "ussd", "sms", "cli", "system")
 class Actor:
     """An admin or auditor is scoped to a programme; a treasurer or member to a group.
 
-    `system` is the service itself (scheduled reminders, the demo loader): unscoped.
+    An `operator` runs the installation: creates programmes and their first staff tokens, reads
+    programme records and policies; never a group, a member or the books (those are the programme
+    staff's). `system` is the service itself (scheduled reminders, the demo loader): unscoped.
     """
 
     role: str
@@ -36,6 +38,9 @@ class Actor:
             raise ValueError(f"{self.role} needs a group")
         if self.role == "member" and self.member_id is None:
             raise ValueError("member needs a member id")
+        if self.role == "operator" and (self.programme_id, self.group_id, self.member_id) != (
+                None, None, None):
+            raise ValueError("an operator has no programme, group or member scope")
 
     @property
     def label(self) -> str:
@@ -94,11 +99,31 @@ def can_manage(actor: Actor, group: Group) -> None:
         )
 
 
+def can_operate(actor: Actor) -> None:
+    """Installation management (programmes, their first staff tokens): operators and the system.
+
+    Raises permission.operator_only.
+    """
+    if actor.role not in ("operator", "system"):
+        raise PermissionDenied("permission.operator_only",
+                               "Only the installation's operators manage programmes", role=actor.role)
+
+
+def refuse_operator(actor: Actor) -> None:
+    """An operator reaches programme records, never their books or settings. permission.staff_only."""
+    if actor.role == "operator":
+        raise PermissionDenied("permission.staff_only",
+                               "Operators manage the installation; programmes' staff run them",
+                               role=actor.role)
+
+
 def can_administer(actor: Actor, group: Group | None = None, programme_id: int | None = None) -> None:
     """Programme staff acts (groups, grants, staff reversals): admins of the programme only."""
     pid = group.programme_id if group is not None else programme_id
     if actor.role == "system":
         return
+    if group is None:
+        refuse_operator(actor)
     if actor.role in ("admin", "auditor") and actor.programme_id == pid:
         if actor.role == "admin":
             return

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 from dateutil.rrule import rrulestr
@@ -16,10 +15,15 @@ from .actors import Actor, can_administer, can_manage, can_read_group
 from .amounts import check_locale, default_locale
 from .errors import DomainError, NotFound, PermissionDenied
 from .models import Cycle, Group, Member, Programme
-from .money import check_currency
-from .policy import Policy, from_dict, programme_policy, refine
+from .policy import Policy, from_dict, refine
+from .programmes import (  # noqa: F401  (re-exported: the doors and tests know them as groups.*)
+    LANGUAGES,
+    check_timezone,
+    create_programme,
+    get_programme,
+    update_programme_policy,
+)
 
-LANGUAGES = ("en", "sw", "ar")
 MEMBER_ROLES = ("chair", "treasurer", "secretary", "money_counter", "key_holder", "box_keeper",
                 "member")
 COMMITTEE_ROLES = ("chair", "treasurer", "secretary", "money_counter")
@@ -61,75 +65,38 @@ def check_schedule(schedule: str) -> str:
     return schedule
 
 
-def _check_timezone(tz: str) -> str:
-    try:
-        ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise DomainError("group.invalid_timezone", f"Unknown time zone {tz}", timezone=tz) from exc
-    return tz
-
-
-# --- programmes -------------------------------------------------------------------------------
-
-
-def create_programme(session: Session, actor: Actor, *, name: str, country: str, currency: str,
-                     policy: dict[str, Any] | None = None) -> Programme:
-    """Create a programme with its policy. System actors only (admins are scoped to one).
-
-    Raises permission.denied, money.unknown_currency, policy.*.
-    """
-    if actor.role != "system":
-        raise PermissionDenied("permission.denied", "Programmes are created by the operators",
-                               role=actor.role)
-    currency = check_currency(currency)
-    full = programme_policy(currency, policy)
-    programme = Programme(name=name, country=country.upper(), currency=currency,
-                          policy=full.as_dict())
-    session.add(programme)
-    session.flush()
-    return programme
-
-
-def get_programme(session: Session, actor: Actor, programme_id: int) -> Programme:
-    """Raises programme.not_found (also when outside the actor's scope)."""
-    programme = session.get(Programme, programme_id)
-    if programme is None or (actor.role != "system" and actor.programme_id != programme_id):
-        raise NotFound("programme.not_found", "No such programme", programme_id=programme_id)
-    return programme
-
-
-def update_programme_policy(session: Session, actor: Actor, programme: Programme,
-                            changes: dict[str, Any]) -> Programme:
-    """Change programme settings; groups' refinements must still fit. Raises policy.*."""
-    can_administer(actor, programme_id=programme.id)
-    merged = {**programme.policy, **changes}
-    full = programme_policy(programme.currency, merged)
-    for group in session.scalars(select(Group).where(Group.programme_id == programme.id)):
-        refine(full, group.policy)
-    programme.policy = full.as_dict()
-    session.flush()
-    return programme
-
-
 # --- groups -----------------------------------------------------------------------------------
 
 
+def check_group_language(programme: Programme, language: str) -> str:
+    """A group speaks one of its programme's languages. Raises member.unknown_language,
+    group.language_not_in_programme."""
+    check_language(language)
+    if language not in programme.languages:
+        raise DomainError("group.language_not_in_programme",
+                          f"The programme's groups speak {', '.join(programme.languages)}",
+                          language=language, allowed=list(programme.languages))
+    return language
+
+
 def create_group(session: Session, actor: Actor, programme: Programme, *, name: str,
-                 schedule: str, timezone: str, language: str = "en", region: str | None = None,
-                 district: str | None = None, village: str | None = None,
+                 schedule: str, timezone: str | None = None, language: str | None = None,
+                 region: str | None = None, district: str | None = None, village: str | None = None,
                  country: str | None = None, policy: dict[str, Any] | None = None,
                  locale: str | None = None) -> Group:
-    """Create a group (it is forming until it has enough members). Raises policy.*, group.*
-    (group.unknown_locale for a locale Babel does not know)."""
+    """Create a group (it is forming until it has enough members). Its time zone defaults to the
+    programme's, its language to the programme's first, its locale (how amounts are written) to
+    its language in its country. Raises policy.*, group.* (group.unknown_locale for a locale
+    Babel does not know)."""
     can_administer(actor, programme_id=programme.id)
     refine(from_dict(programme.policy), policy)
     country = (country or programme.country).upper()
-    language = check_language(language)
+    language = check_group_language(programme, language or programme.languages[0])
     group = Group(
         programme_id=programme.id, name=name, country=country,
         locale=check_locale(locale) if locale else default_locale(language, country),
         region=region, district=district, village=village, currency=programme.currency,
-        timezone=_check_timezone(timezone), language=language,
+        timezone=check_timezone(timezone or programme.timezone), language=language,
         schedule=check_schedule(schedule), policy=dict(policy or {}), last_seq=0,
         last_hash="0" * 64, lock_version=0,
     )
@@ -164,21 +131,26 @@ def group_policy(session: Session, group: Group, cycle: Cycle | None = None) -> 
 
 
 def update_group(session: Session, actor: Actor, group: Group, **changes: Any) -> Group:
-    """Change a group's name, location, language, locale, schedule or policy refinements.
-    Raises group.unknown_field, group.unknown_locale, member.unknown_language, policy.*."""
+    """Change a group's name, location, language, locale, schedule or policy refinements (its
+    constitution: within the programme's bounds, and still fitting its open cycle's settings).
+
+    Raises group.*, policy.out_of_range, policy.unknown_setting, cycle.settings_outside_policy.
+    """
     can_manage(actor, group)
+    programme = session.get(Programme, group.programme_id)
+    assert programme is not None
     if "policy" in changes:
-        programme = session.get(Programme, group.programme_id)
-        assert programme is not None
-        refine(from_dict(programme.policy), changes["policy"])
+        from .constitution import check_refinements
+
+        check_refinements(session, group, programme, changes["policy"])
     for key, given in changes.items():
         value = given
         if key == "schedule":
             value = check_schedule(given)
         elif key == "timezone":
-            value = _check_timezone(given)
+            value = check_timezone(given)
         elif key == "language":
-            value = check_language(given)
+            value = check_group_language(programme, given)
         elif key == "locale":
             value = check_locale(given)
         elif key not in ("name", "region", "district", "village", "policy"):

@@ -51,7 +51,7 @@ COLUMNS: dict[str, str] = {
     "language": "the member's language: en, sw, ar or its name (default: the group's)",
     "region": "the group's region (county, governorate)",
     "country": "the group's country, ISO 3166 code (default: the programme's)",
-    "timezone": "the group's time zone, e.g. Africa/Nairobi (default: the import's)",
+    "timezone": "the group's time zone, e.g. Africa/Nairobi (default: the import's, else the programme's)",
     "meeting_schedule": "a weekday (Thursday) or an RRULE (default: the import's)",
     "group_language": "the group's language (default: the import's, else the first member's)",
 }
@@ -480,7 +480,9 @@ class _Importer:
         settings = self._group_settings(row)
         if settings is None:
             return None
-        settings.setdefault("timezone", self.defaults.timezone)
+        # The import's defaults, else the programme's own time zone; the language the import names,
+        # else the first member's (create_group refuses one the programme does not use).
+        settings.setdefault("timezone", self.defaults.timezone or self.programme.timezone)
         settings.setdefault("schedule", self.defaults.schedule)
         settings.setdefault("language", self.defaults.group_language or row.member.get("language"))
         wrong = False

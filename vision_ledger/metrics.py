@@ -63,7 +63,7 @@ from sqlalchemy import and_, case, func, literal_column, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement, Select
 
-from .actors import Actor
+from .actors import Actor, refuse_operator
 from .errors import DomainError, NotFound, PermissionDenied
 from .groups import group_policy
 from .meetings import local_today
@@ -93,6 +93,7 @@ def require_staff(actor: Actor, programme_id: int, group: Group | None = None) -
                                role=actor.role)
     if group is not None:
         raise NotFound("group.not_found", "No such group", group_id=group.id)
+    refuse_operator(actor)  # sees the programme's record, never its books
     raise NotFound("programme.not_found", "No such programme", programme_id=programme_id)
 
 

@@ -56,9 +56,33 @@ class Programme(Base):
     country: Mapped[str] = mapped_column(String(2))
     currency: Mapped[str] = mapped_column(String(3))
     policy: Mapped[dict[str, Any]] = mapped_column(JSON)
+    timezone: Mapped[str] = mapped_column(String(64), server_default="UTC")  # its groups' default
+    languages: Mapped[list[str]] = mapped_column(JSON)  # a group's language is one of these
+    # Units of the currency per US dollar, a decimal string ("130", "0.92"), stated at creation:
+    # the policy's money defaults (in USD) were converted at it, and the installation's amount
+    # bounds are relative to it.
+    usd_rate: Mapped[str] = mapped_column(String(40), server_default="1")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     groups: Mapped[list[Group]] = relationship(back_populates="programme")
+
+
+class Currency(Base):
+    """The installation's one choice of minor digits for a currency, fixed by its first programme.
+
+    Every process formats and parses amounts with these digits (vision_ledger.currencies), so a
+    rial is never read with 0 digits by one worker and 2 by another.
+    """
+
+    __tablename__ = "currencies"
+
+    code: Mapped[str] = mapped_column(String(3), primary_key=True)
+    minor_digits: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    __table_args__ = (
+        CheckConstraint("minor_digits BETWEEN 0 AND 4", name="minor_digits_possible"),
+    )
 
 
 class Group(Base):
@@ -449,5 +473,9 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
-        CheckConstraint("role IN ('admin', 'auditor', 'treasurer', 'member')", name="role_known"),
+        CheckConstraint("role IN ('operator', 'admin', 'auditor', 'treasurer', 'member')",
+                        name="role_known"),
+        # An operator manages the installation: no programme, group or member scope.
+        CheckConstraint("role <> 'operator' OR (programme_id IS NULL AND group_id IS NULL "
+                        "AND member_id IS NULL)", name="operator_unscoped"),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 
@@ -19,8 +20,41 @@ from .errors import DomainError
 MAX_AMOUNT_MINOR = 10**13
 
 
+# The installation's choice of minor digits per currency (vision_ledger.currencies records it in
+# the database when a currency's first programme is created; it never changes afterwards). A
+# process learns the choices where it starts (`use_minor_digits`) and asks `_LOOKUP` about a
+# currency it has not seen, so a worker started before a programme was created still reads and
+# formats that programme's amounts with the programme's digits. Only recorded choices are cached.
+_DIGITS: dict[str, int] = {}
+_LOOKUP: list[Callable[[str], int | None]] = []  # at most one: where the process's database is
+
+
+def use_minor_digits(choices: dict[str, int],
+                     lookup: Callable[[str], int | None] | None = None) -> None:
+    """Install the installation's recorded digits and the lookup for currencies not yet seen."""
+    _DIGITS.clear()
+    _DIGITS.update(choices)
+    _LOOKUP.clear()
+    if lookup is not None:
+        _LOOKUP.append(lookup)
+
+
+def reset_minor_digits() -> None:
+    """Forget every recorded choice (tests: each test has its own database state)."""
+    use_minor_digits({}, None)
+
+
 def minor_digits(currency: str) -> int:
-    """Digits after the decimal point for a currency (KES 2, YER 2, JPY 0), per CLDR."""
+    """Digits after the decimal point for a currency: the installation's recorded choice, else
+    CLDR's (KES 2, JPY 0, YER 0: CLDR's usage, where ISO 4217 says 2)."""
+    digits = _DIGITS.get(currency)
+    if digits is not None:
+        return digits
+    if _LOOKUP:
+        digits = _LOOKUP[0](currency)
+        if digits is not None:
+            _DIGITS[currency] = digits
+            return digits
     return get_currency_precision(currency)
 
 

@@ -7,11 +7,13 @@ for a range setting a narrower range, for a ceiling a lower value, for a floor a
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, fields, replace
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from .errors import DomainError
-from .money import MAX_AMOUNT_MINOR
+from .money import MAX_AMOUNT_MINOR, minor_digits
 
 
 @dataclass(frozen=True)
@@ -119,31 +121,132 @@ def _refused(setting: str, value: Any, **facts: Any) -> DomainError:
     )
 
 
-def programme_policy(currency: str, overrides: dict[str, Any] | None = None) -> Policy:
-    """A programme's full policy: the domain's defaults plus the programme's own numbers.
+# --- the installation's bounds ----------------------------------------------------------------
+# The hard numbers of the programme documents (DOMAIN.md): no programme's policy, and so no group's
+# or cycle's refinement of it, may leave them. Settings not listed are bounded only by `validate`.
+INSTALLATION_BOUNDS: dict[str, tuple[int, int]] = {
+    "members_min": (10, 20),  # a group of 10 to 20 active members
+    "members_max": (10, 20),
+    "service_charge_bp": (100, 2000),  # 1 % to 20 % a month
+    "service_charge_min_bp": (100, 2000),
+    "service_charge_max_bp": (100, 2000),
+    "loan_term_months": (1, 3),  # at most 3 months
+    "loan_term_max_months": (1, 3),
+    "cycle_weeks": (36, 52),  # a cycle of 36 to 52 weeks
+    "cycle_weeks_min": (36, 52),
+    "cycle_weeks_max": (36, 52),
+}
+# Every money setting lies between one minor unit and this many times its USD default converted at
+# the programme's rate: a fine of USD 100 may be a programme's choice, USD 1,000 is a typing slip.
+AMOUNT_BOUND_FACTOR = 10
 
+
+def parse_usd_rate(rate: str | Decimal | int) -> Decimal:
+    """Units of a currency per US dollar, from a decimal string ("130", "0.92").
+
+    Raises policy.invalid_usd_rate (not a positive decimal of at most 12 digits and 6 decimals).
+    """
+    if isinstance(rate, float | bool):
+        raise DomainError("policy.invalid_usd_rate", "Give the rate as a decimal string",
+                          usd_rate=str(rate))
+    text = str(rate).strip()
+    if not _RATE.fullmatch(text) or Decimal(text) <= 0:
+        raise DomainError("policy.invalid_usd_rate",
+                          f"Not a rate (units of the currency per US dollar): {text!r}",
+                          usd_rate=text)
+    return Decimal(text)
+
+
+_RATE = re.compile(r"\d{1,12}(\.\d{1,6})?")
+
+
+def convert_usd(usd_cents: int, rate: Decimal, digits: int) -> int:
+    """A USD amount (in cents) in a currency's minor units, rounded to two significant figures of
+    the currency (half up), and to at least one minor unit.
+
+    USD 20 at KES 130 is KES 2,600; at YER 530 it is YER 10,600, written YER 11,000; at EUR 0.92
+    it is EUR 18.40, written EUR 18.
+    """
+    exact = Decimal(usd_cents) / 100 * rate  # major units of the currency
+    if exact <= 0:
+        return 1
+    step = Decimal(1).scaleb(exact.adjusted() - 1)  # the second significant figure's place
+    step = max(step, Decimal(1).scaleb(-digits))  # never finer than the minor unit
+    rounded = (exact / step).quantize(Decimal(1), rounding=ROUND_HALF_UP) * step
+    return max(1, int(rounded.scaleb(digits)))
+
+
+def implied_usd_rate(loan_max: int, digits: int) -> Decimal:
+    """The rate a loan ceiling implies against USD 20 (programmes that gave loan bounds, no rate)."""
+    return (Decimal(loan_max).scaleb(-digits) * 100 / USD_LOAN_BOUNDS[1]).normalize()
+
+
+def money_defaults(rate: Decimal, digits: int) -> dict[str, int]:
+    """Every money setting's USD default converted at `rate` (units per USD), in minor units."""
+    return {name: convert_usd(usd, rate, digits) for name, usd in USD_MONEY_DEFAULTS.items()}
+
+
+def amount_bounds(rate: Decimal, digits: int) -> dict[str, tuple[int, int]]:
+    """The installation's bounds of every money setting at `rate`: one minor unit to
+    AMOUNT_BOUND_FACTOR times the converted default."""
+    return {name: (1, AMOUNT_BOUND_FACTOR * value)
+            for name, value in money_defaults(rate, digits).items()}
+
+
+def check_installation_bounds(p: Policy, rate: Decimal, digits: int) -> None:
+    """Refuse a programme policy outside the installation's bounds. Raises policy.out_of_range
+    (facts: setting, value, minimum, maximum, bound="installation")."""
+    bounds = {**INSTALLATION_BOUNDS, **amount_bounds(rate, digits)}
+    for name, (lo, hi) in bounds.items():
+        value = getattr(p, name)
+        if not lo <= value <= hi:
+            raise DomainError(
+                "policy.out_of_range",
+                f"Setting {name} = {value!r} is outside the installation's bounds ({lo} to {hi})",
+                setting=name, value=value, minimum=lo, maximum=hi, bound="installation",
+            )
+
+
+def programme_policy(currency: str, overrides: dict[str, Any] | None = None, *,
+                     usd_rate: Decimal | None = None, digits: int | None = None) -> Policy:
+    """A programme's full policy: the domain's defaults, the money ones converted from USD at
+    `usd_rate` (units of the currency per USD), plus the programme's own numbers (which win).
+
+    Without a rate, a non-USD programme must give its loan bounds and the other amounts follow
+    at the rate its loan ceiling implies. The result must lie within the installation's bounds.
     Raises policy.unknown_setting, policy.out_of_range, policy.loan_bounds_required.
     """
     overrides = dict(overrides or {})
     _check_names(overrides)
     if "charge_methods" in overrides:
         overrides["charge_methods"] = tuple(overrides["charge_methods"])
-    if currency == "USD":
-        for name, usd in USD_MONEY_DEFAULTS.items():
-            overrides.setdefault(name, usd)
-    elif "loan_min" not in overrides or "loan_max" not in overrides:
-        raise DomainError(
-            "policy.loan_bounds_required",
-            f"Give the loan bounds (USD 5 to 20) in {currency}: loan_min and loan_max",
-            currency=currency,
-        )
-    else:
+    digits = minor_digits(currency) if digits is None else digits
+    if currency == "USD" and usd_rate is None:
+        usd_rate = Decimal(1)
+    if usd_rate is None:
+        if "loan_min" not in overrides or "loan_max" not in overrides:
+            raise DomainError(
+                "policy.loan_bounds_required",
+                f"Give the rate of {currency} to the US dollar (usd_rate), or the loan bounds "
+                f"(USD 5 to 20) in {currency}: loan_min and loan_max",
+                currency=currency,
+            )
+        _check_amount(overrides["loan_max"], "loan_max")
         # The other amounts at the rate the loan ceiling implies against USD 20.
         for name, usd in USD_MONEY_DEFAULTS.items():
             overrides.setdefault(name, usd * overrides["loan_max"] // USD_LOAN_BOUNDS[1])
+        usd_rate = implied_usd_rate(overrides["loan_max"], digits)
+    for name, value in money_defaults(usd_rate, digits).items():
+        overrides.setdefault(name, value)
     policy = Policy(**overrides)
     validate(policy)
+    check_installation_bounds(policy, usd_rate, digits)
     return policy
+
+
+def _check_amount(value: Any, name: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise _refused(name, value, minimum=1)
 
 
 def _check_names(data: dict[str, Any]) -> None:
@@ -258,3 +361,27 @@ def from_dict(data: dict[str, Any]) -> Policy:
     if "charge_methods" in data:
         data["charge_methods"] = tuple(data["charge_methods"])
     return Policy(**{k: v for k, v in data.items() if k in _FIELD_NAMES})
+
+
+def refinement_bounds(base: Policy) -> dict[str, dict[str, Any]]:
+    """What a group (or a cycle) may choose for each setting under `base`: a minimum and/or
+    maximum, or the allowed values."""
+    out: dict[str, dict[str, Any]] = {}
+    for name, (kind, bounds) in _REFINE.items():
+        current = getattr(base, name)
+        if kind in ("range", "within"):
+            lo = 1 if bounds[0] == "_one" else getattr(base, bounds[0])
+            out[name] = {"minimum": lo, "maximum": getattr(base, bounds[1])}
+        elif kind == "ceiling":
+            out[name] = {"minimum": 1, "maximum": current}
+        elif kind == "floor":
+            out[name] = {"minimum": current}
+        elif kind == "any_int":
+            out[name] = {"minimum": 0}
+        elif kind == "choice":
+            out[name] = {"allowed": list(base.charge_methods)}
+        elif kind == "choice_bool":
+            out[name] = {"allowed": [True, False]}
+        else:
+            out[name] = {"allowed": [current]}
+    return out

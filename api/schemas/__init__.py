@@ -14,7 +14,6 @@ from .groups import (
     PinSet,
     PolicyChanges,
     PolicySchema,
-    ProgrammeSchema,
 )
 from .ledger import (
     AccountSchema,
@@ -45,14 +44,24 @@ from .ledger import (
     WelfarePayout,
     WriteOff,
 )
+from .programmes import (
+    GroupPolicyChanges,
+    GroupPolicySchema,
+    ProgrammeCreate,
+    ProgrammeSchema,
+    ProgrammeTokenCreate,
+    ProgrammeTokenSchema,
+)
 
 __all__ = [
     "AccountSchema", "BalancesSchema", "CycleCreate", "CycleSchema", "EntrySchema", "FineCharge",
-    "GrantIn", "GroupCreate", "GroupSchema", "GroupUpdate", "HealthSchema", "JournalPage",
+    "GrantIn", "GroupCreate", "GroupPolicyChanges", "GroupPolicySchema", "GroupSchema",
+    "GroupUpdate", "HealthSchema", "JournalPage",
     "JournalQuery", "LoanDetail", "LoanDisbursement", "LoanQuery", "LoanSchema", "MeSchema",
     "MeetingClose", "MeetingDetail", "MeetingOpen", "MeetingSchema", "MemberCreate", "MemberExit",
     "MemberSchema", "MemberUpdate", "MoneyIn", "MoneySchema", "PinSet", "PolicyChanges",
-    "PolicySchema", "ProblemSchema", "ProgrammeSchema", "Repayment", "Reversal", "ShareOutPlanSchema",
+    "PolicySchema", "ProblemSchema", "ProgrammeCreate", "ProgrammeSchema", "ProgrammeTokenCreate",
+    "ProgrammeTokenSchema", "Repayment", "Reversal", "ShareOutPlanSchema",
     "ShareOutSchema", "SharePurchase", "SocialFundPayment", "StatementQuery", "StatementSchema",
     "TrialBalanceSchema", "VerifySchema", "WelfarePayout", "WriteOff",
 ]

@@ -18,11 +18,11 @@ INT = validate.Range(min=0, max=10**12)
 AMOUNT = validate.Range(min=0, max=MAX_AMOUNT_MINOR)
 
 
-def _policy_fields(*, required: bool) -> dict[str, fields.Field]:
+def _policy_fields(*, required: bool, allow_none: bool = False) -> dict[str, fields.Field]:
     """One field per policy setting, from the core's Policy dataclass (they cannot drift apart)."""
     out: dict[str, fields.Field] = {}
     for f in dc_fields(Policy):
-        kw: dict[str, Any] = {"required": required}
+        kw: dict[str, Any] = {"required": required, "allow_none": allow_none}
         if f.name == "charge_methods":
             out[f.name] = fields.List(fields.String(validate=validate.OneOf(["flat", "declining"])), **kw)
         elif f.name == "charge_method":
@@ -47,13 +47,6 @@ class PolicyChanges(_PolicyChanges):  # type: ignore[misc,valid-type]
         unknown = ma.RAISE
 
 
-class ProgrammeSchema(ma.Schema):
-    id = fields.Integer(required=True)
-    name = fields.String(required=True)
-    country = fields.String(required=True)
-    currency = fields.String(required=True)
-    policy = fields.Nested(PolicySchema, required=True)
-    created_at = Timestamp(required=True)
 
 
 class GroupSchema(ma.Schema):
@@ -80,9 +73,11 @@ class GroupCreate(Strict):
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     schedule = fields.String(required=True, validate=validate.Length(min=1, max=200),
                              metadata={"example": "FREQ=WEEKLY;BYDAY=TH"})
-    timezone = fields.String(required=True, validate=validate.Length(min=1, max=64),
-                             metadata={"example": "Africa/Nairobi"})
-    language = fields.String(validate=validate.OneOf(LANGUAGES))
+    timezone = fields.String(validate=validate.Length(min=1, max=64),
+                             metadata={"example": "Africa/Nairobi",
+                                       "description": "default: the programme's"})
+    language = fields.String(validate=validate.OneOf(LANGUAGES),
+                             metadata={"description": "one of the programme's; default its first"})
     region = fields.String(validate=validate.Length(max=100), allow_none=True)
     district = fields.String(validate=validate.Length(max=100), allow_none=True)
     village = fields.String(validate=validate.Length(max=100), allow_none=True)

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Response, g
 
-from vision_ledger import cycles, groups, shareout, statements
+from vision_ledger import constitution, cycles, groups, shareout, statements
 from vision_ledger.actors import can_manage
 
 from .. import queries
@@ -15,6 +15,8 @@ from ..schemas import (
     CycleCreate,
     CycleSchema,
     EntrySchema,
+    GroupPolicyChanges,
+    GroupPolicySchema,
     GroupSchema,
     GroupUpdate,
     MemberCreate,
@@ -47,6 +49,23 @@ def get_group(group_id: int) -> Any:
 def update_group(changes: dict[str, Any], group_id: int) -> Any:
     """Change a group's name, location, language, schedule or policy refinements."""
     return groups.update_group(session(), g.actor, g.group, **changes)
+
+
+@blp.route(f"{GROUP}/policy", methods=["GET"])
+@blp.response(200, GroupPolicySchema)
+def get_group_policy(group_id: int) -> Any:
+    """The group's constitution: the policy in force and where each setting comes from."""
+    return constitution.policy_view(session(), g.actor, g.group)
+
+
+@blp.route(f"{GROUP}/policy", methods=["PATCH"])
+@blp.arguments(GroupPolicyChanges)
+@blp.response(200, GroupPolicySchema)
+def update_group_policy(changes: dict[str, Any], group_id: int) -> Any:
+    """Change the group's own settings within the programme's bounds (admins, the treasurer)."""
+    s = session()
+    constitution.change_constitution(s, g.actor, g.group, changes)
+    return constitution.policy_view(s, g.actor, g.group)
 
 
 # --- members -------------------------------------------------------------------------------------

@@ -113,6 +113,7 @@ def build_side(session: Any, factory: Any) -> Side:
                      ("treasurer", {"group_id": group.id}), ("member", {"member_id": members[1].id})):
         _, secret = create_token(session, role=role, name=f"{role} of test", **kw)
         side.tokens[role] = secret
+    _, side.tokens["operator"] = create_token(session, role="operator", name="operator of test")
     return side
 
 

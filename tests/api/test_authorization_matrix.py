@@ -1,4 +1,4 @@
-"""Every role x every route x own / other scope, with the expected status.
+"""Every role (the operator too) x every route x own / other scope, with the expected status.
 
 The routes come from the app's own route table: a route missing from MATRIX fails, so no new
 route can escape the matrix. Outside its scope every role gets 404 (never 403), so ids of other
@@ -43,7 +43,15 @@ MATRIX: dict[str, tuple[str, str, Any, tuple[int, int, int, int]]] = {
                                                         "timezone": "Africa/Nairobi"}, (403, 404, 201, 404)),
     # The matrix sends JSON: an admin gets as far as the media type check (415).
     "imports.import_members": ("POST", P + "/imports", None, (403, 404, 415, 404)),
+    "programmes.list_programmes": ("GET", "/api/programmes", None, (403, 403, 403, 403)),
+    "programmes.create_programme": ("POST", "/api/programmes", {
+        "name": "Matrix programme", "country": "KE", "currency": "KES",
+        "timezone": "Africa/Nairobi", "usd_rate": "130"}, (403, 403, 403, 403)),
+    "programmes.create_programme_token": ("POST", P + "/tokens", {"role": "admin", "name": "first"},
+                                          (403, 404, 403, 404)),
     "groups.get_group": ("GET", G, None, (200, 200, 200, 200)),
+    "groups.get_group_policy": ("GET", G + "/policy", None, (200, 200, 200, 200)),
+    "groups.update_group_policy": ("PATCH", G + "/policy", {"shares_max": 4}, (403, 403, 200, 200)),
     "groups.update_group": ("PATCH", G, {"village": "Kikambala"}, (403, 403, 200, 200)),
     "groups.list_members": ("GET", G + "/members", None, (200, 404, 200, 200)),
     "groups.add_member": ("POST", G + "/members", _new_member, (403, 403, 201, 201)),
@@ -103,7 +111,20 @@ MATRIX: dict[str, tuple[str, str, Any, tuple[int, int, int, int]]] = {
     "outbox.outbox_summary": ("GET", "/api/outbox", None, (200, 403, 200, 403)),
     "outbox.outbox_retry": ("POST", "/api/outbox/{failed_sms}/retry", None, (403, 403, 200, 403)),
 }
-UNSCOPED = {"programmes.me", "outbox.outbox_summary"}  # the token's own scope, whatever the path
+UNSCOPED = {"programmes.me", "outbox.outbox_summary", "programmes.list_programmes",
+            "programmes.create_programme"}  # the token's own scope, whatever the path
+# The installation's operator: programme records and their first staff tokens, in any programme;
+# never a programme's settings, groups or books (403: a role refusal, the same in every
+# programme), and no group at all (404, as outside any scope). Status in any programme.
+OPERATOR = {
+    "programmes.me": 200, "programmes.list_programmes": 200, "programmes.create_programme": 201,
+    "programmes.get_programme": 200, "programmes.get_policy": 200,
+    "programmes.create_programme_token": 201,
+    "programmes.update_policy": 403, "programmes.list_groups": 403, "programmes.create_group": 403,
+    "audit.programme_measures": 403, "audit.programme_flags": 403, "audit.verify_programme": 403,
+    "audit.export_journal": 403, "outbox.outbox_summary": 403, "outbox.outbox_retry": 403,
+    "imports.import_members": 403,
+}  # every other route (a group's): 404
 # Routes closed to a role whatever the ids: the refusal does not depend on whose id it is, so it
 # tells nothing about other groups. expected statuses in the other scope, as MATRIX's tuples.
 OTHER_SCOPE = {"outbox.outbox_retry": (404, 403, 404, 403)}
@@ -177,7 +198,15 @@ def test_authorization_matrix(endpoint, method, world, session):
         assert r.status_code == want, (role, "own", r.get_data(as_text=True))
         if want >= 400:
             assert r.mimetype == "application/problem+json"
+    want = OPERATOR.get(endpoint, 404)
+    for side, ids in ((world.own, own), (world.other, other)):
+        b = body(side) if callable(body) else body
+        r = _request(world.as_("operator"), method, _fill(template, ids), _fill(b, ids))
+        assert r.status_code == want, ("operator", r.get_data(as_text=True))
+        if want >= 400:
+            assert r.mimetype == "application/problem+json"
 
 
 def test_matrix_has_no_stale_routes():
     assert {e for e, _ in _routes()} == set(MATRIX)
+    assert set(OPERATOR) <= set(MATRIX)

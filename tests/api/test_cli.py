@@ -132,3 +132,27 @@ def test_import_members_dry_run_then_real_then_rerun(tmp_path_factory, tmp_path,
     with database.unit_of_work(write=False) as s:
         assert s.query(Member).count() == 10
     database.engine.dispose()
+def test_programme_create_prints_its_id_and_list_shows_its_currency(tmp_path_factory, capsys):
+    url = fresh_database_url(tmp_path_factory, "cli3")
+    assert _run(url, "programme", "create", "--name", "Pockets of Stability", "--country", "YE",
+                "--currency", "YER", "--timezone", "Asia/Aden", "--languages", "ar,en",
+                "--usd-rate", "530", "--minor-digits", "2") == 0
+    programme_id = int(capsys.readouterr().out.strip())
+    assert _run(url, "programme", "list") == 0
+    row = next(line for line in capsys.readouterr().out.splitlines()
+               if line.strip().startswith(str(programme_id))).split()
+    assert row[1:6] == ["YE", "YER", "2", "530", "Asia/Aden"]
+    assert _run(url, "token", "create", "--role", "operator", "--name", "ops") == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1].startswith("vl_")
+    assert _run(url, "token", "list") == 0
+    assert "installation" in capsys.readouterr().out
+
+
+def test_programme_create_with_conflicting_digits_is_refused(tmp_path_factory, capsys):
+    url = fresh_database_url(tmp_path_factory, "cli4")
+    base = ["programme", "create", "--name", "Y", "--country", "YE", "--currency", "YER",
+            "--timezone", "Asia/Aden", "--usd-rate", "530"]
+    assert _run(url, *base) == 0
+    capsys.readouterr()
+    assert _run(url, *base, "--minor-digits", "2") == 2
+    assert "currency.digits_conflict" in capsys.readouterr().err

@@ -71,10 +71,10 @@ def test_a_real_run_with_a_row_error_is_a_422_problem_with_the_report_and_writes
     assert _members(session, world) == before
 
 
-def test_a_new_group_without_a_timezone_is_refused_when_no_default_is_given(world):
+def test_a_new_group_without_a_schedule_is_refused_when_no_default_is_given(world):
     body = assert_problem(_post(world, "admin", csv_of(*umoja(2))), 422, "import.rows_invalid")
-    assert {e["code"] for e in body["facts"]["errors"]} == {"import.timezone_required",
-                                                            "import.schedule_required"}
+    # The time zone comes from the programme; the meeting day has no default.
+    assert {e["code"] for e in body["facts"]["errors"]} == {"import.schedule_required"}
 
 
 def test_a_file_that_is_not_a_csv_is_refused_with_its_code(world):

@@ -216,11 +216,16 @@ def test_a_phone_may_be_in_two_groups_of_the_programme_as_add_member_allows(sess
     assert len(groups.groups_of_phone(session, "+254712300000")) == 2
 
 
-def test_a_new_group_needs_a_timezone_and_schedule_from_its_row_or_the_defaults(session, factory):
+def test_a_new_group_needs_a_schedule_and_takes_the_programmes_timezone_by_default(session, factory):
     programme = factory.programme()
+    programme.timezone = ""  # a programme without a time zone of its own (none is, since 0004)
     report = run(session, factory, programme, csv_of(*umoja(2)), defaults=None, dry_run=True)
     assert errors_of(report) == [(2, "timezone", "import.timezone_required"),
                                  (2, "meeting_schedule", "import.schedule_required")]
+    programme.timezone = "Africa/Nairobi"
+    only_schedule = ImportDefaults(schedule="Thursday")
+    report = run(session, factory, programme, csv_of(*umoja(2)), defaults=only_schedule, dry_run=True)
+    assert report.ok and errors_of(report) == []
     header = HEADER + ",time_zone,schedule"
     rows = [r + ",Asia/Aden,FREQ=WEEKLY;BYDAY=SU" for r in umoja(2)]
     data = "\n".join([header.replace(",", "\t"), *(r.replace(",", "\t") for r in rows)]).encode()

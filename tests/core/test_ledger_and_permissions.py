@@ -407,7 +407,7 @@ def test_staff_do_not_record_meeting_business(session, factory, group):
 
 def test_programmes_are_created_by_operators_only(session, factory):
     p = factory.programme()
-    with refused("permission.denied", PermissionDenied):
+    with refused("permission.operator_only", PermissionDenied):
         groups.create_programme(session, factory.admin(p), name="x", country="KE", currency="USD")
 
 
