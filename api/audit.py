@@ -152,11 +152,13 @@ class ProgrammeMeasuresArgs(ProgrammeArgs):
 class FlagArgs(PeriodArgs):
     verify = fields.Boolean(metadata={"description": "Also verify the journals (default: yes for a group, "
                                                      "no for a programme)."})
-    treasurer_reversals_max = fields.Integer(validate=validate.Range(min=0))
-    missed_meetings_max = fields.Integer(validate=validate.Range(min=0))
-    key_holders_min = fields.Integer(validate=validate.Range(min=0))
+    # Counts within a cycle: a threshold past these can never be reached, and an unbounded one
+    # overflows the database's integers (SQLite's are 64-bit).
+    treasurer_reversals_max = fields.Integer(validate=validate.Range(min=0, max=10_000))
+    missed_meetings_max = fields.Integer(validate=validate.Range(min=0, max=104))
+    key_holders_min = fields.Integer(validate=validate.Range(min=0, max=20))
     idle_meetings = fields.Integer(validate=validate.Range(min=1, max=52))
-    rollovers_max = fields.Integer(validate=validate.Range(min=0))
+    rollovers_max = fields.Integer(validate=validate.Range(min=0, max=100))
     ros_min = fields.Decimal(validate=validate.Range(min=-10, max=10))
     ros_max = fields.Decimal(validate=validate.Range(min=-10, max=10))
 

@@ -103,3 +103,11 @@ def test_group_audit_routes_refuse_the_treasurer_and_other_programmes(world, pat
 def test_programme_audit_routes_are_out_of_scope_for_other_programmes(world, path):
     assert_problem(world.as_("auditor", "other").get(world.own.p + path), 404, "programme.not_found")
     assert_problem(world.as_("treasurer").get(world.own.p + path), 404, "programme.not_found")
+
+
+@pytest.mark.parametrize("threshold", ["rollovers_max", "treasurer_reversals_max", "missed_meetings_max",
+                                       "key_holders_min"])
+def test_a_flag_threshold_past_any_reachable_count_is_refused_not_overflowed(world, auditor, threshold):
+    r = auditor.get(f"{world.own.p}/flags?{threshold}=10000000000000000000")
+    assert r.status_code == 422, r.get_data(as_text=True)
+    assert r.get_json()["code"] == "request.invalid"
