@@ -388,7 +388,8 @@ class ShareOut(Base):
     group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"), index=True)
     cycle_id: Mapped[int] = mapped_column(ForeignKey("cycles.id"), unique=True)
     meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id"))
-    entry_id: Mapped[int] = mapped_column(ForeignKey("entries.id"))
+    # None for a cycle in which nothing was saved, earned, lost or carried: nothing to post.
+    entry_id: Mapped[int | None] = mapped_column(ForeignKey("entries.id"))
     loan_fund_cash: Mapped[int] = mapped_column(BigInteger)
     retained_seed: Mapped[int] = mapped_column(BigInteger)
     distributable: Mapped[int] = mapped_column(BigInteger)

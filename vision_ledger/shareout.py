@@ -114,8 +114,10 @@ def execute(session: Session, actor: Actor, group: Group, *,
     retained seed capital, the seed capital absorbs the shortfall (see `plan`). With no shares
     bought, whatever the cycle earned is carried into the next one.
 
-    Raises meeting.not_open, shareout.loans_outstanding, shareout.nothing_recorded (a cycle in
-    which nothing at all was saved, earned, lost or carried: there is no share-out to record).
+    A cycle in which nothing at all was saved, earned, lost or carried closes too: its share-out
+    record has no entry, since there is nothing to post.
+
+    Raises meeting.not_open, shareout.loans_outstanding.
     """
     b = Business(session, actor, group, idempotency_key, {"op": "share_out"})
     if b.replay:
@@ -146,8 +148,7 @@ def execute(session: Session, actor: Actor, group: Group, *,
     if p.remainder.minor:
         lines.append(credit("carried_remainder", p.remainder))
     if not lines:
-        raise DomainError("shareout.nothing_recorded",
-                          "Nothing was saved, earned or lost this cycle: there is nothing to share out")
+        return _close_empty_cycle(session, b, p)
     entry = b.post(
         kind="share_out", lines=lines,
         details={"distributable": p.distributable.minor, "retained_seed": p.retained_seed.minor,
@@ -171,6 +172,22 @@ def execute(session: Session, actor: Actor, group: Group, *,
                              payload={"shares": x.shares, "payout": x.payout.minor,
                                       "value_per_share": str(p.value_per_share),
                                       "date": entry.effective_date.isoformat()})
+    b.cycle.status = "closed"
+    b.cycle.closed_at = utcnow()
+    session.flush()
+    return record
+
+
+def _close_empty_cycle(session: Session, b: Business, p: ShareOutPlan) -> ShareOut:
+    """Nothing moved this cycle: record the share-out of nothing and close the cycle."""
+    assert b.cycle is not None and b.meeting is not None
+    record = ShareOut(
+        group_id=b.group.id, cycle_id=b.cycle.id, meeting_id=b.meeting.id, entry_id=None,
+        loan_fund_cash=p.loan_fund_cash.minor, retained_seed=p.retained_seed.minor,
+        distributable=p.distributable.minor, total_shares=p.total_shares,
+        value_per_share=str(p.value_per_share), remainder=p.remainder.minor,
+    )
+    session.add(record)
     b.cycle.status = "closed"
     b.cycle.closed_at = utcnow()
     session.flush()

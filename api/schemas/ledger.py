@@ -331,7 +331,8 @@ class ShareOutSchema(ma.Schema):
     id = fields.Integer(required=True)
     cycle_id = fields.Integer(required=True)
     meeting_id = fields.Integer(required=True)
-    entry_id = fields.Integer(required=True)
+    entry_id = fields.Integer(required=True, allow_none=True, metadata={
+        "description": "the share-out's journal entry; null when nothing moved in the cycle"})
     loan_fund_cash = MoneyField(required=True)
     retained_seed = MoneyField(required=True)
     distributable = MoneyField(required=True)

@@ -98,11 +98,21 @@ def test_fine_above_maximum_at_cycle_start_is_refused(session, factory):
     assert groups.open_cycle(session, group.id) is None
 
 
+def test_a_fine_ceiling_below_the_open_cycles_fine_waits_for_the_next_cycle(session, factory):
+    group = factory.ready(fines={"late": _kes("1000")})
+    with refused("policy.open_cycle_outside"):
+        groups.update_group(session, factory.admin(group.programme_id), group,
+                            policy={"fine_max": 50_000})
+
+
 def test_fine_above_a_ceiling_lowered_since_the_cycle_began_is_refused(session, factory):
     group = factory.ready(fines={"late": _kes("1000")})
     factory.meeting(group, on=ago(1))
-    groups.update_group(session, factory.admin(group.programme_id), group,
-                        policy={"fine_max": 50_000})
+    # A ceiling stored lower than the cycle's fine (a policy written before the constitution
+    # checked open cycles): the fine is still refused when it is charged.
+    programme = group.programme
+    programme.policy = {**programme.policy, "fine_max": 50_000}
+    session.flush()
     before = entries(session, group)
     with refused("fine.above_maximum"):
         savings.charge_fine(session, factory.treasurer(group), group, factory.members(group)[2], "late")
@@ -126,8 +136,10 @@ def test_policy_maximum_beyond_the_ledger_limit_is_refused():
     with refused("policy.out_of_range"):
         policy.programme_policy("KES", {"loan_min": 65000, "loan_max": 260000,
                                         "grant_max": MAX_AMOUNT_MINOR + 1})
-    assert policy.programme_policy("KES", {"loan_min": 65000, "loan_max": 260000,
-                                           "grant_max": MAX_AMOUNT_MINOR}).grant_max == MAX_AMOUNT_MINOR
+    # The installation's bounds (10x the converted USD default) sit far below the ledger's limit.
+    with refused("policy.out_of_range"):
+        policy.programme_policy("KES", {"loan_min": 65000, "loan_max": 260000,
+                                        "grant_max": MAX_AMOUNT_MINOR})
 
 
 # --- the meeting's count -------------------------------------------------------------------------
