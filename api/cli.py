@@ -48,9 +48,41 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+DEMO_PEPPER_FILE = "demo_pin_pepper"
+
+
+def _demo_pepper() -> None:
+    """The demo's PIN pepper: VISION_PIN_PEPPER when set, else one generated once and kept in
+    ./instance (beside the demo database, whose PIN hashes need the same pepper next time)."""
+    import os
+    from pathlib import Path
+
+    from vision_ledger import pins
+
+    if os.environ.get(pins.PEPPER_ENV):
+        return
+    path = Path("instance") / DEMO_PEPPER_FILE
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(pins.generate_pepper())
+        print(f"generated a demo PIN pepper in {path} (set {pins.PEPPER_ENV} in production)")
+    os.environ[pins.PEPPER_ENV] = path.read_text().strip()
+
+
+def _require_pepper() -> None:
+    """Production refuses to start without the PIN pepper. Raises pin.no_pepper,
+    pin.pepper_too_short."""
+    from vision_ledger import pins
+
+    pins.peppers()
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from . import demo
 
+    _demo_pepper()
     with _database(args).unit_of_work() as s:
         loaded = demo.load(s)
     if not loaded.created:
@@ -75,6 +107,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from .server import serve
 
     url = _url(args)
+    if args.demo:
+        _demo_pepper()
+    _require_pepper()
     upgrade(url)
     if args.demo:
         cmd_demo(args)

@@ -34,6 +34,11 @@ TEST_URL = os.environ.get("VISION_TEST_DATABASE_URL", "sqlite")
 os.environ["TZ"] = "Africa/Nairobi"
 time.tzset()
 
+# PINs are peppered with a server-side key (vision_ledger/pins.py); the suite has its own, which
+# the servers it starts inherit. A test that needs another sets it with pins.configure.
+TEST_PIN_PEPPER = "test-pepper-" + "p" * 32
+os.environ.setdefault("VISION_PIN_PEPPER", TEST_PIN_PEPPER)
+
 
 def is_postgres() -> bool:
     return TEST_URL.startswith("postgresql")
