@@ -15,7 +15,7 @@ from flask_smorest import Api
 
 from vision_ledger.db import Database, ping
 
-from . import problems
+from . import logmask, problems
 from . import session as request_session
 from .schemas.common import ProblemSchema
 
@@ -110,6 +110,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
     app.config.update(_config_from_env())
     app.config.update(config or {})
+    logmask.install()
+    logmask.remember_secret(*(app.config.get(name) for name in (
+        "USSD_SECRET", "SMS_SECRET", "VISION_USSD_SECRET", "VISION_SMS_SECRET", "AT_API_KEY")))
 
     database = app.config.get("DATABASE")
     if database is None:

@@ -254,6 +254,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     from vision_ledger.errors import DomainError
 
+    from .logmask import install
+
+    install()
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
