@@ -58,19 +58,22 @@ def test_the_access_log_of_the_served_app_carries_no_secret(tmp_path_factory, tm
              "--workers", "1", "--threads", "2"], stdout=sink, stderr=subprocess.STDOUT, env=env)
         try:
             base = f"http://127.0.0.1:{port}"
-            for _ in range(200):
+            deadline = time.monotonic() + 180  # migrate + gunicorn start, slow on a loaded machine
+            while True:
                 try:
-                    requests.get(f"{base}/healthz", timeout=1)
+                    requests.get(f"{base}/healthz", timeout=30)
                     break
                 except requests.ConnectionError:
-                    time.sleep(0.1)
+                    assert server.poll() is None, out.read_text()
+                    assert time.monotonic() < deadline, "the server did not start: " + out.read_text()
+                    time.sleep(0.2)
             form = {"sessionId": "ATUid_x1", "serviceCode": "*384#", "phoneNumber": "+254700000009",
                     "networkCode": "63902", "text": ""}
-            assert requests.post(f"{base}/ussd/demo-ussd", data=form, timeout=10).status_code == 200
+            assert requests.post(f"{base}/ussd/demo-ussd", data=form, timeout=60).status_code == 200
             requests.post(f"{base}/sms/demo-sms/inbound", data={"from": "+254700000009", "text": "BAL",
-                                                               "id": "x1"}, timeout=10)
+                                                               "id": "x1"}, timeout=60)
             requests.get(f"{base}/api/me", headers={"Authorization": "Bearer vl_" + "Z" * 43},
-                         timeout=10)
+                         timeout=60)
         finally:
             server.terminate()
             server.wait(timeout=30)
