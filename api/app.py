@@ -16,13 +16,14 @@ from flask_smorest import Api
 from vision_ledger import currencies
 from vision_ledger.db import Database, ping
 
-from . import problems
+from . import logmask, problems
 from . import session as request_session
 from .schemas.common import ProblemSchema
 
 # Settings read from the environment (the test's dict wins over them).
 ENV_SETTINGS = (
     "VISION_DATABASE_URL", "VISION_SECRET_KEY", "VISION_USSD_SECRET", "VISION_SMS_SECRET",
+    "VISION_AUTH_FAILURE_LIMIT",
     "AT_USERNAME", "AT_API_KEY", "AT_SENDER_ID", "AT_BASE_URL",
 )
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
@@ -111,6 +112,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
     app.config.update(_config_from_env())
     app.config.update(config or {})
+    logmask.install()
+    logmask.remember_secret(*(app.config.get(name) for name in (
+        "USSD_SECRET", "SMS_SECRET", "VISION_USSD_SECRET", "VISION_SMS_SECRET", "AT_API_KEY")))
 
     database = app.config.get("DATABASE")
     if database is None:

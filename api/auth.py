@@ -11,13 +11,13 @@ import hashlib
 import hmac
 import logging
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import g, request
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from vision_ledger import groups
+from vision_ledger import groups, ratelimits
 from vision_ledger.actors import Actor, can_read_member
 from vision_ledger.db import utcnow
 from vision_ledger.errors import DomainError, NotFound
@@ -38,9 +38,14 @@ def hash_token(token: str) -> str:
 
 
 def create_token(s: Session, *, role: str, name: str, programme_id: int | None = None,
-                 group_id: int | None = None, member_id: int | None = None) -> tuple[ApiToken, str]:
+                 group_id: int | None = None, member_id: int | None = None,
+                 expires_at: datetime | None = None) -> tuple[ApiToken, str]:
     """A new token and its secret (shown once). An operator has no scope; admin/auditor need a
-    programme, treasurer a group, member a member. Raises token.* and *.not_found."""
+    programme, treasurer a group, member a member; `expires_at` (optional) must be in the future.
+    Raises token.* and *.not_found."""
+    if expires_at is not None and expires_at <= utcnow():
+        raise DomainError("token.expiry_in_past", "A token's expiry must be in the future",
+                          expires_at=expires_at)
     if role not in TOKEN_ROLES:
         raise DomainError("token.unknown_role", f"Role must be one of {', '.join(TOKEN_ROLES)}", role=role)
     if not (name or "").strip():
@@ -69,7 +74,8 @@ def create_token(s: Session, *, role: str, name: str, programme_id: int | None =
         programme_id = None
     secret = PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(name=name.strip()[:200], token_hash=hash_token(secret), role=role,
-                     programme_id=programme_id, group_id=group_id, member_id=member_id)
+                     programme_id=programme_id, group_id=group_id, member_id=member_id,
+                     expires_at=expires_at)
     s.add(token)
     s.flush()
     return token, secret
@@ -111,23 +117,71 @@ def _unauthorised(detail: str) -> ApiProblem:
     return ApiProblem(401, "auth.unauthorised", detail, headers={"WWW-Authenticate": 'Bearer realm="vision"'})
 
 
+# Failed authentications allowed per client address and per token prefix (COUNT/SECONDS).
+DEFAULT_AUTH_FAILURE_LIMIT = "20/300"
+
+
+def _failure_keys(secret: str) -> list[str]:
+    keys = [f"auth:ip:{request.remote_addr or 'unknown'}"]
+    if secret:
+        keys.append(f"auth:prefix:{secret[:len(PREFIX) + 6]}")
+    return keys
+
+
+def _failure_limit() -> ratelimits.Limit:
+    from flask import current_app
+
+    return ratelimits.Limit.parse(str(current_app.config.get("VISION_AUTH_FAILURE_LIMIT")
+                                      or DEFAULT_AUTH_FAILURE_LIMIT))
+
+
+def _too_many(wait: int) -> ApiProblem:
+    return ApiProblem(429, "auth.too_many_failures",
+                      "Too many failed authentications from this address or for this token; "
+                      "try again later", headers={"Retry-After": str(wait)}, retry_after=wait)
+
+
 def authenticate() -> Actor:
-    """The actor of the request's bearer token. Raises 401 problems."""
+    """The actor of the request's bearer token. Raises 401 and 429 problems.
+
+    Failures are counted per client address and per token prefix in the database (every worker
+    shares the counts); once either is over VISION_AUTH_FAILURE_LIMIT, even a good token is
+    answered 429 with Retry-After until the window ends."""
     header = request.headers.get("Authorization", "")
     scheme, _, secret = header.partition(" ")
     secret = secret.strip()
-    if scheme.lower() != "bearer" or not secret:
-        raise _unauthorised("Send a bearer token: Authorization: Bearer <token>")
-    digest = hash_token(secret)
     db = database()
-    if db.shared_connection:  # tests: everything happens on the test's one connection
+    limit = _failure_limit()
+    with db.unit_of_work(write=False) as s:
+        waits = [w for key in _failure_keys(secret) if (w := ratelimits.over(s, key, limit))]
+    if waits:
+        raise _too_many(max(waits))
+    try:
+        if scheme.lower() != "bearer" or not secret:
+            raise _unauthorised("Send a bearer token: Authorization: Bearer <token>")
+        return _authenticated(db, hash_token(secret))
+    except ApiProblem:
+        # The request's own session (opened on the tests' shared connection) is rolled back with
+        # the 401; the count must outlive it, so that session ends first.
+        stale = g.pop("db_session", None)
+        if stale is not None:
+            stale.rollback()
+            stale.close()
+        with db.unit_of_work() as s:
+            for key in _failure_keys(secret):
+                ratelimits.hit(s, key, limit)
+        raise
+
+
+def _authenticated(db: object, digest: str) -> Actor:
+    if db.shared_connection:  # type: ignore[attr-defined]  # tests: one connection for all
         token = _find(session(), digest)
         _touch(token)
         return actor_of(token)
     # Read the token in a transaction of its own, before the request's unit of work begins: a
     # writing request holds SQLite's write lock from its first statement, and the last-use
     # bookkeeping must not wait for it.
-    with db.unit_of_work(write=False) as s:
+    with db.unit_of_work(write=False) as s:  # type: ignore[attr-defined]
         token = _find(s, digest)
         actor = actor_of(token)
     _touch(token)
@@ -135,10 +189,22 @@ def authenticate() -> Actor:
 
 
 def _find(s: Session, digest: str) -> ApiToken:
+    """The live token of a digest: not revoked, not expired, its member still in the group."""
     token = s.scalars(select(ApiToken).where(ApiToken.token_hash == digest)).first()
     if token is None or not hmac.compare_digest(token.token_hash, digest) or token.revoked_at is not None:
         raise _unauthorised("The token is unknown or revoked")
+    now = utcnow()
+    if token.expires_at is not None and _aware(token.expires_at, now) <= now:
+        raise _unauthorised("The token has expired")
+    if token.member_id is not None:
+        member = s.get(Member, token.member_id)
+        if member is None or member.status != "active":
+            raise _unauthorised("The token's member has left the group")
     return token
+
+
+def _aware(moment: datetime, now: datetime) -> datetime:
+    return moment.replace(tzinfo=now.tzinfo) if moment.tzinfo is None else moment
 
 
 def _touch(token: ApiToken) -> None:

@@ -51,9 +51,41 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+DEMO_PEPPER_FILE = "demo_pin_pepper"
+
+
+def _demo_pepper() -> None:
+    """The demo's PIN pepper: VISION_PIN_PEPPER when set, else one generated once and kept in
+    ./instance (beside the demo database, whose PIN hashes need the same pepper next time)."""
+    import os
+    from pathlib import Path
+
+    from vision_ledger import pins
+
+    if os.environ.get(pins.PEPPER_ENV):
+        return
+    path = Path("instance") / DEMO_PEPPER_FILE
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(pins.generate_pepper())
+        print(f"generated a demo PIN pepper in {path} (set {pins.PEPPER_ENV} in production)")
+    os.environ[pins.PEPPER_ENV] = path.read_text().strip()
+
+
+def _require_pepper() -> None:
+    """Production refuses to start without the PIN pepper. Raises pin.no_pepper,
+    pin.pepper_too_short."""
+    from vision_ledger import pins
+
+    pins.peppers()
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from . import demo
 
+    _demo_pepper()
     with _database(args).unit_of_work() as s:
         loaded = demo.load(s)
     if not loaded.created:
@@ -78,6 +110,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from .server import serve
 
     url = _url(args)
+    if args.demo:
+        _demo_pepper()
+    _require_pepper()
     upgrade(url)
     if args.demo:
         cmd_demo(args)
@@ -144,28 +179,60 @@ def cmd_programme_list(args: argparse.Namespace) -> int:
 def cmd_token_create(args: argparse.Namespace) -> int:
     from .auth import create_token
 
+    expires = _expiry(args.expires) if args.expires else None
     with _database(args).unit_of_work() as s:
         token, secret = create_token(s, role=args.role, name=args.name, programme_id=args.programme,
-                                     group_id=args.group, member_id=args.member)
+                                     group_id=args.group, member_id=args.member, expires_at=expires)
         token_id = token.id
-    print(f"token {token_id} ({args.role}, {args.name}); shown once, keep it safe:")
+    until = f", expires {expires.isoformat(timespec='seconds')}" if expires else ""
+    print(f"token {token_id} ({args.role}, {args.name}{until}); shown once, keep it safe:")
     print(secret)
     return 0
 
 
+def _expiry(text: str) -> Any:
+    """`--expires`: a duration (30d, 12h, 90m) from now, or an ISO date/time (UTC when no zone).
+    Raises token.bad_expiry."""
+    import re
+    from datetime import UTC, datetime, timedelta
+
+    from vision_ledger.db import utcnow
+    from vision_ledger.errors import DomainError
+
+    found = re.fullmatch(r"(\d{1,5})([dhm])", text.strip())
+    if found:
+        unit = {"d": "days", "h": "hours", "m": "minutes"}[found.group(2)]
+        return utcnow() + timedelta(**{unit: int(found.group(1))})
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise DomainError("token.bad_expiry", "--expires takes 30d, 12h, 90m or an ISO date/time",
+                          given=text) from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
 def cmd_token_list(args: argparse.Namespace) -> int:
+    from vision_ledger.db import utcnow
+
+    from .auth import _aware as aware
     from .auth import list_tokens
+
+    def _aware(moment: Any) -> Any:
+        return aware(moment, utcnow())
 
     with _database(args).unit_of_work(write=False) as s:
         rows = list_tokens(s)
-        print(f"{'id':>4}  {'role':<9} {'scope':<14} {'last used':<26} {'status':<8} name")
+        print(f"{'id':>4}  {'role':<9} {'scope':<14} {'last used':<26} {'expires':<26} "
+              f"{'status':<8} name")
         for t in rows:
             scope = ("installation" if t.role == "operator"
                      else f"programme {t.programme_id}" if t.role in ("admin", "auditor")
                      else f"group {t.group_id}" if t.role == "treasurer" else f"member {t.member_id}")
             used = t.last_used_at.isoformat(timespec="seconds") if t.last_used_at else "never"
-            status = "revoked" if t.revoked_at else "active"
-            print(f"{t.id:>4}  {t.role:<9} {scope:<14} {used:<26} {status:<8} {t.name}")
+            expires = t.expires_at.isoformat(timespec="seconds") if t.expires_at else "never"
+            expired = t.expires_at is not None and _aware(t.expires_at) <= utcnow()
+            status = "revoked" if t.revoked_at else "expired" if expired else "active"
+            print(f"{t.id:>4}  {t.role:<9} {scope:<14} {used:<26} {expires:<26} {status:<8} {t.name}")
     return 0
 
 
@@ -315,6 +382,7 @@ def build_parser() -> argparse.ArgumentParser:
     scope.add_argument("--programme", type=int)
     scope.add_argument("--group", type=int)
     scope.add_argument("--member", type=int)
+    create.add_argument("--expires", help="30d, 12h, 90m from now, or an ISO date/time (default: never)")
     create.set_defaults(func=cmd_token_create)
     token.add_parser("list", help="list tokens").set_defaults(func=cmd_token_list)
     revoke = token.add_parser("revoke", help="revoke a token")
@@ -368,6 +436,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     from vision_ledger.errors import DomainError
 
+    from .logmask import install
+
+    install()
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)

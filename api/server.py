@@ -21,13 +21,15 @@ class LedgerServer(BaseApplication):
                 self.cfg.set(key, value)
 
     def load(self) -> Any:
-        from . import create_app
+        from . import create_app, logmask
 
+        logmask.install()
         return create_app(self.app_config)
 
 
 def serve(url: str, *, host: str = "127.0.0.1", port: int = 8000, workers: int = 2, threads: int = 4,
           **options: Any) -> None:
     LedgerServer({"bind": f"{host}:{port}", "workers": workers, "threads": threads,
-                  "worker_class": "gthread", "accesslog": "-", "preload_app": False, **options},
+                  "worker_class": "gthread", "accesslog": "-", "preload_app": False,
+                  "logger_class": "api.logmask.MaskingLogger", **options},
                  {"VISION_DATABASE_URL": url}).run()

@@ -8,7 +8,9 @@ SAVEPOINTs (`join_transaction_mode="create_savepoint"`).
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 import socket
 import time
 import uuid
@@ -34,6 +36,50 @@ TEST_URL = os.environ.get("VISION_TEST_DATABASE_URL", "sqlite")
 # time keeps the two the same day, also between 21:00 and 24:00 UTC.
 os.environ["TZ"] = "Africa/Nairobi"
 time.tzset()
+
+# PINs are peppered with a server-side key (vision_ledger/pins.py); the suite has its own, which
+# the servers it starts inherit. A test that needs another sets it with pins.configure.
+TEST_PIN_PEPPER = "test-pepper-" + "p" * 32
+os.environ.setdefault("VISION_PIN_PEPPER", TEST_PIN_PEPPER)
+
+
+# Every secret the suite configures somewhere; none may reach a log line (see _suite_log).
+SUITE_SECRETS = ("s3cret", "demo-ussd", "demo-sms", TEST_PIN_PEPPER, "at-api-key-of-the-tests")
+_LEAKS = (re.compile(r"\bvl_(?!\*\*\*)[A-Za-z0-9_-]{8,}"),  # an API token
+          re.compile(r"/(?:ussd|sms)/(?!\*\*\*)(?![\w.-]+\.py\b)[^/\s?\"']+"),  # a callback secret
+          re.compile(r"(?i)bearer\s+(?!\*\*\*)[A-Za-z0-9_-]{8,}"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _suite_log(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Everything the suite logs, at every level, goes to one file; at the end the file is read
+    and must hold no secret and no token (issue 10: secrets out of logs)."""
+    path = tmp_path_factory.mktemp("log") / "suite.log"
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    quiet = {name: logging.getLogger(name).level for name in ("sqlalchemy", "alembic", "faker",
+                                                                 "hypothesis", "urllib3")}
+    for name in quiet:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    yield path
+    root.removeHandler(handler)
+    handler.close()
+    root.setLevel(level)
+    for name, previous in quiet.items():
+        logging.getLogger(name).setLevel(previous)
+    leaks = find_leaks(path.read_text(encoding="utf-8", errors="replace"))
+    assert not leaks, f"secrets in the suite's log {path}: {leaks[:5]}"
+
+
+def find_leaks(text: str) -> list[str]:
+    """The lines of a log that carry a configured secret or a token."""
+    return [line for line in text.splitlines()
+            if any(secret in line for secret in SUITE_SECRETS)
+            or any(pattern.search(line) for pattern in _LEAKS)]
 
 
 def is_postgres() -> bool:

@@ -83,7 +83,7 @@ class PinOld(Node):
     def accept(self, ctx: Ctx, value: str) -> Node | Stay:
         # In a session that already changed the PIN, the old one no longer matches: the walk
         # passes the pages it went through, and the change is not repeated.
-        if pin_auth.mac_of(ctx, self.who, value) not in self.who.old_pins_in_session():
+        if not pin_auth.was_replaced_in_session(ctx, self.who, value):
             refused = pin_auth.verify(ctx, self.who, value)
             if refused is not None:
                 return refused
@@ -140,9 +140,9 @@ class PinRepeat(Node):
                     ctx.session.flush()
                     return Result(who, "pin_refused", [refused])
                 ctx.session.add(Done(key=key, session_id=ctx.sid, member_id=who.member.id, kind="pin",
-                                     result={"old": pin_auth.mac_of(ctx, who, self.old)}))
+                                     result={"old": pin_auth.sealed(ctx, who, self.old)}))
                 pin_auth.remember(ctx, who, self.new)
-        elif pin_auth.mac_of(ctx, who, self.old) not in who.old_pins_in_session():
+        elif not pin_auth.was_replaced_in_session(ctx, who, self.old):
             return Stay()
         who.authenticated = True
         who.gate_passed = True

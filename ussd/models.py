@@ -1,7 +1,8 @@
 """The USSD door's own tables. None of them holds menu state (a hop is a function of the text):
 
 - `ussd_pin_proofs`: authentication state. A PIN checked in a session is remembered for 180 s,
-  keyed by (session id, phone, HMAC of the PIN), so a session that records many entries pays the
+  keyed by (session id, member, position), holding a random nonce and an HMAC of the PIN under a
+  key derived from the PIN pepper (ussd/pin_auth.py), so a session that records many entries pays the
   slow scrypt check once; a wrong PIN is remembered at its position so a retried hop never counts
   a failure twice.
 - `ussd_done`: once-only keys of actions that are not ledger entries (open/close a meeting, queue a
@@ -9,7 +10,8 @@
 - `ussd_skips`: the "0 = none" marker of the meeting round (a present member who buys nothing).
 - `ussd_events`: AT's end-of-session notifications, with PINs redacted from `input`.
 
-Created by the hand-written revision `0100_ussd` (branch label "ussd").
+Created by the hand-written revision `0100_ussd` (branch label "ussd"); `0101_ussd_security`
+gives the proofs their nonce.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ class PinProof(Base):
     phone: Mapped[str] = mapped_column(String(20))
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
     pin_mac: Mapped[str] = mapped_column(String(64))
+    nonce: Mapped[str] = mapped_column(String(32))
     # -1 for a success (valid at any position of the session); the input's index for a failure.
     position: Mapped[int] = mapped_column(Integer)
     ok: Mapped[bool] = mapped_column(Boolean)
@@ -41,8 +44,7 @@ class PinProof(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
-        Index("uq_ussd_pin_proofs_attempt", "session_id", "member_id", "pin_mac", "position",
-              unique=True),
+        Index("uq_ussd_pin_proofs_position", "session_id", "member_id", "position", unique=True),
         Index("ix_ussd_pin_proofs_expires_at", "expires_at"),
     )
 

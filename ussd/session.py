@@ -256,12 +256,14 @@ class Who:
             return True
         return bool(self.old_pins_in_session())
 
-    def old_pins_in_session(self) -> set[str]:
-        """HMACs of the PINs this session replaced (the walk passes those changes again)."""
-        return self._get("pin_changes", lambda: {
-            (row.get("old") or "") for row in self.ctx.session.scalars(
+    def old_pins_in_session(self) -> list[dict[str, str]]:
+        """The sealed PINs (nonce and HMAC) this session replaced (the walk passes those changes
+        again); compare with pin_auth.was_replaced_in_session."""
+        return self._get("pin_changes", lambda: [
+            old for row in self.ctx.session.scalars(
                 select(Done.result).where(Done.session_id == self.ctx.sid,
-                                          Done.member_id == self.member.id, Done.kind == "pin"))})
+                                          Done.member_id == self.member.id, Done.kind == "pin"))
+            if isinstance(old := row.get("old"), dict)])
 
 
 # --- the hop ----------------------------------------------------------------------------------

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import logging
 import threading
@@ -16,6 +15,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from vision_ledger import groups
 from vision_ledger.db import Database
 
+from . import pin_auth
 from .models import Event
 from .session import Ctx, NeedsWrite, Reply, hop
 from .texts import Texts
@@ -77,14 +77,6 @@ def _secret_ok(secret: str | None) -> bool:
 
 def _forbidden() -> Response:
     return Response("Forbidden", status=403, mimetype="text/plain")
-
-
-def _pin_key() -> bytes:
-    explicit = current_app.config.get("USSD_PIN_KEY")
-    if explicit:
-        return str(explicit).encode()
-    secret = _configured_secret().encode()
-    return hmac.new(secret, b"ussd pin proofs", hashlib.sha256).digest()
 
 
 def normalise(phone: str) -> str:
@@ -149,7 +141,7 @@ def callback(secret: str) -> Response:
     db: Database | None = None
     try:
         db = current_app.config["DATABASE"]
-        reply = answer(db, sid, phone, text, _pin_key())
+        reply = answer(db, sid, phone, text, pin_auth.proof_key())
     except Exception:
         log.exception("ussd hop failed: session=%s phone=%s text=%s", sid, mask_phone(phone), redact(text))
         reply = _apology(db, phone)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterable, Iterator
 from datetime import date
 from functools import cache
@@ -89,12 +90,36 @@ def _iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
 
 
+# A cell a spreadsheet would run as a formula starts with one of these (OWASP "CSV injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# A plain number ("-12.50", "+3") is no formula and must stay a number for the spreadsheet.
+_NUMBER = re.compile(r"[+-]?\d+(\.\d+)?")
+
+
+def neutralise(cell: Any) -> Any:
+    """A CSV cell a spreadsheet shows as text, never runs: text starting with = + - @ tab or CR
+    gets a leading apostrophe; plain numbers (amounts such as -12.50) are written unchanged."""
+    if isinstance(cell, str) and cell.startswith(FORMULA_STARTS) and not _NUMBER.fullmatch(cell):
+        return "'" + cell
+    return cell
+
+
+class SafeCsvWriter:
+    """csv.writer whose every cell passes through `neutralise` (used by every CSV export)."""
+
+    def __init__(self, out: Any, **kwargs: Any) -> None:
+        self._writer = csv.writer(out, **kwargs)
+
+    def writerow(self, row: Iterable[Any]) -> Any:
+        return self._writer.writerow([neutralise(cell) for cell in row])
+
+
 class _Buffer:
     """Text accumulated until a chunk is full."""
 
     def __init__(self) -> None:
         self.io = io.StringIO()
-        self.csv = csv.writer(self.io, lineterminator="\n")
+        self.csv = SafeCsvWriter(self.io, lineterminator="\n")
 
     def full(self) -> bool:
         return self.io.tell() >= CHUNK

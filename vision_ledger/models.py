@@ -472,6 +472,7 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
         CheckConstraint("role IN ('operator', 'admin', 'auditor', 'treasurer', 'member')",
@@ -480,3 +481,16 @@ class ApiToken(Base):
         CheckConstraint("role <> 'operator' OR (programme_id IS NULL AND group_id IS NULL "
                         "AND member_id IS NULL)", name="operator_unscoped"),
     )
+
+
+class RateLimit(Base):
+    """A fixed-window counter of one rate limit key ("auth:ip:10.0.0.1"), shared by every worker
+    through the database (vision_ledger/ratelimits.py)."""
+
+    __tablename__ = "rate_limits"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    hits: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (CheckConstraint("hits >= 0", name="hits_not_negative"),)

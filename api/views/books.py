@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import csv
 import io
 from typing import Any
 
 from flask import Response, g
 
-from vision_ledger import grants, ledger, loans, reversals, shareout
+from vision_ledger import exports, grants, ledger, loans, reversals, shareout
 from vision_ledger.actors import can_read_group, can_read_member
 
 from .. import queries
@@ -148,7 +147,7 @@ def journal_csv(query: dict[str, Any], group_id: int) -> Response:
     """The journal as CSV, one row per posting."""
     page = queries.journal(session(), g.actor, g.group, **query)
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = exports.SafeCsvWriter(out)
     writer.writerow(CSV_COLUMNS)
     dump = EntrySchema().dump
     for entry in page["items"]:
