@@ -4,7 +4,9 @@ English and Swahili texts are built to fit one 160-character GSM-7 segment: name
 GSM-7 (a curly quote or an "ë" in a name must not turn the message into UCS-2, which halves its
 room), the group name is shortened before anything else, and optional facts are added only while
 the text still fits. A text goes past one segment only when its required facts do not fit with
-the shortest group name. Arabic is UCS-2 by nature; it aims at two parts.
+the shortest group name. Arabic is UCS-2 by nature and keeps to two parts (70 characters alone,
+67 each when joined): a text that would take a third is written in the compact form (the currency
+named once after the date, amounts without it, dates as day/month).
 """
 
 from __future__ import annotations
@@ -63,11 +65,12 @@ def _shorten(name: str, limit: int) -> str:
 class _Ctx:
     """The facts of one payload, formatted for one language."""
 
-    def __init__(self, payload: dict[str, Any], language: str) -> None:
+    def __init__(self, payload: dict[str, Any], language: str, *, compact: bool = False) -> None:
         self.p = payload
         self.lang = language
         self.w = WORDS[language]
         self.currency = str(payload.get("currency") or "")
+        self.compact = compact
 
     def fact(self, key: str) -> Any:
         if self.p.get(key) is None:
@@ -78,7 +81,11 @@ class _Ctx:
         value = self.fact(key)
         if not self.currency:
             raise RenderError("payload has no currency")
-        return Money(int(value), self.currency).format(self.lang, with_minor=False)
+        text = Money(int(value), self.currency).format(self.lang, with_minor=False)
+        if self.compact:
+            # The compact form names the currency once, in the text's head.
+            text = " ".join(text.replace(self.currency, " ").split())
+        return text
 
     def num(self, key: str) -> str:
         text = format_decimal(int(self.fact(key)), locale=locale_for(self.lang), format="#,##0")
@@ -86,14 +93,16 @@ class _Ctx:
 
     def date(self, key: str) -> str:
         day = date.fromisoformat(str(self.fact(key)))
-        text = format_date(day, "d MMM", locale=locale_for(self.lang))
+        text = f"{day.day}/{day.month}" if self.compact else \
+            format_date(day, "d MMM", locale=locale_for(self.lang))
         return text.translate(_ARABIC_DIGITS) if self.lang == "ar" else text
 
     def has(self, key: str) -> bool:
         return self.p.get(key) is not None
 
     def say(self, word: str, **facts: str) -> str:
-        return self.w[word].format(**facts)
+        words = self.w.get("compact", {}) if self.compact else {}
+        return words.get(word, self.w[word]).format(**facts)
 
 
 def compose(ctx: _Ctx, head: str, required: list[str], optional: list[str] = (),  # type: ignore[assignment]
@@ -103,6 +112,8 @@ def compose(ctx: _Ctx, head: str, required: list[str], optional: list[str] = (),
     budget = MAX_SEGMENTS[ctx.lang]
     name = str(ctx.p.get("group") or "") if with_group else ""
     name = gsm_safe(name) if gsm else " ".join(name.split())
+    if ctx.compact and ctx.currency:
+        head = f"{head} {ctx.currency}".strip()
 
     def build(limit: int, parts: list[str]) -> str:
         prefix = " ".join(x for x in (_shorten(name, limit), head) if x)
@@ -150,6 +161,8 @@ def _receipt(c: _Ctx) -> str:
         optional = _loan_tail(c)
     elif kind == "social_fund":
         required = [c.say("social_paid", amount=amount)]
+        if c.has("social_total"):
+            required.append(c.say("social_cycle", amount=c.money("social_total")))
     elif kind == "fine":
         required = [c.say("fine", amount=amount, name=str(c.p.get("fine") or ""))]
     elif kind == "welfare":
@@ -204,7 +217,7 @@ def _statement(c: _Ctx) -> str:
         required.append(f"{what} {c.say('exit_paid', payout=c.money('payout'))}")
     loan = _loan_tail(c)
     if not loan and c.has("loan_balance"):
-        loan = [c.w["no_loan"]]
+        loan = [c.say("no_loan")]
     required += loan
     optional = []
     if meeting and c.has("closing_loan_fund") and c.has("closing_social_fund"):
@@ -274,8 +287,12 @@ def render(kind: str, payload: dict[str, Any], language: str | None) -> str:
     renderer = RENDERERS.get(kind)
     if renderer is None:
         raise RenderError(f"no text for messages of kind {kind!r}")
+    lang = language_of(language)
     try:
-        return renderer(_Ctx(dict(payload or {}), language_of(language)))
+        text = renderer(_Ctx(dict(payload or {}), lang))
+        if segments(text) > MAX_SEGMENTS[lang] and lang == "ar":
+            text = renderer(_Ctx(dict(payload or {}), lang, compact=True))
+        return text
     except (KeyError, TypeError, ValueError) as exc:
         if isinstance(exc, RenderError):
             raise
