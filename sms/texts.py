@@ -20,6 +20,7 @@ from babel.dates import format_date
 from babel.numbers import format_decimal
 
 from sms.gsm import GSM7_BASIC, GSM7_EXTENSION, segments, to_gsm7
+from sms.meeting_words import MEETING_WORDS
 from sms.words import WORDS
 from vision_ledger.money import Money, locale_for, minor_digits
 
@@ -268,7 +269,53 @@ def _reply(c: _Ctx) -> str:
         return compose(c, "", [c.w["lang_set"]], with_group=False)
     if command == "stranger":
         return compose(c, "", [c.w["stranger"]], with_group=False)
+    if command.startswith("meeting_"):
+        return _meeting_reply(c, command)
     return compose(c, "", [c.w["help"]], with_group=False)
+
+
+_MEETING_MONEY: Final = ("owed", "expected_loan_fund", "expected_social_fund")
+
+
+def _meeting_reply(c: _Ctx, command: str) -> str:
+    """The answer to a meeting sent by SMS: what was understood and its code, the result, or why not."""
+    w = MEETING_WORDS[c.lang]
+    if command == "meeting_already":
+        return compose(c, "", [w["already"].format(code=c.fact("code"))], with_group=False)
+    if command == "meeting_refused":
+        reason = str(c.fact("reason"))
+        if reason == "rule":
+            code = str(c.fact("code"))
+            facts = {k: (c.money(k) if k in _MEETING_MONEY else c.num(k) if isinstance(v, int) else str(v))
+                     for k, v in c.p.items() if v is not None and k not in ("group", "currency")}
+            try:
+                return compose(c, "", [w[code].format(**facts), w["tail"]], with_group=False)
+            except KeyError:
+                return compose(c, "", [w["rule"].format(code=code)], with_group=False)
+        facts = {k: str(c.p.get(k) or "") for k in ("word", "number", "days", "minutes")}
+        for k in ("day", "last"):
+            facts[k] = c.date(k) if c.has(k) else ""
+        if c.lang != "ar":
+            facts["word"] = gsm_safe(facts["word"])[:20]
+        return compose(c, "", [w[reason].format(**facts)], with_group=False)
+    # Five amounts: named once (the currency in the head), as in Arabic's compact form.
+    c = _Ctx(c.p, c.lang, compact=True)
+    head = w["head"].format(day=c.date("day")) + (w["opens"] if c.p.get("opens") else "")
+    required = []
+    if int(c.p.get("shares") or 0):
+        required.append(w["shares"].format(shares=c.num("shares"), buyers=c.num("buyers"),
+                                           amount=c.money("shares_amount")))
+    if int(c.p.get("social") or 0):
+        required.append(w["social"].format(count=c.num("social"), amount=c.money("social_amount")))
+    if int(c.p.get("repaid") or 0):
+        required.append(w["repaid"].format(count=c.num("repaid"), amount=c.money("repaid_amount")))
+    if c.has("close_loan_fund"):
+        required.append(w["close"].format(loan_fund=c.money("close_loan_fund"),
+                                          social=c.money("close_social_fund")))
+    if command == "meeting_done":
+        return compose(c, head, [w["done"], *required], with_group=False)
+    required.append(w["ok"].format(code=c.fact("code"), minutes=c.num("minutes")))
+    return compose(c, head, required, with_group=False)
 
 
 RENDERERS: Final[dict[str, Callable[[_Ctx], str]]] = {
