@@ -139,7 +139,7 @@ def parse(text: str) -> Command:
             continue
         if section is None:
             if _PIN.match(token) and token.isdigit() and not command.pin:
-                command.pin = token
+                command.pin = "".join(str(unicodedata.digit(ch)) for ch in token)  # ٤٣٢١ is 4321
             elif (found := _DATE.match(token)) and command.day is None:
                 year = found.group(3)
                 command.day = (int(found.group(1)), int(found.group(2)),

@@ -92,7 +92,7 @@ def test_the_command_reads_positional_and_numbered_values() -> None:
 def test_the_command_reads_swahili_and_arabic_words_and_arabic_indic_digits() -> None:
     assert parse("mkutano 1234 hisa 3 2 jamii 1 1 lipa 3:500").shares == {1: 3, 2: 2}
     command = parse("اجتماع ١٢٣٤ أسهم ٣ ٢ صندوق ١ ٠ سداد ٣:٥٠٠ اغلاق ١٢٥٠٠ ٣٠٠")
-    assert command.pin == "١٢٣٤" and command.shares == {1: 3, 2: 2} and command.social == {1: 1, 2: 0}
+    assert command.pin == "1234" and command.shares == {1: 3, 2: 2} and command.social == {1: 1, 2: 0}
     assert command.repay == {3: "٥٠٠"} and command.close == ["١٢٥٠٠", "٣٠٠"]
 
 
@@ -231,6 +231,19 @@ def test_a_wrong_pin_is_refused_and_counted(
     session.refresh(treasurer)
     assert treasurer.pin_failures == 1
     assert session.scalar(select(SmsMeetingCommand.id)) is None
+
+
+def test_an_arabic_command_with_arabic_indic_digits_is_previewed_in_arabic(
+    client: FlaskClient, session: Session, factory: Factory
+) -> None:
+    group = prepare(factory, session, language="ar")
+    phone = treasurer_of(factory, group).phone
+    sms(client, phone, "اجتماع ٤٣٢١ اسهم ٣ ٢ صندوق * سداد ٣:٥٠٠")
+    payload, text = last_reply(session, phone)
+    assert payload["command"] == "meeting_preview", payload
+    assert text.startswith("اجتماع") and "سداد ١: ٥٠٠." in text
+    sms(client, phone, f"موافق {payload['code']}")
+    assert last_reply(session, phone)[0]["command"] == "meeting_done"
 
 
 def test_a_member_who_is_not_the_treasurer_is_refused(client: FlaskClient, session: Session,
