@@ -296,7 +296,7 @@ def summary(session: Session, group: Group, plan: dict[str, Any]) -> dict[str, A
     social = sum(1 for *_, paid in plan["round"] if paid)
     facts: dict[str, Any] = {
         "day": plan["date"], "opens": plan["open"],
-        "present": None, "buyers": sum(1 for _, _, count, _ in plan["round"] if count),
+        "buyers": sum(1 for _, _, count, _ in plan["round"] if count),
         "shares": shares, "shares_amount": shares * price,
         "social": social, "social_amount": social * contribution,
         "repaid": len(plan["repay"]), "repaid_amount": sum(minor for *_, minor in plan["repay"]),
