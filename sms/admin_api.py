@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import g
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields
+from marshmallow import Schema, ValidationError, fields
 from sqlalchemy import select
 
 from sms import outbox
@@ -31,9 +31,19 @@ def _actor() -> None:
         g.actor = authenticate()
 
 
+def _a_month(value: str) -> None:
+    try:
+        outbox.month_bounds(value)
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from exc
+
+
 class OutboxQuery(Schema):
     group_id = fields.Integer(load_default=None, validate=lambda v: v > 0)
     limit = fields.Integer(load_default=100, validate=lambda v: 1 <= v <= 1000)
+    month = fields.String(load_default=None, validate=_a_month,
+                          metadata={"description": "YYYY-MM: the month of the parts report "
+                                                   "(default: this month)"})
 
 
 class ProblemMessage(Schema):
@@ -51,9 +61,29 @@ class ProblemMessage(Schema):
     updated_at = fields.DateTime()
 
 
+class PartsTotal(Schema):
+    messages = fields.Integer()
+    sends = fields.Integer()
+    parts = fields.Integer()
+    parts_uncertain = fields.Integer()
+
+
+class PartsLine(PartsTotal):
+    kind = fields.String()
+    language = fields.String()
+
+
+class PartsReport(Schema):
+    month = fields.String()
+    lines = fields.List(fields.Nested(PartsLine))
+    total = fields.Nested(PartsTotal)
+
+
 class OutboxSummary(Schema):
     counts = fields.Dict(keys=fields.String(), values=fields.Integer())
     problems = fields.List(fields.Nested(ProblemMessage))
+    parts = fields.Nested(PartsReport, metadata={
+        "description": "SMS parts sent in the month, per kind and language"})
 
 
 def _staff(actor: Actor) -> None:
@@ -81,7 +111,9 @@ def outbox_summary(query: dict[str, Any]) -> dict[str, Any]:
         else:
             scope = list(session.scalars(select(Group.id).where(
                 Group.programme_id == actor.programme_id)))
-        return outbox.summary(session, scope, query["limit"])
+        report = outbox.summary(session, scope, query["limit"])
+        report["parts"] = outbox.parts_report(session, query["month"], scope)
+        return report
 
 
 @admin_blp.post("/outbox/<int:message_id>/retry")

@@ -29,6 +29,8 @@ def register(subparsers: Any) -> None:
     status.add_argument("--group", type=int, default=None, help="only this group's messages")
     status.add_argument("--limit", type=int, default=50)
     status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.add_argument("--month", default=None,
+                        help="YYYY-MM: SMS parts sent that month per kind and language (default: this month)")
     status.set_defaults(func=_status)
     retry = commands.add_parser("retry", help="send a failed, held or uncertain message again")
     retry.add_argument("id", type=int)
@@ -52,12 +54,25 @@ def _database(args: argparse.Namespace) -> Database:
 
 def _status(args: argparse.Namespace, db: Database | None = None) -> int:
     db = db or _database(args)
+    scope = [args.group] if args.group else None
+    try:
+        outbox.month_bounds(getattr(args, "month", None))
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     with db.unit_of_work(write=False) as session:
-        report = outbox.summary(session, [args.group] if args.group else None, args.limit)
+        report = outbox.summary(session, scope, args.limit)
+        report["parts"] = outbox.parts_report(session, getattr(args, "month", None), scope)
     if args.json:
         print(json.dumps(report, default=str, indent=2))
         return 0
     print("  ".join(f"{status} {count}" for status, count in report["counts"].items()))
+    parts = report["parts"]
+    print(f"SMS parts in {parts['month']}: {parts['total']['parts']} in {parts['total']['sends']} "
+          f"sends ({parts['total']['parts_uncertain']} more in uncertain sends)")
+    for line in parts["lines"]:
+        print(f"  {line['kind']:<10} {line['language']:<3} {line['messages']:>6} messages "
+              f"{line['sends']:>6} sends {line['parts']:>7} parts")
     for p in report["problems"]:
         code = f" [{p['status_code']}]" if p["status_code"] else ""
         print(f"#{p['id']} {p['status']} {p['kind']} to {p['phone']} (group {p['group_id']}, "

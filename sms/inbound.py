@@ -1,4 +1,5 @@
-"""Inbound SMS commands: BAL, LOAN, HELP, LANG xx, in English, Swahili and Arabic.
+"""Inbound SMS commands: BAL, LOAN, HELP, LANG xx, in English, Swahili and Arabic; a treasurer's
+meeting (M ...) and its OK <code> are answered by sms.meeting_command.
 
 A reply is queued in the outbox (kind 'reply') to the sender's own number and sent by the worker.
 A number that belongs to no member gets one polite reply a day at most. The same AT id is
@@ -17,6 +18,7 @@ from typing import Any, Final
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from sms import meeting_command
 from sms.models import SmsInbound
 from sms.schedule import once
 from vision_ledger import ledger
@@ -86,6 +88,8 @@ def handle(session: Session, form: Mapping[str, str]) -> str:
         f"{phone}|{form.get('date')}|{text}".encode()).hexdigest()[:40]
     if session.scalar(select(SmsInbound.id).where(SmsInbound.at_id == at_id)) is not None:
         return "duplicate"
+    if meeting_command.claims(text):  # a treasurer's meeting (M ...) or its OK <code>
+        return meeting_command.handle(session, form, phone, at_id)
     command, language, hint = parse(text)
     session.add(SmsInbound(at_id=at_id[:100], phone=phone[:20], shortcode=(form.get("to") or "")[:20],
                            text=text[:1000], link_id=form.get("linkId"),

@@ -1,13 +1,15 @@
 """The SMS door's own tables: the send-attempt log, inbound messages, and once-only keys.
 
-Created by the hand-written revision `0300_sms` (branch label "sms").
+Created by the hand-written revisions `0300_sms` (branch label "sms") and `0301_sms_reach`
+(the parts of each send; treasurers' meeting commands waiting for their OK).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from vision_ledger.db import Base, utcnow
@@ -28,6 +30,9 @@ class SmsAttempt(Base):
     status_code: Mapped[int | None] = mapped_column(Integer)
     at_message_id: Mapped[str | None] = mapped_column(String(100))
     reason: Mapped[str | None] = mapped_column(Text)
+    # SMS parts of the text this attempt put on the wire (what AT bills); None when nothing was
+    # sent (a text that could not be rendered).
+    parts: Mapped[int | None] = mapped_column(Integer)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
@@ -54,3 +59,30 @@ class SmsOnce(Base):
 
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+
+class SmsMeetingCommand(Base):
+    """A treasurer's meeting sent by SMS, understood and waiting for `OK <code>` from the same phone.
+
+    The plan holds what was understood (member numbers, shares, social fund, repayments in minor
+    units, the closing counts, the date); never the PIN, which is checked before the row exists.
+    A code is used once: the row moves from `pending` to `posted`, `cancelled` or `expired`.
+    """
+
+    __tablename__ = "sms_meeting_commands"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    phone: Mapped[str] = mapped_column(String(20))
+    code: Mapped[str] = mapped_column(String(8))
+    plan: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(12), default="pending")
+    wrong_codes: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    outcome: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_sms_meeting_commands_phone_status", "phone", "status"),)

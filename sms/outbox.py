@@ -9,13 +9,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from sms.gateway import SendResult, backoff
+from sms.gsm import segments
 from sms.models import SmsAttempt
 from sms.settings import Settings
 from sms.texts import RenderError, render
@@ -118,9 +119,12 @@ def reclaim(db: Database, worker: str, settings: Settings, *, all_sending: bool 
 
 def _attempt(row: OutboxMessage, attempt: int, worker: str, result: SendResult,
              now: datetime) -> SmsAttempt:
+    # The parts of the text this attempt offered AT (what AT bills when it takes it); a text that
+    # could not be rendered offered nothing.
+    parts = segments(row.text) if row.text is not None else None
     return SmsAttempt(outbox_id=row.id, attempt=attempt, worker=worker, outcome=result.outcome,
                       status_code=result.status_code, at_message_id=result.message_id,
-                      reason=result.reason or None, at=now)
+                      reason=result.reason or None, parts=parts, at=now)
 
 
 def _apply(session: Session, row: OutboxMessage, result: SendResult, worker: str, *,
@@ -182,6 +186,66 @@ def summary(session: Session, group_ids: Iterable[int] | None = None, limit: int
                    ("pending", "sending", "sent", "uncertain", "held", "failed", "delivered")},
         "problems": [problem_of(row) for row in problems],
     }
+
+
+BILLED = ("sent", "uncertain")  # attempts AT took (sent), or may have taken (uncertain)
+
+
+def month_bounds(month: str | None, today: date | None = None) -> tuple[datetime, datetime, str]:
+    """[start, end) of a calendar month in UTC from "YYYY-MM" (default: this month).
+
+    Raises ValueError for anything else.
+    """
+    if month is None:
+        today = today or utcnow().date()
+        year, number = today.year, today.month
+    else:
+        text = month.strip()
+        if len(text) != 7 or text[4] != "-" or not (text[:4].isdigit() and text[5:].isdigit()):
+            raise ValueError(f"a month is YYYY-MM, not {month!r}")
+        year, number = int(text[:4]), int(text[5:])
+        if not (1 <= number <= 12 and 2000 <= year <= 9999):
+            raise ValueError(f"a month is YYYY-MM, not {month!r}")
+    start = datetime(year, number, 1, tzinfo=utcnow().tzinfo)
+    end = datetime(year + number // 12, number % 12 + 1, 1, tzinfo=start.tzinfo)
+    return start, end, f"{year:04d}-{number:02d}"
+
+
+def parts_report(session: Session, month: str | None = None,
+                 group_ids: Iterable[int] | None = None) -> dict[str, Any]:
+    """What a month of messages cost: per outbox kind and language, the messages sent, the sends
+    AT took (a resend after an uncertain send counts again) and their SMS parts.
+
+    `parts` counts attempts that were sent; `parts_uncertain` those whose outcome is unknown (AT
+    may have billed them). Raises ValueError for a month that is not YYYY-MM.
+    """
+    start, end, label = month_bounds(month)
+    scope = [] if group_ids is None else [OutboxMessage.group_id.in_(list(group_ids))]
+    rows = session.execute(
+        select(OutboxMessage.kind, OutboxMessage.language, SmsAttempt.outcome,
+               func.count(func.distinct(OutboxMessage.id)), func.count(),
+               func.coalesce(func.sum(SmsAttempt.parts), 0))
+        .join(SmsAttempt, SmsAttempt.outbox_id == OutboxMessage.id)
+        .where(SmsAttempt.outcome.in_(BILLED), SmsAttempt.at >= start, SmsAttempt.at < end, *scope)
+        .group_by(OutboxMessage.kind, OutboxMessage.language, SmsAttempt.outcome)
+    ).all()
+    table: dict[tuple[str, str], dict[str, Any]] = {}
+    for kind, language, outcome, messages, sends, parts in rows:
+        line = table.setdefault((kind, language), {
+            "kind": kind, "language": language, "messages": 0, "sends": 0, "parts": 0,
+            "parts_uncertain": 0})
+        if outcome == "sent":
+            line["messages"] += int(messages)
+            line["sends"] += int(sends)
+            line["parts"] += int(parts)
+        else:
+            line["parts_uncertain"] += int(parts)
+    lines = [table[key] for key in sorted(table)]
+    return {"month": label, "lines": lines,
+            "total": {"messages": sum(x["messages"] for x in lines),
+                      "sends": sum(x["sends"] for x in lines),
+                      "parts": sum(x["parts"] for x in lines),
+                      "parts_uncertain": sum(x["parts_uncertain"] for x in lines)}}
 
 
 def problem_of(row: OutboxMessage) -> dict[str, Any]:

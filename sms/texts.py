@@ -4,7 +4,9 @@ English and Swahili texts are built to fit one 160-character GSM-7 segment: name
 GSM-7 (a curly quote or an "ë" in a name must not turn the message into UCS-2, which halves its
 room), the group name is shortened before anything else, and optional facts are added only while
 the text still fits. A text goes past one segment only when its required facts do not fit with
-the shortest group name. Arabic is UCS-2 by nature; it aims at two parts.
+the shortest group name. Arabic is UCS-2 by nature and keeps to two parts (70 characters alone,
+67 each when joined): a text that would take a third is written in the compact form (the currency
+named once after the date, amounts without it, dates as day/month).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from babel.dates import format_date
 from babel.numbers import format_decimal
 
 from sms.gsm import GSM7_BASIC, GSM7_EXTENSION, segments, to_gsm7
+from sms.meeting_words import MEETING_WORDS
 from sms.words import WORDS
 from vision_ledger.money import Money, locale_for, minor_digits
 
@@ -63,11 +66,12 @@ def _shorten(name: str, limit: int) -> str:
 class _Ctx:
     """The facts of one payload, formatted for one language."""
 
-    def __init__(self, payload: dict[str, Any], language: str) -> None:
+    def __init__(self, payload: dict[str, Any], language: str, *, compact: bool = False) -> None:
         self.p = payload
         self.lang = language
         self.w = WORDS[language]
         self.currency = str(payload.get("currency") or "")
+        self.compact = compact
 
     def fact(self, key: str) -> Any:
         if self.p.get(key) is None:
@@ -78,7 +82,11 @@ class _Ctx:
         value = self.fact(key)
         if not self.currency:
             raise RenderError("payload has no currency")
-        return Money(int(value), self.currency).format(self.lang, with_minor=False)
+        text = Money(int(value), self.currency).format(self.lang, with_minor=False)
+        if self.compact:
+            # The compact form names the currency once, in the text's head.
+            text = " ".join(text.replace(self.currency, " ").split())
+        return text
 
     def num(self, key: str) -> str:
         text = format_decimal(int(self.fact(key)), locale=locale_for(self.lang), format="#,##0")
@@ -86,14 +94,16 @@ class _Ctx:
 
     def date(self, key: str) -> str:
         day = date.fromisoformat(str(self.fact(key)))
-        text = format_date(day, "d MMM", locale=locale_for(self.lang))
+        text = f"{day.day}/{day.month}" if self.compact else \
+            format_date(day, "d MMM", locale=locale_for(self.lang))
         return text.translate(_ARABIC_DIGITS) if self.lang == "ar" else text
 
     def has(self, key: str) -> bool:
         return self.p.get(key) is not None
 
     def say(self, word: str, **facts: str) -> str:
-        return self.w[word].format(**facts)
+        words = self.w.get("compact", {}) if self.compact else {}
+        return words.get(word, self.w[word]).format(**facts)
 
 
 def compose(ctx: _Ctx, head: str, required: list[str], optional: list[str] = (),  # type: ignore[assignment]
@@ -103,6 +113,8 @@ def compose(ctx: _Ctx, head: str, required: list[str], optional: list[str] = (),
     budget = MAX_SEGMENTS[ctx.lang]
     name = str(ctx.p.get("group") or "") if with_group else ""
     name = gsm_safe(name) if gsm else " ".join(name.split())
+    if ctx.compact and ctx.currency:
+        head = f"{head} {ctx.currency}".strip()
 
     def build(limit: int, parts: list[str]) -> str:
         prefix = " ".join(x for x in (_shorten(name, limit), head) if x)
@@ -150,6 +162,8 @@ def _receipt(c: _Ctx) -> str:
         optional = _loan_tail(c)
     elif kind == "social_fund":
         required = [c.say("social_paid", amount=amount)]
+        if c.has("social_total"):
+            required.append(c.say("social_cycle", amount=c.money("social_total")))
     elif kind == "fine":
         required = [c.say("fine", amount=amount, name=str(c.p.get("fine") or ""))]
     elif kind == "welfare":
@@ -204,7 +218,7 @@ def _statement(c: _Ctx) -> str:
         required.append(f"{what} {c.say('exit_paid', payout=c.money('payout'))}")
     loan = _loan_tail(c)
     if not loan and c.has("loan_balance"):
-        loan = [c.w["no_loan"]]
+        loan = [c.say("no_loan")]
     required += loan
     optional = []
     if meeting and c.has("closing_loan_fund") and c.has("closing_social_fund"):
@@ -255,7 +269,53 @@ def _reply(c: _Ctx) -> str:
         return compose(c, "", [c.w["lang_set"]], with_group=False)
     if command == "stranger":
         return compose(c, "", [c.w["stranger"]], with_group=False)
+    if command.startswith("meeting_"):
+        return _meeting_reply(c, command)
     return compose(c, "", [c.w["help"]], with_group=False)
+
+
+_MEETING_MONEY: Final = ("owed", "expected_loan_fund", "expected_social_fund")
+
+
+def _meeting_reply(c: _Ctx, command: str) -> str:
+    """The answer to a meeting sent by SMS: what was understood and its code, the result, or why not."""
+    w = MEETING_WORDS[c.lang]
+    if command == "meeting_already":
+        return compose(c, "", [w["already"].format(code=c.fact("code"))], with_group=False)
+    if command == "meeting_refused":
+        reason = str(c.fact("reason"))
+        if reason == "rule":
+            code = str(c.fact("code"))
+            facts = {k: (c.money(k) if k in _MEETING_MONEY else c.num(k) if isinstance(v, int) else str(v))
+                     for k, v in c.p.items() if v is not None and k not in ("group", "currency")}
+            try:
+                return compose(c, "", [w[code].format(**facts), w["tail"]], with_group=False)
+            except KeyError:
+                return compose(c, "", [w["rule"].format(code=code)], with_group=False)
+        facts = {k: str(c.p.get(k) or "") for k in ("word", "number", "days", "minutes")}
+        for k in ("day", "last"):
+            facts[k] = c.date(k) if c.has(k) else ""
+        if c.lang != "ar":
+            facts["word"] = gsm_safe(facts["word"])[:20]
+        return compose(c, "", [w[reason].format(**facts)], with_group=False)
+    # Five amounts: named once (the currency in the head), as in Arabic's compact form.
+    c = _Ctx(c.p, c.lang, compact=True)
+    head = w["head"].format(day=c.date("day")) + (w["opens"] if c.p.get("opens") else "")
+    required = []
+    if int(c.p.get("shares") or 0):
+        required.append(w["shares"].format(shares=c.num("shares"), buyers=c.num("buyers"),
+                                           amount=c.money("shares_amount")))
+    if int(c.p.get("social") or 0):
+        required.append(w["social"].format(count=c.num("social"), amount=c.money("social_amount")))
+    if int(c.p.get("repaid") or 0):
+        required.append(w["repaid"].format(count=c.num("repaid"), amount=c.money("repaid_amount")))
+    if c.has("close_loan_fund"):
+        required.append(w["close"].format(loan_fund=c.money("close_loan_fund"),
+                                          social=c.money("close_social_fund")))
+    if command == "meeting_done":
+        return compose(c, head, [w["done"], *required], with_group=False)
+    required.append(w["ok"].format(code=c.fact("code"), minutes=c.num("minutes")))
+    return compose(c, head, required, with_group=False)
 
 
 RENDERERS: Final[dict[str, Callable[[_Ctx], str]]] = {
@@ -274,8 +334,12 @@ def render(kind: str, payload: dict[str, Any], language: str | None) -> str:
     renderer = RENDERERS.get(kind)
     if renderer is None:
         raise RenderError(f"no text for messages of kind {kind!r}")
+    lang = language_of(language)
     try:
-        return renderer(_Ctx(dict(payload or {}), language_of(language)))
+        text = renderer(_Ctx(dict(payload or {}), lang))
+        if segments(text) > MAX_SEGMENTS[lang] and lang == "ar":
+            text = renderer(_Ctx(dict(payload or {}), lang, compact=True))
+        return text
     except (KeyError, TypeError, ValueError) as exc:
         if isinstance(exc, RenderError):
             raise

@@ -15,6 +15,7 @@ WORDS: Final[dict[str, dict[str, Any]]] = {
         "loan_due": "Loan due {due}: {amount}.",
         "no_loan": "No loan.",
         "social_paid": "social fund {amount} paid.",
+        "social_cycle": "Paid this cycle: {amount}.",
         "fine": "fine {name} {amount}.",
         "welfare": "welfare {amount} paid to you from the social fund.",
         "loan_given": "loan of {amount} given. You owe {owed} by {due}.",
@@ -60,6 +61,7 @@ WORDS: Final[dict[str, dict[str, Any]]] = {
         "loan_due": "Mkopo {amount} hadi {due}.",
         "no_loan": "Huna mkopo.",
         "social_paid": "mfuko wa jamii {amount} umelipwa.",
+        "social_cycle": "Jumla mzunguko huu: {amount}.",
         "fine": "faini {name} {amount}.",
         "welfare": "umepewa msaada {amount} kutoka mfuko wa jamii.",
         "loan_given": "umepewa mkopo {amount}. Deni {owed} hadi {due}.",
@@ -106,6 +108,7 @@ WORDS: Final[dict[str, dict[str, Any]]] = {
         "loan_due": "القرض {amount} مستحق في {due}.",
         "no_loan": "لا قرض عليك.",
         "social_paid": "دفعت للصندوق الاجتماعي {amount}.",
+        "social_cycle": "مجموعك في الدورة {amount}.",
         "fine": "غرامة {name} {amount}.",
         "welfare": "صرفت لك مساعدة {amount} من الصندوق الاجتماعي.",
         "loan_given": "استلمت قرضا {amount}. عليك {owed} حتى {due}.",
@@ -143,5 +146,11 @@ WORDS: Final[dict[str, dict[str, Any]]] = {
         "lang_set": "ستصلك الرسائل الآن بالعربية.",
         "help": "أرسل رصيد لكشف حسابك، قرض لقرضك، لغة EN أو SW أو AR لتغيير اللغة.",
         "stranger": "هذا الرقم ليس في مجموعة ادخار. اطلب من أمين صندوق مجموعتك تسجيله.",
+        # The compact form (a text that would take a third UCS-2 part): shorter words.
+        "compact": {
+            "box": "الصندوق {loan_fund}، الاجتماعي {social}.",
+            "no_loan": "",
+            "shares_total": "أسهم {shares}={savings}.",
+        },
     },
 }

@@ -107,10 +107,15 @@ def pay_social_fund(session: Session, actor: Actor, group: Group, member: Member
         raise DomainError("social_fund.already_paid",
                           f"{member.name} already paid the social fund at this meeting")
     amount = b.money(b.cycle.social_fund_contribution)
+    from .statements import social_fund_paid
+
+    # The receipt carries the member's running total of the cycle: two contributions on one day
+    # then read as two payments, not as one SMS sent twice.
+    total = social_fund_paid(session, b.group.id, b.cycle.id, member.id) + amount.minor
     return b.post(
         kind="social_fund", member_id=member.id,
         lines=[debit("social_fund_cash", amount), credit("social_fund", amount)],
-        receipt={"amount": amount.minor},
+        receipt={"amount": amount.minor, "social_total": total},
     )
 
 

@@ -44,6 +44,12 @@ _SOCIAL_FUND_PAID = (
 )
 
 
+def social_fund_paid(session: Session, group_id: int, cycle_id: int, member_id: int) -> int:
+    """The member's standing social-fund contributions in a cycle, in minor units."""
+    return int(session.scalar(_SOCIAL_FUND_PAID, {"group_id": group_id, "cycle_id": cycle_id,
+                                                  "member_id": member_id}) or 0)
+
+
 def position(session: Session, group: Group, member: Member) -> Position:
     """The member's shares, savings, social fund paid this cycle, loan and next meeting."""
     cycle = open_cycle(session, group.id)
