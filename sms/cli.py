@@ -9,9 +9,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import asdict
 from typing import Any
 
-from sms import outbox, schedule, worker
+from sms import heartbeat, outbox, schedule, worker
+from sms.settings import Settings
 from vision_ledger.db import Database
 
 
@@ -50,12 +52,20 @@ def _database(args: argparse.Namespace) -> Database:
 
 def _status(args: argparse.Namespace, db: Database | None = None) -> int:
     db = db or _database(args)
+    every = Settings.from_env().heartbeat_every
     with db.unit_of_work(write=False) as session:
         report = outbox.summary(session, [args.group] if args.group else None, args.limit)
+        report["workers"] = [asdict(w) for w in heartbeat.workers(session, every)]
     if args.json:
         print(json.dumps(report, default=str, indent=2))
         return 0
     print("  ".join(f"{status} {count}" for status, count in report["counts"].items()))
+    if not report["workers"]:
+        print("workers: none has ever run on this database")
+    for w in report["workers"]:
+        state = ("stopped " + w["stopped_at"].isoformat(timespec="seconds") if w["stopped_at"]
+                 else "alive" if w["alive"] else "NOT ALIVE (no heartbeat)")
+        print(f"worker {w['worker']}: {state}; last heartbeat {w['seconds_since_beat']:.0f} s ago")
     for p in report["problems"]:
         code = f" [{p['status_code']}]" if p["status_code"] else ""
         print(f"#{p['id']} {p['status']} {p['kind']} to {p['phone']} (group {p['group_id']}, "
@@ -90,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args))
     finally:
         if getattr(args, "_db", None) is not None:
-            args._db.engine.dispose()
+            args._db.dispose()
 
 
 if __name__ == "__main__":

@@ -54,3 +54,15 @@ class SmsOnce(Base):
 
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class WorkerHeartbeat(Base):
+    """A worker's last sign of life, written every few seconds while it runs (revision `0010_ops`);
+    `vision-ledger sms status` shows it, and a beat older than a few intervals means a dead worker."""
+
+    __tablename__ = "sms_worker_heartbeats"
+
+    worker: Mapped[str] = mapped_column(String(100), primary_key=True)  # host:pid
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    beat_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    stopped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -8,6 +8,7 @@ import hmac
 import os
 from datetime import datetime, timedelta
 
+from . import telemetry
 from .db import utcnow
 from .errors import DomainError
 from .models import Member
@@ -84,6 +85,7 @@ def check_pin(member: Member, pin: str, *, attempts: int = 3, lock_minutes: int 
     if left <= 0:
         member.pin_failures = 0
         member.pin_locked_until = now + timedelta(minutes=lock_minutes)
+        telemetry.pin_locked()
         raise DomainError("pin.locked", "Too many wrong PINs; try again later",
                           until=member.pin_locked_until, minutes=lock_minutes)
     raise DomainError("pin.wrong", "Wrong PIN", attempts_left=left)
