@@ -15,9 +15,10 @@ from flask_smorest import Api
 
 from vision_ledger.db import Database
 
-from . import health, observability, problems
+from . import health, problems
 from . import session as request_session
 from .schemas.common import ProblemSchema
+from .server import metrics_enabled
 
 # Settings read from the environment (the test's dict wins over them).
 ENV_SETTINGS = (
@@ -127,7 +128,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     request_session.install(app)
     problems.register(app)
-    observability.install(app)
+    if metrics_enabled(app.config):
+        from . import observability  # imports prometheus_client: only once `serve` set it up
+
+        observability.install(app)
     app.register_blueprint(health.blueprint)
 
     api = LedgerApi(app)

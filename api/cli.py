@@ -73,6 +73,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from migrations import upgrade
 
+    from . import server
     from .server import serve
 
     url = _url(args)
@@ -80,7 +81,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.demo:
         cmd_demo(args)
         _demo_doors(args)
-    serve(url, host=args.host, port=args.port, workers=args.workers, threads=args.threads)
+    metrics_dir = None
+    if server.metrics_enabled(os.environ):
+        # gunicorn's workers each count in files of this directory; any worker answers a scrape
+        # with the sum. Set before gunicorn forks, so every worker inherits it.
+        metrics_dir = server.prepare_multiprocess_dir()
+    try:
+        serve(url, host=args.host, port=args.port, workers=args.workers, threads=args.threads,
+              child_exit=server.worker_exited if metrics_dir else None)
+    finally:
+        if metrics_dir is not None:
+            server.remove_multiprocess_dir(metrics_dir)
     return 0
 
 

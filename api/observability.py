@@ -22,13 +22,10 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import shutil
-import tempfile
 import threading
 import time
 from collections.abc import Iterable, Iterator
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, abort, current_app, request
@@ -48,7 +45,8 @@ from sqlalchemy import func, select
 from vision_ledger import telemetry
 from vision_ledger.db import Database, utcnow
 
-MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+from .server import MULTIPROC_ENV, metrics_enabled
+
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 ENTRIES = Counter("vision_entries_posted_total", "Journal entries committed, by kind.", ["kind"])
@@ -85,13 +83,9 @@ def subscribe() -> None:
     telemetry.subscribe(_sink)
 
 
-def enabled(config: Any) -> bool:
-    return str(config.get("VISION_METRICS", "off")).strip().lower() in ("on", "1", "true", "yes")
-
-
 def install(app: Flask) -> None:
     """With VISION_METRICS=on: time every request and serve `/metrics` to the allow-list."""
-    if not enabled(app.config):
+    if not metrics_enabled(app.config):
         return
     subscribe()
     allow = [ipaddress.ip_network(part.strip(), strict=False)
@@ -248,35 +242,6 @@ def _age(now: datetime, moment: datetime | None) -> float:
     return 0.0 if moment is None else max(0.0, (now - _aware(moment)).total_seconds())
 
 
-# --- gunicorn's multiprocess mode (`vision-ledger serve`) -------------------------------------------
-
-
-def prepare_multiprocess_dir() -> Path:
-    """Before gunicorn starts: an empty directory for the workers' samples, in the environment the
-    workers inherit. An operator's PROMETHEUS_MULTIPROC_DIR is used (its old *.db files removed:
-    counters start again with the server); otherwise a fresh temporary directory."""
-    given = os.environ.get(MULTIPROC_ENV)
-    if given:
-        path = Path(given)
-        path.mkdir(parents=True, exist_ok=True)
-        for old in path.glob("*.db"):
-            old.unlink()
-    else:
-        path = Path(tempfile.mkdtemp(prefix="vision-metrics."))
-        os.environ[MULTIPROC_ENV] = str(path)
-    return path
-
-
-def remove_multiprocess_dir(path: Path) -> None:
-    if path.name.startswith("vision-metrics."):
-        shutil.rmtree(path, ignore_errors=True)
-
-
-def worker_exited(_server: Any, worker: Any) -> None:
-    """gunicorn's child_exit hook: a dead worker's live gauges stop counting."""
-    multiprocess.mark_process_dead(worker.pid)
-
-
 # --- the SMS worker's own exporter -------------------------------------------------------------------
 
 
@@ -293,5 +258,4 @@ def start_worker_exporter(db: Database, port: int, addr: str = "127.0.0.1") -> t
     return thread
 
 
-__all__ = ["DatabaseCollector", "enabled", "install", "prepare_multiprocess_dir", "scrape_registry",
-           "start_worker_exporter", "subscribe", "worker_exited"]
+__all__ = ["DatabaseCollector", "install", "scrape_registry", "start_worker_exporter", "subscribe"]

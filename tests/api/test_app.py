@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 
-from api import create_app
 from api.auth import create_token, revoke_token
 from vision_ledger import savings
 
