@@ -59,13 +59,18 @@ cmd_start() {
         echo "max_wal_senders = 5"
         echo "hot_standby = on"
         echo "wal_keep_size = '256MB'"
-        if [[ "$sync" == "--sync" ]]; then echo "synchronous_standby_names = 'standby1'"; fi
     } | as_pg tee -a "$DIR/primary/postgresql.conf" >/dev/null
     start_server "$DIR/primary" "$p1" "$DIR/primary.log"
     as_pg "$BIN/pg_basebackup" -h 127.0.0.1 -p "$p1" -U postgres -D "$DIR/standby" -R -X stream --no-sync \
         -d "host=127.0.0.1 port=$p1 user=postgres application_name=standby1" >/dev/null 2>"$DIR/basebackup.log" \
         || { cat "$DIR/basebackup.log" >&2; die "pg_basebackup failed"; }
     start_server "$DIR/standby" "$p2" "$DIR/standby.log"
+    if [[ "$sync" == "--sync" ]]; then
+        # Set on the primary only, after the base backup: a promoted standby must not wait for a
+        # synchronous standby of its own that does not exist.
+        as_pg "$BIN/psql" -X -q -h 127.0.0.1 -p "$p1" -U postgres -d postgres \
+            -c "ALTER SYSTEM SET synchronous_standby_names = 'standby1'" -c "SELECT pg_reload_conf()" >/dev/null
+    fi
     as_pg "$BIN/psql" -X -q -h 127.0.0.1 -p "$p1" -U postgres -d postgres -c "CREATE DATABASE vision_test" >&2
     printf 'PRIMARY_PORT=%s\nSTANDBY_PORT=%s\nBIN=%s\n' "$p1" "$p2" "$BIN" >"$DIR/state"
     log "primary on 127.0.0.1:$p1, standby on 127.0.0.1:$p2 ($([[ "$sync" == --sync ]] && echo synchronous || echo asynchronous) streaming)"
