@@ -25,7 +25,7 @@ from vision_ledger.errors import NotFound
 from vision_ledger.money import Money
 
 from .auth import check_scope
-from .schemas.common import MoneyField
+from .schemas.common import MoneyField, Timestamp
 from .session import database, read_session, replica_headers, session
 
 blp = Blueprint("audit", __name__, url_prefix="/api",
@@ -206,8 +206,8 @@ class VerificationRunSchema(ma.Schema):
                                                    "programme, or group"})
     trigger = fields.String(metadata={"description": "schedule (the worker's nightly run), command "
                                                      "(`vision-ledger verify`), or api"})
-    started_at = fields.DateTime()
-    finished_at = fields.DateTime()
+    started_at = Timestamp()
+    finished_at = Timestamp()
     ok = fields.Boolean()
     groups_checked = fields.Integer()
     entries_checked = fields.Integer()
