@@ -27,10 +27,12 @@ def test_migrate_demo_tokens_and_verify(tmp_path_factory, capsys):
     assert "already in this database" in capsys.readouterr().out
     assert _run(url, "verify", "--all") == 0
     assert ": ok (run " in capsys.readouterr().out
-    with Database(url).unit_of_work(write=False) as s:  # the cron run is kept for the auditors
+    database = Database(url)
+    with database.unit_of_work(write=False) as s:  # the cron run is kept for the auditors
         kept = s.query(VerificationRun).one()
         assert (kept.trigger, kept.scope, kept.failed_groups) == ("command", "all", 0)
         assert kept.entries_checked > 0
+    database.dispose()
     assert _run(url, "token", "create", "--role", "treasurer", "--group", "1", "--name", "phone") == 0
     secret = capsys.readouterr().out.strip().splitlines()[-1]
     assert secret.startswith("vl_")
