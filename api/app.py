@@ -10,21 +10,23 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
-from flask import Flask, Response, g, jsonify, request
+from flask import Flask, Response, g, request
 from flask_smorest import Api
 
 from vision_ledger import currencies
-from vision_ledger.db import Database, ping
+from vision_ledger.db import Database
 
-from . import logmask, problems
+from . import health, logmask, problems
 from . import session as request_session
 from .schemas.common import ProblemSchema
+from .server import metrics_enabled
 
 # Settings read from the environment (the test's dict wins over them).
 ENV_SETTINGS = (
     "VISION_DATABASE_URL", "VISION_SECRET_KEY", "VISION_USSD_SECRET", "VISION_SMS_SECRET",
     "VISION_AUTH_FAILURE_LIMIT",
     "AT_USERNAME", "AT_API_KEY", "AT_SENDER_ID", "AT_BASE_URL",
+    "VISION_DATABASE_REPLICA_URL", "VISION_REPLICA_MAX_LAG", "VISION_METRICS", "VISION_METRICS_ALLOW",
 )
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
@@ -118,9 +120,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     database = app.config.get("DATABASE")
     if database is None:
-        database = Database(app.config.get("VISION_DATABASE_URL"))
+        database = Database(app.config.get("VISION_DATABASE_URL"),
+                            replica_url=app.config.get("VISION_DATABASE_REPLICA_URL"))
     elif isinstance(database, str):
-        database = Database(database)
+        database = Database(database, replica_url=app.config.get("VISION_DATABASE_REPLICA_URL"))
     app.config["DATABASE"] = database  # the one place every door (API, USSD, SMS) finds it
     currencies.install(database)  # amounts read and written with the installation's digits
 
@@ -131,16 +134,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     request_session.install(app)
     problems.register(app)
+    if metrics_enabled(app.config):
+        from . import observability  # imports prometheus_client: only once `serve` set it up
 
-    @app.get("/healthz")
-    def healthz() -> Response | tuple[Response, int]:
-        try:
-            with database.unit_of_work(write=False) as s:
-                ping(s)
-        except Exception:  # any failure means "not healthy"; the log says why
-            log.exception("health check failed (request %s)", g.request_id)
-            return problems.problem(503, "health.database_unreachable", "The database is not reachable")
-        return jsonify({"status": "ok", "database": database.dialect})
+        observability.install(app)
+    app.register_blueprint(health.blueprint)
 
     api = LedgerApi(app)
     api.ma_plugin.converter.add_attribute_function(_decimal_as_string)

@@ -19,12 +19,14 @@ from flask_smorest import Blueprint
 from marshmallow import fields, validate
 from sqlalchemy.orm import Session
 
-from vision_ledger import audit, exports, metrics
+from vision_ledger import audit, exports, metrics, verification
+from vision_ledger.db import replica_status, utcnow
+from vision_ledger.errors import NotFound
 from vision_ledger.money import Money
 
 from .auth import check_scope
-from .schemas.common import MoneyField
-from .session import database, session
+from .schemas.common import MoneyField, Timestamp
+from .session import database, read_session, replica_headers, session
 
 blp = Blueprint("audit", __name__, url_prefix="/api",
                 description="Measures, anomaly flags, verification and exports for programme staff")
@@ -199,6 +201,23 @@ class ManyVerifySchema(ma.Schema):
     failures = fields.List(fields.Nested(ManyVerifyFailureSchema))
 
 
+class VerificationRunSchema(ma.Schema):
+    id = fields.Integer()
+    programme_id = fields.Integer()
+    scope = fields.String(metadata={"description": "all (the nightly or cron run over every programme), "
+                                                   "programme, or group"})
+    trigger = fields.String(metadata={"description": "schedule (the worker's nightly run), command "
+                                                     "(`vision-ledger verify`), or api"})
+    started_at = Timestamp()
+    finished_at = Timestamp()
+    ok = fields.Boolean()
+    groups_checked = fields.Integer()
+    entries_checked = fields.Integer()
+    failed_groups = fields.Integer()
+    failures = fields.List(fields.Dict(), metadata={
+        "description": "Each failing group: group_id, entries_checked, problem (its first difference)."})
+
+
 class ExportArgs(PeriodArgs):
     pass
 
@@ -242,12 +261,15 @@ def _stream(make: Callable[[Session], Iterator[str]], mimetype: str, filename: s
     """Stream an export from a session of its own: the request's unit of work ends before the
     body is sent, and the export must not hold it (nor its locks) open."""
     db = database()
-    if db.shared_connection:
+    headers = {}
+    if db.shared_connection and db.replica_sessionmaker is None:
         # Tests: one connection whose transaction the test rolls back. Join it as it is (no
         # savepoint of our own, which the request's commit would release under us); read only.
         s = Session(bind=db.sessionmaker.kw["bind"], join_transaction_mode="rollback_only")
     else:
-        s = db.session()
+        s = db.read_session()  # the read replica when there is one
+        if db.replica_sessionmaker is not None:
+            headers = replica_headers(replica_status(s))
     try:
         chunks = make(s)  # permissions and arguments are checked here, before the first byte
     except BaseException:
@@ -258,12 +280,12 @@ def _stream(make: Callable[[Session], Iterator[str]], mimetype: str, filename: s
         try:
             yield from chunks
         finally:
-            if not db.shared_connection:
+            if not db.shared_connection or db.replica_sessionmaker is not None:
                 s.rollback()
             s.close()
 
     return Response(stream_with_context(body()), mimetype=mimetype,
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"', **headers})
 
 
 MIMETYPES = {"csv": "text/csv", "json": "application/json"}
@@ -278,7 +300,7 @@ MIMETYPES = {"csv": "text/csv", "json": "application/json"}
 def programme_measures(args: dict[str, Any], programme_id: int) -> Any:
     """The programme's measures (or a region's) over a period, default the 52 weeks to today,
     summed over its groups and disaggregated by gender, youth and disability."""
-    pm = metrics.programme_measures(session(), g.actor, programme_id, start=args.get("start"),
+    pm = metrics.programme_measures(read_session(), g.actor, programme_id, start=args.get("start"),
                                     end=args.get("end"), region=args.get("region"),
                                     per_group=args["groups"])
     return {"programme_id": pm.programme_id, "region": pm.region, "start": pm.start, "end": pm.end,
@@ -294,7 +316,7 @@ def programme_measures(args: dict[str, Any], programme_id: int) -> Any:
 def group_measures(args: dict[str, Any], group_id: int) -> Any:
     """The group's measures for a cycle (`cycle_id`, default the latest: from its start to its last
     meeting, or to today while open) or for a date range (`from`, `to`)."""
-    return _group_measures(metrics.group_measures(session(), g.actor, group_id,
+    return _group_measures(metrics.group_measures(read_session(), g.actor, group_id,
                                                   cycle_id=args.get("cycle_id"),
                                                   start=args.get("start"), end=args.get("end")))
 
@@ -305,7 +327,7 @@ def group_measures(args: dict[str, Any], group_id: int) -> Any:
 def programme_flags(args: dict[str, Any], programme_id: int) -> Any:
     """Anomaly flags of every group of the programme (or region), default over the 52 weeks to
     today; thresholds may be given as parameters. Journals are verified only with `verify=true`."""
-    result = audit.programme_flags(session(), g.actor, programme_id, start=args.get("start"),
+    result = audit.programme_flags(read_session(), g.actor, programme_id, start=args.get("start"),
                                    end=args.get("end"), region=args.get("region"),
                                    settings=_settings(args), verify=args.get("verify", False))
     return [_group_flags(x) for x in result]
@@ -316,7 +338,7 @@ def programme_flags(args: dict[str, Any], programme_id: int) -> Any:
 @blp.response(200, GroupFlagsSchema)
 def group_flags(args: dict[str, Any], group_id: int) -> Any:
     """The group's anomaly flags over a period (default its latest cycle), its journal verified."""
-    return _group_flags(audit.group_flags(session(), g.actor, group_id, start=args.get("start"),
+    return _group_flags(audit.group_flags(read_session(), g.actor, group_id, start=args.get("start"),
                                           end=args.get("end"), settings=_settings(args),
                                           verify=args.get("verify", True)))
 
@@ -324,15 +346,35 @@ def group_flags(args: dict[str, Any], group_id: int) -> Any:
 @blp.route(f"/programmes/<{ID}:programme_id>/verify", methods=["POST"])
 @blp.response(200, ManyVerifySchema)
 def verify_programme(programme_id: int) -> Any:
-    """Verify every journal of the programme: hash chain, sequence, balanced entries, heads and
-    stored balances. Each failing group names its first difference. Changes nothing."""
-    report = audit.verify_many(session(), g.actor, programme_id=programme_id)
+    """Verify every journal of the programme now: hash chain, sequence, balanced entries, heads and
+    stored balances. Each failing group names its first difference. Changes nothing in the books;
+    the result is kept as the programme's latest verification run (`GET` returns it)."""
+    started = utcnow()
+    report = audit.verify_many(read_session(), g.actor, programme_id=programme_id)
+    verification.record_run(session(), programme_id, report, scope="programme", trigger="api",
+                            started_at=started)
     return {"ok": report.ok, "groups_checked": report.groups_checked,
             "entries_checked": report.entries_checked, "seconds": round(report.seconds, 3),
             "first_problem": _plain(report.first_problem),
             "failures": [{"group_id": f.group_id, "entries_checked": f.entries_checked,
                           "problem": _plain(f.problem), "problems": _plain(f.problems)}
                          for f in report.failures]}
+
+
+@blp.route(f"/programmes/<{ID}:programme_id>/verify", methods=["GET"])
+@blp.response(200, VerificationRunSchema)
+def last_verification(programme_id: int) -> Any:
+    """The programme's latest kept verification run (nightly, `vision-ledger verify`, or a POST
+    here): when, what it covered, how much it checked, and each failing group's first difference.
+    404 `verification.never_run` when the programme was never verified."""
+    run = verification.last_run(session(), g.actor, programme_id)
+    if run is None:
+        raise NotFound("verification.never_run", "This programme's books were never verified",
+                       programme_id=programme_id)
+    return {"id": run.id, "programme_id": run.programme_id, "scope": run.scope, "trigger": run.trigger,
+            "started_at": run.started_at, "finished_at": run.finished_at, "ok": run.failed_groups == 0,
+            "groups_checked": run.groups_checked, "entries_checked": run.entries_checked,
+            "failed_groups": run.failed_groups, "failures": run.failures}
 
 
 @blp.route(f"/programmes/<{ID}:programme_id>/export/journal.<any(csv, json):fmt>", methods=["GET"])

@@ -8,6 +8,7 @@ A door adds commands with a module exposing `register(subparsers)`; the list of 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -35,7 +36,7 @@ def _database(args: argparse.Namespace) -> Any:
     from vision_ledger.db import Database
 
     if getattr(args, "_db", None) is None:
-        args._db = Database(_url(args))
+        args._db = Database(_url(args), replica_url=os.environ.get("VISION_DATABASE_REPLICA_URL") or None)
         currencies.install(args._db)  # amounts read and written with the installation's digits
     return args._db
 
@@ -107,6 +108,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from migrations import upgrade
 
+    from . import server
     from .server import serve
 
     url = _url(args)
@@ -117,7 +119,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.demo:
         cmd_demo(args)
         _demo_doors(args)
-    serve(url, host=args.host, port=args.port, workers=args.workers, threads=args.threads)
+    metrics_dir = None
+    if server.metrics_enabled(os.environ):
+        # gunicorn's workers each count in files of this directory; any worker answers a scrape
+        # with the sum. Set before gunicorn forks, so every worker inherits it.
+        metrics_dir = server.prepare_multiprocess_dir()
+    try:
+        serve(url, host=args.host, port=args.port, workers=args.workers, threads=args.threads,
+              child_exit=server.worker_exited if metrics_dir else None)
+    finally:
+        if metrics_dir is not None:
+            server.remove_multiprocess_dir(metrics_dir)
     return 0
 
 
@@ -249,30 +261,27 @@ def cmd_token_revoke(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from sqlalchemy import select
+    """Recompute the books (on the read replica when one is configured) and keep the result of
+    each programme's run, which auditors read at GET /api/programmes/{id}/verify. Exit 1 if any
+    group failed, 2 if there is nothing to verify."""
+    from vision_ledger.audit import describe
 
-    from vision_ledger import ledger
-    from vision_ledger.models import Group
+    from .verification import run
 
+    kept = run(_database(args), trigger="command", programme_id=args.programme, group_id=args.group)
+    if not kept:
+        print("no programme to verify", file=sys.stderr)
+        return 2
     failed = 0
-    with _database(args).unit_of_work(write=False) as s:
-        stmt = select(Group).order_by(Group.id)
-        if args.group is not None:
-            stmt = stmt.where(Group.id == args.group)
-        elif args.programme is not None:
-            stmt = stmt.where(Group.programme_id == args.programme)
-        chosen = list(s.scalars(stmt))
-        if not chosen:
-            print("no such group", file=sys.stderr)
-            return 2
-        for group in chosen:
-            report = ledger.verify(s, group)
-            if report.ok:
-                print(f"group {group.id} ({group.name}): ok, {report.entries_checked} entries")
-            else:
-                failed += 1
-                print(f"group {group.id} ({group.name}): FAILED after {report.entries_checked} entries; "
-                      f"first difference: {report.problem}")
+    for k in kept:
+        r = k.report
+        state = "ok" if r.ok else f"FAILED in {len(r.failures)} group(s)"
+        print(f"programme {k.programme_id}: {r.groups_checked} groups, {r.entries_checked} entries "
+              f"checked in {r.seconds:.1f} s: {state} (run {k.run_id} kept)")
+        for f in r.failures:
+            failed += 1
+            print(f"  group {f.group_id}: FAILED after {f.entries_checked} entries; first difference: "
+                  f"{describe(f.problem or {})} {f.problem}")
     return 1 if failed else 0
 
 
@@ -447,7 +456,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     finally:
         if getattr(args, "_db", None) is not None:
-            args._db.engine.dispose()
+            args._db.dispose()
 
 
 if __name__ == "__main__":

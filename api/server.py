@@ -2,9 +2,52 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
+
+# prometheus_client picks its storage when it is first imported: this module must not import it,
+# so that `serve` can set the directory before anything does (api.observability imports it).
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def metrics_enabled(config: Mapping[str, Any]) -> bool:
+    """VISION_METRICS=on (also 1, true, yes) in the app's config or the environment."""
+    return str(config.get("VISION_METRICS", "off")).strip().lower() in ("on", "1", "true", "yes")
+
+
+def prepare_multiprocess_dir() -> Path:
+    """Before gunicorn starts: an empty directory for the workers' samples, in the environment the
+    workers inherit. An operator's PROMETHEUS_MULTIPROC_DIR is used (its old *.db files removed:
+    counters start again with the server); otherwise a fresh temporary directory."""
+    given = os.environ.get(MULTIPROC_ENV)
+    if given:
+        path = Path(given)
+        path.mkdir(parents=True, exist_ok=True)
+        for old in path.glob("*.db"):
+            old.unlink()
+    else:
+        path = Path(tempfile.mkdtemp(prefix="vision-metrics."))
+        os.environ[MULTIPROC_ENV] = str(path)
+    return path
+
+
+def remove_multiprocess_dir(path: Path) -> None:
+    """Remove the directory if `prepare_multiprocess_dir` made it (never an operator's)."""
+    if path.name.startswith("vision-metrics."):
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def worker_exited(_server: Any, worker: Any) -> None:
+    """gunicorn's child_exit hook: a dead worker's live gauges stop counting."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
 
 
 class LedgerServer(BaseApplication):

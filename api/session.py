@@ -10,7 +10,7 @@ from flask import Flask, Response, current_app, g, request
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-from vision_ledger.db import Database, begin_write
+from vision_ledger.db import Database, ReplicaStatus, begin_write, replica_status
 
 from . import problems
 
@@ -63,7 +63,40 @@ def session() -> Session:
     return s
 
 
+def read_session() -> Session:
+    """The request's session for heavy reads that need not see its own writes (measures, flags,
+    verification, exports): on the read replica when one is configured, else the request's own
+    session. The answer then carries where the replica stood (`replica_headers`)."""
+    db = database()
+    if db.replica_sessionmaker is None:
+        return session()
+    s: Session | None = g.get("db_read_session")
+    if s is None:
+        s = db.read_session()
+        g.db_read_session = s
+        g.replica_status = replica_status(s)
+    return s
+
+
+def replica_headers(status: ReplicaStatus) -> dict[str, str]:
+    """How far behind the data of a replica-read answer may be: the WAL position the replica had
+    replayed and how many seconds it trailed the primary when the read began."""
+    return {"X-Replica-Replay-Lsn": status.replay_lsn or "",
+            "X-Replica-Lag-Seconds": f"{status.lag_seconds:.3f}"}
+
+
+def _close_read_session(response: Response | None = None) -> None:
+    s: Session | None = g.pop("db_read_session", None)
+    if s is not None:
+        s.rollback()
+        s.close()
+    status = g.pop("replica_status", None)
+    if response is not None and status is not None:
+        response.headers.update(replica_headers(status))
+
+
 def _finish(response: Response) -> Response:
+    _close_read_session(response)
     s: Session | None = g.pop("db_session", None)
     if s is None:
         return response
@@ -95,6 +128,7 @@ def _finish(response: Response) -> Response:
 
 
 def _teardown(_exc: BaseException | None) -> None:
+    _close_read_session()
     s: Session | None = g.pop("db_session", None)
     if s is not None:
         s.rollback()

@@ -9,9 +9,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import asdict
 from typing import Any
 
-from sms import outbox, schedule, worker
+from sms import heartbeat, outbox, schedule, worker
+from sms.settings import Settings
 from vision_ledger import currencies
 from vision_ledger.db import Database
 
@@ -55,6 +57,7 @@ def _database(args: argparse.Namespace) -> Database:
 def _status(args: argparse.Namespace, db: Database | None = None) -> int:
     db = db or _database(args)
     scope = [args.group] if args.group else None
+    every = Settings.from_env().heartbeat_every
     try:
         outbox.month_bounds(getattr(args, "month", None))
     except ValueError as exc:
@@ -63,6 +66,7 @@ def _status(args: argparse.Namespace, db: Database | None = None) -> int:
     with db.unit_of_work(write=False) as session:
         report = outbox.summary(session, scope, args.limit)
         report["parts"] = outbox.parts_report(session, getattr(args, "month", None), scope)
+        report["workers"] = [asdict(w) for w in heartbeat.workers(session, every)]
     if args.json:
         print(json.dumps(report, default=str, indent=2))
         return 0
@@ -73,6 +77,12 @@ def _status(args: argparse.Namespace, db: Database | None = None) -> int:
     for line in parts["lines"]:
         print(f"  {line['kind']:<10} {line['language']:<3} {line['messages']:>6} messages "
               f"{line['sends']:>6} sends {line['parts']:>7} parts")
+    if not report["workers"]:
+        print("workers: none has ever run on this database")
+    for w in report["workers"]:
+        state = ("stopped " + w["stopped_at"].isoformat(timespec="seconds") if w["stopped_at"]
+                 else "alive" if w["alive"] else "NOT ALIVE (no heartbeat)")
+        print(f"worker {w['worker']}: {state}; last heartbeat {w['seconds_since_beat']:.0f} s ago")
     for p in report["problems"]:
         code = f" [{p['status_code']}]" if p["status_code"] else ""
         print(f"#{p['id']} {p['status']} {p['kind']} to {p['phone']} (group {p['group_id']}, "
@@ -107,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args))
     finally:
         if getattr(args, "_db", None) is not None:
-            args._db.engine.dispose()
+            args._db.dispose()
 
 
 if __name__ == "__main__":

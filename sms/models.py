@@ -86,3 +86,15 @@ class SmsMeetingCommand(Base):
     outcome: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (Index("ix_sms_meeting_commands_phone_status", "phone", "status"),)
+
+
+class WorkerHeartbeat(Base):
+    """A worker's last sign of life, written every few seconds while it runs (revision `0010_ops`);
+    `vision-ledger sms status` shows it, and a beat older than a few intervals means a dead worker."""
+
+    __tablename__ = "sms_worker_heartbeats"
+
+    worker: Mapped[str] = mapped_column(String(100), primary_key=True)  # host:pid
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    beat_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    stopped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -9,7 +9,7 @@ a worker that was down on the day catches up on its next run.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from sms.models import SmsOnce
 from vision_ledger import ledger, statements
 from vision_ledger.actors import Actor
-from vision_ledger.db import Database
+from vision_ledger.db import Database, utcnow
 from vision_ledger.groups import active_members, group_policy, open_cycle
 from vision_ledger.loans import loan_facts
 from vision_ledger.meetings import local_today
@@ -86,3 +86,28 @@ def run_jobs(db: Database, now: datetime | None = None) -> int:
         except IntegrityError:
             log.info("group %s: another worker queued these first", group_id)
     return queued
+
+
+def _nightly_key(now: datetime) -> str:
+    return f"verify-all:{now.astimezone(UTC):%Y-%m-%d}"
+
+
+def claim_nightly_verification(db: Database, hour: int, now: datetime | None = None) -> bool:
+    """True (once a UTC day, across every worker) when the nightly `verify --all` is due: the
+    day's key is claimed in `sms_once`, so two workers or a restart never run it twice."""
+    now = now or utcnow()
+    if now.astimezone(UTC).hour < hour:
+        return False
+    try:
+        with db.unit_of_work() as session:
+            return once(session, _nightly_key(now))
+    except IntegrityError:
+        return False  # another worker claimed it first
+
+
+def release_nightly_verification(db: Database, now: datetime | None = None) -> None:
+    """Give the day's claim back after a run that could not finish, so the next job run retries."""
+    with db.unit_of_work() as session:
+        row = session.get(SmsOnce, _nightly_key(now or utcnow()))
+        if row is not None:
+            session.delete(row)

@@ -20,6 +20,8 @@ ENV: dict[str, str] = {
     "VISION_SMS_UNCERTAIN_DELAY": "uncertain_delay",
     "VISION_SMS_STALE_AFTER": "stale_after",
     "VISION_SMS_JOBS_EVERY": "jobs_every",
+    "VISION_SMS_HEARTBEAT": "heartbeat_every",
+    "VISION_VERIFY_HOUR": "verify_hour",
 }
 
 
@@ -36,6 +38,8 @@ class Settings:
     uncertain_delay: float = 600.0  # a send that may have gone out is repeated after this long
     stale_after: float = 120.0  # a 'sending' row older than this lost its worker (PostgreSQL)
     jobs_every: float = 600.0  # loan-due reminders and monthly statements are looked for this often
+    heartbeat_every: float = 10.0  # the worker writes its heartbeat this often
+    verify_hour: int = 1  # the nightly `verify --all` starts at the first job run after this UTC hour
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

@@ -21,10 +21,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
 
-from sms import outbox, schedule
+from sms import heartbeat, outbox, schedule
 from sms.gateway import SendResult
 from sms.settings import Settings, gateway_from_env, worker_name
-from vision_ledger import currencies
+from vision_ledger import currencies, telemetry
 from vision_ledger.db import Database
 
 log = logging.getLogger("sms.worker")
@@ -82,14 +82,30 @@ class Worker:
         self.stop = threading.Event()
         self.stats: Counter[str] = Counter()
         self._lock = threading.Lock()
+        self._last_beat = 0.0
+        self._verifying: threading.Thread | None = None
 
     def run(self, *, once: bool = False) -> Counter[str]:
         """Send until stopped (or, once=True, until nothing is due); return the outcome counts."""
         with single_worker(self.db) as sole:
             self.stats["reclaimed"] += outbox.reclaim(self.db, self.name, self.settings,
                                                       all_sending=sole)
-            self._loop(once=once, sole=sole)
+            self._beat()
+            try:
+                self._loop(once=once, sole=sole)
+            finally:
+                self._beat(stopped=True)
+                if self._verifying is not None:
+                    self._verifying.join()
         return self.stats
+
+    def _beat(self, *, stopped: bool = False) -> None:
+        """Write the heartbeat; a database that is away for a moment only delays it."""
+        self._last_beat = time.monotonic()
+        try:
+            heartbeat.beat(self.db, self.name, stopped=stopped)
+        except Exception:
+            log.warning("could not write the heartbeat of worker %s", self.name, exc_info=True)
 
     def _loop(self, *, once: bool, sole: bool) -> None:
         s = self.settings
@@ -107,6 +123,8 @@ class Worker:
                 if not once and now - last_jobs > s.jobs_every:
                     self._jobs()
                     last_jobs = now
+                if now - self._last_beat > s.heartbeat_every:
+                    self._beat()
                 claimed = []
                 if len(in_flight) < window:
                     claimed = outbox.claim(self.db, self.name, window - len(in_flight), s)
@@ -125,6 +143,7 @@ class Worker:
 
     def _send(self, item: outbox.Claimed) -> None:
         result = self.gateway.send(item.text, item.phone)
+        telemetry.sms_send(result.outcome, result.status_code)
         for attempt in range(5):
             try:
                 status = outbox.record(self.db, item, result, self.name, self.settings)
@@ -142,6 +161,30 @@ class Worker:
             self.stats["scheduled"] += schedule.run_jobs(self.db)
         except Exception:
             log.exception("reminder/monthly statement job failed; the next run catches up")
+        try:
+            if (self._verifying is None or not self._verifying.is_alive()) and \
+                    schedule.claim_nightly_verification(self.db, self.settings.verify_hour):
+                self._verifying = threading.Thread(target=self._verify, name="nightly-verify", daemon=True)
+                self._verifying.start()
+        except Exception:
+            log.exception("could not start the nightly verification; the next job run tries again")
+
+    def _verify(self) -> None:
+        """The nightly `verify --all`, on a thread of its own so that sending goes on meanwhile."""
+        from api.verification import run  # the host's job: replica reads, runs kept on the primary
+
+        try:
+            kept = run(self.db, trigger="schedule")
+        except Exception:
+            log.exception("nightly verification failed to run")
+            schedule.release_nightly_verification(self.db)
+            return
+        failed = sum(len(k.report.failures) for k in kept)
+        self.stats["verified_programmes"] += len(kept)
+        if failed:
+            log.error("nightly verification: %d group(s) FAILED; see GET /api/programmes/<id>/verify", failed)
+        else:
+            log.info("nightly verification: %d programme(s) verified, all books hold", len(kept))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -157,9 +200,14 @@ def run_from_env(*, once: bool, url: str | None = None) -> int:
     and run a worker."""
     logging.basicConfig(level=os.environ.get("VISION_LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    database = Database(url)
-    currencies.install(database)  # texts render amounts with the installation's digits
-    worker = Worker(database, gateway_from_env(), Settings.from_env())
+    db = Database(url, replica_url=os.environ.get("VISION_DATABASE_REPLICA_URL") or None)
+    currencies.install(db)  # texts render amounts with the installation's digits
+    worker = Worker(db, gateway_from_env(), Settings.from_env())
+    port = os.environ.get("VISION_WORKER_METRICS_PORT")
+    if port:
+        from api.observability import start_worker_exporter  # the host's Prometheus metrics
+
+        start_worker_exporter(db, int(port), os.environ.get("VISION_WORKER_METRICS_ADDR", "127.0.0.1"))
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: worker.stop.set())
     try:

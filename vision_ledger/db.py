@@ -9,6 +9,7 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -124,9 +125,18 @@ class Database:
     """An engine and its session factory; passed to the doors, never fetched from a global."""
 
     def __init__(self, url: str | None = None, *, engine: Engine | None = None,
-                 connection: Connection | None = None, **kwargs: Any):
+                 connection: Connection | None = None, replica_url: str | None = None, **kwargs: Any):
         """Bind to a URL (or the environment's), an engine, or (tests) one open connection whose
-        outer transaction the test rolls back: sessions then commit into SAVEPOINTs."""
+        outer transaction the test rolls back: sessions then commit into SAVEPOINTs.
+
+        `replica_url` names a read replica (a PostgreSQL streaming standby) for `read_session`;
+        without one, read sessions are ordinary sessions on the primary.
+        """
+        self.replica_engine: Engine | None = None
+        self.replica_sessionmaker: sessionmaker[Session] | None = None
+        if replica_url:
+            self.replica_engine = make_engine(replica_url)
+            self.replica_sessionmaker = sessionmaker(bind=self.replica_engine, expire_on_commit=False)
         if connection is not None:
             self.engine = connection.engine
             self.sessionmaker = sessionmaker(bind=connection, expire_on_commit=False,
@@ -143,6 +153,18 @@ class Database:
 
     def session(self) -> Session:
         return self.sessionmaker()
+
+    def read_session(self) -> Session:
+        """A session for heavy reads that need not see the caller's own last write: on the read
+        replica when one is configured (it never writes; it may trail the primary), else the primary."""
+        if self.replica_sessionmaker is not None:
+            return self.replica_sessionmaker()
+        return self.sessionmaker()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+        if self.replica_engine is not None:
+            self.replica_engine.dispose()
 
     @contextmanager
     def unit_of_work(self, *, write: bool = True) -> Iterator[Session]:
@@ -172,6 +194,33 @@ def begin_write(session: Session) -> None:
     if isinstance(session.get_bind(), Connection) or session.in_transaction():
         return
     session.connection(execution_options={"vision_write": True})
+
+
+@dataclass(frozen=True)
+class ReplicaStatus:
+    """Where a read replica stands: the WAL position it has replayed and how far it trails."""
+
+    replay_lsn: str | None
+    lag_seconds: float
+
+
+def replica_status(session: Session) -> ReplicaStatus:
+    """The replay position and lag of the server the session reads from.
+
+    A primary (or SQLite) has no lag. A standby that has replayed all it received trails by
+    nothing, however old its last replayed transaction (an idle primary sends nothing new);
+    otherwise it trails by the age of the last transaction it replayed.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return ReplicaStatus(None, 0.0)
+    row = session.execute(text(
+        "SELECT pg_is_in_recovery(), pg_last_wal_replay_lsn()::text, "
+        "CASE WHEN pg_last_wal_receive_lsn() IS NULL OR pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn()"
+        " THEN 0 ELSE COALESCE(EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()), 0) END"
+    )).one()
+    if not row[0]:
+        return ReplicaStatus(None, 0.0)
+    return ReplicaStatus(row[1], max(0.0, float(row[2])))
 
 
 def ping(session: Session) -> bool:

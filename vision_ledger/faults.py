@@ -2,9 +2,8 @@
 
 A refusal (DomainError) is the rules working; a fault is a bug. Every fault raised through
 `record` is logged at ERROR on the `vision_ledger.faults` logger with the entry's facts and the
-process's running count, and counted here per code, so a later /metrics can export `counts()`
-(Prometheus: `vision_ledger_faults_total{code=...}`); until then the count is in every fault's
-log line, which is where an operator looks today.
+process's running count, counted here per code (`counts()`), and reported to the telemetry
+sinks (`/metrics` exports them as `vision_invariant_faults_total{code=...}`).
 """
 
 from __future__ import annotations
@@ -14,6 +13,7 @@ import threading
 from collections import Counter
 from typing import Any
 
+from . import telemetry
 from .errors import LedgerFault
 
 log = logging.getLogger("vision_ledger.faults")
@@ -29,6 +29,7 @@ def record(fault: LedgerFault, **context: Any) -> LedgerFault:
     fault.facts.update({k: v for k, v in context.items() if k not in fault.facts})
     log.error("ledger fault %s (%s) faults_total=%d facts=%r", fault.code, fault.message, total,
               fault.facts)
+    telemetry.invariant_fault(fault.code)
     return fault
 
 

@@ -27,7 +27,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
-from . import faults
+from . import faults, telemetry
 from .actors import Actor
 from .db import utcnow
 from .errors import Conflict, DomainError, LedgerFault
@@ -368,6 +368,7 @@ def post(
     currency) is a bug of its caller: LedgerFault, logged and counted.
     """
     if group.id not in session.info.get(_LOCKED, ()):
+        telemetry.invariant_fault("ledger.post_without_lock")
         raise RuntimeError("post() needs lock_group() first in this transaction")
     session.flush()  # whatever the operation changed before posting goes first
     conn = session.connection()
@@ -481,6 +482,7 @@ def _post(  # noqa: PLR0917  (post()'s own helper)
         for pid, line in zip(posting_ids, lines, strict=True)
     ]
     set_committed_value(entry, "postings", postings)
+    telemetry.entry_posted(session, kind)
     return entry
 
 

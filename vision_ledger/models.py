@@ -494,3 +494,30 @@ class RateLimit(Base):
     hits: Mapped[int] = mapped_column(Integer)
 
     __table_args__ = (CheckConstraint("hits >= 0", name="hits_not_negative"),)
+
+
+class VerificationRun(Base):
+    """One verification of a programme's books (scheduled, from the command line or the API) and
+    what it found: kept so auditors see when the books were last recomputed and whether they held.
+
+    Created by revision `0010_ops`. `failures` lists each failing group with its first difference.
+    """
+
+    __tablename__ = "verification_runs"
+
+    id: Mapped[int] = _id()
+    programme_id: Mapped[int] = mapped_column(ForeignKey("programmes.id"))
+    scope: Mapped[str] = mapped_column(String(12))  # all | programme | group
+    trigger: Mapped[str] = mapped_column(String(12))  # schedule | command | api
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    groups_checked: Mapped[int] = mapped_column(Integer)
+    entries_checked: Mapped[int] = mapped_column(BigInteger)
+    failed_groups: Mapped[int] = mapped_column(Integer)
+    failures: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+
+    __table_args__ = (
+        Index("ix_verification_runs_programme_started", "programme_id", "started_at"),
+        CheckConstraint("scope IN ('all', 'programme', 'group')", name="scope_known"),
+        CheckConstraint("trigger IN ('schedule', 'command', 'api')", name="trigger_known"),
+    )

@@ -28,6 +28,7 @@ from sqlalchemy import and_, or_, update
 from sqlalchemy.orm import object_session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from . import telemetry
 from .db import utcnow
 from .errors import DomainError
 from .models import Member
@@ -216,6 +217,7 @@ def check_pin(member: Member, pin: str, *, attempts: int = 3, lock_minutes: int 
                         .values(pin_failures=0, pin_locked_until=until))
         set_committed_value(member, "pin_failures", 0)
         set_committed_value(member, "pin_locked_until", until)
+        telemetry.pin_locked()
         raise _locked_error(until, minutes=lock_minutes)
     set_committed_value(member, "pin_failures", counted)
     raise DomainError("pin.wrong", "Wrong PIN", attempts_left=attempts - counted)

@@ -1,26 +1,13 @@
-"""The application itself: health, the OpenAPI document, errors as problem documents, tokens."""
+"""The application itself: the OpenAPI document, errors as problem documents, tokens."""
 
 from __future__ import annotations
 
 import re
 
-from api import create_app
 from api.auth import create_token, revoke_token
 from vision_ledger import savings
 
 from .conftest import Api, assert_problem
-
-
-def test_health_check_reports_the_database(client):
-    r = client.get("/healthz")
-    assert r.status_code == 200
-    assert r.get_json()["status"] == "ok"
-
-
-def test_health_check_is_a_problem_when_the_database_is_unreachable(tmp_path):
-    app = create_app({"DATABASE": f"sqlite:///{tmp_path}/missing/dir/x.sqlite3", "TESTING": True})
-    r = app.test_client().get("/healthz")
-    assert_problem(r, 503, "health.database_unreachable")
 
 
 def test_openapi_document_describes_every_route_and_the_bearer_scheme(app, client):

@@ -12,9 +12,12 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import object_session
 
 from api import create_app
-from vision_ledger.db import Database
+from vision_ledger import verification
+from vision_ledger.audit import ManyReport
+from vision_ledger.db import Database, utcnow
 from vision_ledger.models import Cycle, Entry, Loan, OutboxMessage
 
 from .conftest import Api, Side, money
@@ -25,6 +28,15 @@ _phones = itertools.count(100)
 
 def _new_member(_: Side) -> dict[str, Any]:
     return {"name": "Newcomer", "phone": f"0744000{next(_phones):03d}"}
+
+
+def _verified(side: Side) -> None:
+    """No body: keeps a verification run of the side's programme, so that there is a last run."""
+    session = object_session(side.group)
+    report = ManyReport(ok=True, groups_checked=1, entries_checked=0, seconds=0.0, failures=[])
+    verification.record_run(session, side.programme.id, report, scope="programme", trigger="api",
+                            started_at=utcnow())
+    session.commit()
 
 
 def _close(side: Side) -> dict[str, Any]:
@@ -105,6 +117,7 @@ MATRIX: dict[str, tuple[str, str, Any, tuple[int, int, int, int]]] = {
     "audit.programme_flags": ("GET", P + "/flags", None, (200, 404, 200, 404)),
     "audit.group_flags": ("GET", G + "/flags", None, (200, 403, 200, 403)),
     "audit.verify_programme": ("POST", P + "/verify", None, (200, 404, 200, 404)),
+    "audit.last_verification": ("GET", P + "/verify", _verified, (200, 404, 200, 404)),
     "audit.export_journal": ("GET", P + "/export/journal.csv", None, (200, 404, 200, 404)),
     "audit.export_statements": ("GET", G + "/export/statements.json", None, (200, 403, 200, 403)),
     # sms/admin_api.py (the outbox: programme staff see it, admins retry a failed message)

@@ -7,7 +7,7 @@ import itertools
 from api import cli, demo
 from tests.conftest import fresh_database_url
 from vision_ledger.db import Database
-from vision_ledger.models import ApiToken
+from vision_ledger.models import ApiToken, VerificationRun
 
 
 def _run(url, *argv):
@@ -26,7 +26,13 @@ def test_migrate_demo_tokens_and_verify(tmp_path_factory, capsys):
     assert _run(url, "demo") == 0
     assert "already in this database" in capsys.readouterr().out
     assert _run(url, "verify", "--all") == 0
-    assert "ok" in capsys.readouterr().out
+    assert ": ok (run " in capsys.readouterr().out
+    database = Database(url)
+    with database.unit_of_work(write=False) as s:  # the cron run is kept for the auditors
+        kept = s.query(VerificationRun).one()
+        assert (kept.trigger, kept.scope, kept.failed_groups) == ("command", "all", 0)
+        assert kept.entries_checked > 0
+    database.dispose()
     assert _run(url, "token", "create", "--role", "treasurer", "--group", "1", "--name", "phone") == 0
     secret = capsys.readouterr().out.strip().splitlines()[-1]
     assert secret.startswith("vl_")

@@ -1,0 +1,59 @@
+"""Verification as a job: read the books on the read replica (when there is one), keep each
+programme's result on the primary. Used by `vision-ledger verify` (cron), the SMS worker's nightly
+run and `POST /api/programmes/{id}/verify`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from vision_ledger import audit, verification
+from vision_ledger.actors import Actor
+from vision_ledger.db import Database, utcnow
+from vision_ledger.errors import NotFound
+from vision_ledger.models import Group, Programme
+
+SYSTEM = Actor.system("verification")
+
+
+@dataclass(frozen=True)
+class Kept:
+    """One programme's verification: the report and the id of the row that keeps it."""
+
+    programme_id: int
+    run_id: int
+    report: audit.ManyReport
+
+
+def run(db: Database, *, trigger: str, actor: Actor = SYSTEM, programme_id: int | None = None,
+        group_id: int | None = None) -> list[Kept]:
+    """Verify every programme (neither given), one programme, or one group; keep one run per
+    programme. Raises programme.not_found, group.not_found and the audit permission errors."""
+    reports: list[tuple[int, str, audit.ManyReport, object]] = []
+    with db.read_session() as read:
+        if group_id is not None:
+            group = read.get(Group, group_id)
+            if group is None:
+                raise NotFound("group.not_found", "No such group", group_id=group_id)
+            targets = [(group.programme_id, "group", [group_id])]
+        elif programme_id is not None:
+            targets = [(programme_id, "programme", None)]
+        else:
+            targets = [(p, "all", None) for p in read.scalars(select(Programme.id).order_by(Programme.id))]
+        for pid, scope, groups in targets:
+            started = utcnow()
+            if groups is not None:
+                report = audit.verify_many(read, actor, group_ids=groups)
+            else:
+                report = audit.verify_many(read, actor, programme_id=pid)
+            reports.append((pid, scope, report, started))
+        read.rollback()
+    kept = []
+    with db.unit_of_work() as write:
+        for pid, scope, report, started in reports:
+            row = verification.record_run(write, pid, report, scope=scope, trigger=trigger,
+                                          started_at=started)  # type: ignore[arg-type]
+            kept.append(Kept(pid, row.id, report))
+    return kept
