@@ -136,7 +136,7 @@ OPERATOR = {
     "programmes.update_policy": 403, "programmes.list_groups": 403, "programmes.create_group": 403,
     "audit.programme_measures": 403, "audit.programme_flags": 403, "audit.verify_programme": 403,
     "audit.export_journal": 403, "outbox.outbox_summary": 403, "outbox.outbox_retry": 403,
-    "imports.import_members": 403,
+    "imports.import_members": 403, "audit.last_verification": 403,
 }  # every other route (a group's): 404
 # Routes closed to a role whatever the ids: the refusal does not depend on whose id it is, so it
 # tells nothing about other groups. expected statuses in the other scope, as MATRIX's tuples.

@@ -176,11 +176,13 @@ class Books(RuleBasedStateMachine):
     @rule(i=member_index, amount=amounts, whole=st.booleans())
     def repay(self, i, amount, whole):
         m = self.members[i]
+        # The amount is fixed when the step is drawn: a replay must repeat the same request (a
+        # "whole balance" recomputed after the first payment would be another request).
+        loan = loans.active_loan(self.session, m.id)
+        owed = (loan.balance if loan is not None and whole else amount) or 1
 
         def pay(key):
-            loan = loans.active_loan(self.session, m.id)
-            owed = loan.balance if loan is not None and whole else amount
-            return loans.repay_loan(self.session, self.t, self.group, m, self.money(owed or 1),
+            return loans.repay_loan(self.session, self.t, self.group, m, self.money(owed),
                                     idempotency_key=key)
         self.keyed_step("repay", pay, AT_MEETING | {"loan.none_active", "repayment.above_balance"})
 
