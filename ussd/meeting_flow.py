@@ -153,8 +153,9 @@ class Round(Node):
         if shares == 0:
             return t("OK {name}: none.", name=name_of(member))
         if social:
-            return t("OK {name}: {n} shares + social fund.", name=name_of(member), n=shares)
-        return t("OK {name}: {n} shares.", name=name_of(member), n=shares)
+            return t.n("OK {name}: {n} share + social fund.", "OK {name}: {n} shares + social fund.",
+                       shares, name=name_of(member))
+        return t.n("OK {name}: {n} share.", "OK {name}: {n} shares.", shares, name=name_of(member))
 
     def _replay(self, ctx: Ctx, key: str) -> str | None:
         """What an earlier attempt of this very hop recorded, if it did."""

@@ -24,9 +24,11 @@ ROUND_LABEL = marker("1 Savings round  00 Menu")
 
 
 class TreasurerHome(Menu):
-    """Before the meeting: open it. During the meeting: its business, on two pages (98 = more)."""
+    """Before the meeting: open it. During the meeting: its business, on pages of at most six
+    choices (98 = more; shorter where a page would not fit)."""
 
     name = "treasurer_home"
+    more_name = "treasurer_more"
     first_page = 6
 
     def title(self, ctx: Ctx) -> str:
@@ -55,36 +57,12 @@ class TreasurerHome(Menu):
         items.append((marker("My account"), lambda: MemberHome(who)))
         return items
 
-    def shown(self, ctx: Ctx) -> list[tuple[int, str, object]]:
-        rows = super().shown(ctx)
-        return rows if not self.who.walk_open else rows[: self.first_page]
+    @property
+    def per_page(self) -> int | None:  # type: ignore[override]
+        return self.first_page if self.who.walk_open else None
 
-    def render(self, ctx: Ctx) -> Page:
-        page = super().render(ctx)
-        if self.who.walk_open:
-            more = self.t("More")
-            page.lines.append(f"{MORE} {more}")
-        return page
-
-    def accept(self, ctx: Ctx, value: str) -> Node | Stay:
-        if value == MORE and self.who.walk_open:
-            return TreasurerMore(self.who)
-        return super().accept(ctx, value)
-
-
-class TreasurerMore(TreasurerHome):
-    """The second page of the meeting menu; every number of the first page still works."""
-
-    name = "treasurer_more"
-
-    def title(self, ctx: Ctx) -> str:
-        return ""
-
-    def shown(self, ctx: Ctx) -> list[tuple[int, str, object]]:
-        return Menu.shown(self, ctx)[self.first_page:]
-
-    def render(self, ctx: Ctx) -> Page:
-        return Menu.render(self, ctx)
+    def more_key(self, ctx: Ctx) -> str:
+        return MORE
 
 
 # --- balances ---------------------------------------------------------------------------------
@@ -252,6 +230,7 @@ def _member_label(who: Who, member_id: int | None) -> str:
 
 # --- closing the meeting ----------------------------------------------------------------------
 
+RECOUNT = "9"
 VARIANCE_REASONS = (marker("Counting error"), marker("Cash missing"), marker("Cash extra"),
                     marker("Other"))
 
@@ -288,11 +267,13 @@ def _social_answer(who: Who, counted_loan: Money, value: str) -> Node | Stay:
                 loan=t.money(counted_loan - expected_loan), social=t.money(counted_social - expected_social))
 
     def answer(ctx: Ctx, v: str) -> Node | Stay:
+        if v == RECOUNT:  # a mistyped count is counted again before any variance is recorded
+            return close_meeting(who)
         if not (v.isdigit() and 1 <= int(v) <= len(VARIANCE_REASONS)):
             return Stay(t("Choose one of the options."))
         return _close_confirm(who, counted_loan, counted_social, VARIANCE_REASONS[int(v) - 1])
 
-    return Ask(who, "variance_reason", lambda ctx: [differs, t("Reason:"), *(
+    return Ask(who, "variance_reason", lambda ctx: [differs, t("9 Count again"), t("Or the reason:"), *(
         f"{i} {t(r)}" for i, r in enumerate(VARIANCE_REASONS, 1))], answer)
 
 

@@ -13,7 +13,7 @@ import pytest
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from ussd.texts import LIMIT
+from ussd.texts import fits, page_size
 from ussd.web import blueprint
 from vision_ledger import pins
 from vision_ledger.db import Database
@@ -79,7 +79,7 @@ class Phone:
         raw = response.get_data(as_text=True)
         kind, _, page = raw.partition(" ")
         assert kind in ("CON", "END"), raw
-        assert len(page) <= LIMIT, f"{len(page)} characters: {page!r}"
+        assert fits(page), f"{page_size(page)} (used, allowed): {page!r}"
         screen = Screen(kind, page, response.headers.get("X-USSD-Screen", ""))
         self.screens.append(screen)
         return screen
@@ -201,3 +201,14 @@ def last_seq(world: World) -> object:
         return world.session.scalar(select(GroupModel.last_seq).where(GroupModel.id == world.group.id))
 
     return read
+
+
+def read_all(phone: Phone, screen: Screen) -> str:
+    """A paged screen read to its end: each page's "9 More" followed (Arabic pages hold 80)."""
+    from ussd.texts import Texts
+
+    texts = [screen.text]
+    while screen.text.splitlines()[-1] in {Texts(lang)("9 More") for lang in LANGS}:
+        screen = phone.send("9")
+        texts.append(screen.text)
+    return "\n".join(texts)

@@ -73,7 +73,8 @@ def test_record_shares_shows_what_will_happen_then_posts_once(treasurer, world, 
     assert treasurer.send("9").text.startswith(tx(lang, "Enter {low} to {high}.", low=1, high=5))
     screen = treasurer.send("3")
     assert screen.name == "shares_confirm"
-    expected = tx(lang, "{name}: {n} shares = {amount}.", name="4 Otieno", n=3, amount=money(lang, "300"))
+    expected = Texts(lang).n("{name}: {n} share = {amount}.", "{name}: {n} shares = {amount}.", 3,
+                             name="4 Otieno", amount=money(lang, "300"))
     assert expected in screen
     before = last_seq()
     done = treasurer.send(PIN)
@@ -166,9 +167,24 @@ def test_a_repayment(treasurer, world, lang, meeting):
     assert loans.active_loan(world.session, world.member(2).id).balance == 60000
 
 
-def test_a_repayment_without_a_loan_is_refused(treasurer, world, lang, meeting):
-    screen = treasurer.walk("4", "3", "100")
-    assert tx(lang, "The member has no loan to repay.") in screen
+def test_a_repayment_without_a_loan_asks_no_amount(treasurer, world, lang, meeting):
+    screen = treasurer.walk("4", "3")
+    assert screen.name == "repay_no_loan"
+    assert tx(lang, "{name} has no loan.", name="3 Wanjiru") in screen
+    assert treasurer.send("1").name == "pick_member"
+
+
+def test_other_input_after_more_than_owed_is_not_read_as_a_pin(treasurer, world, lang, meeting):
+    savings.buy_shares(world.session, world.factory.treasurer(world.group), world.group, world.member(2), 5)
+    savings.buy_shares(world.session, world.factory.treasurer(world.group), world.group, world.member(3), 5)
+    loans.disburse_loan(world.session, world.factory.treasurer(world.group), world.group, world.member(2),
+                        world.factory.money(world.group, "700"))
+    world.session.flush()
+    screen = treasurer.walk("4", "2", "5000")
+    assert screen.name == "repay_confirm"
+    screen = treasurer.send("12")
+    assert tx(lang, "A PIN is 4 digits.") not in screen
+    assert screen.text.startswith(tx(lang, "Choose one of the options."))
 
 
 def test_a_fine(treasurer, world, lang, meeting):
