@@ -13,6 +13,7 @@ from vision_ledger import pins
 from . import pin_auth
 from .models import Done
 from .session import Ctx, Node, Result, Stay, Who
+from .texts import fits
 
 
 class Confirm(Node):
@@ -39,7 +40,10 @@ class Confirm(Node):
         t = self.t
         objection = self._check() if self._check else None
         if objection:
-            return Page([*self._lines, objection, t("0 Back  00 Menu")])
+            page = [*self._lines, objection, t("0 Back  00 Menu")]
+            if not fits("\n".join(page)):  # the objection before what it objects to
+                page = [objection, t("0 Back  00 Menu")]
+            return Page(page)
         prompt = t("1 Confirm  0 Back") if self.who.authenticated else t("PIN to confirm:")
         return Page([*self._lines, prompt])
 

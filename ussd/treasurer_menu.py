@@ -17,7 +17,7 @@ from .member_menu import KIND_LABELS, Info, MemberHome, entry_amount
 from .menus import Menu
 from .models import Done
 from .session import Ask, Ctx, Node, Page, Result, Stay, Who, name_of
-from .texts import marker, short
+from .texts import fits, marker, short
 
 MORE = "98"
 ROUND_LABEL = marker("1 Savings round  00 Menu")
@@ -273,8 +273,15 @@ def _social_answer(who: Who, counted_loan: Money, value: str) -> Node | Stay:
             return Stay(t("Choose one of the options."))
         return _close_confirm(who, counted_loan, counted_social, VARIANCE_REASONS[int(v) - 1])
 
-    return Ask(who, "variance_reason", lambda ctx: [differs, t("9 Count again"), t("Or the reason:"), *(
-        f"{i} {t(r)}" for i, r in enumerate(VARIANCE_REASONS, 1))], answer)
+    def lines(ctx: Ctx) -> list[str]:
+        options = [f"{i} {t(r)}" for i, r in enumerate(VARIANCE_REASONS, 1)]
+        pages = ([differs, t("9 Count again"), t("Or the reason:"), *options],
+                 [differs, t("9 Count again"), " ".join([t("Or the reason:"), *options])],
+                 [differs, " ".join([t("9 Count again"), *options])])
+        # Arabic's 80 characters: the options share a line (the last form is cut if it must be).
+        return next((page for page in pages if fits("\n".join(page))), pages[-1])
+
+    return Ask(who, "variance_reason", lines, answer)
 
 
 def _expected(who: Who) -> tuple[Money, Money]:

@@ -13,6 +13,7 @@ import pytest
 from flask import Flask
 from sqlalchemy.orm import Session
 
+from api import logmask
 from ussd.texts import fits, page_size
 from ussd.web import blueprint
 from vision_ledger import pins
@@ -27,6 +28,10 @@ MEMBER_PIN = "2468"
 
 @pytest.fixture
 def app(db: Database) -> Flask:
+    # As the real app does (api/app.py): every log record of the process is masked, so a server
+    # a test starts (werkzeug's access log: "POST /ussd/<secret>") logs no secret either.
+    logmask.install()
+    logmask.remember_secret(SECRET)
     app = Flask(__name__)
     app.config.update(DATABASE=db, USSD_SECRET=SECRET, TESTING=True)
     app.register_blueprint(blueprint)
