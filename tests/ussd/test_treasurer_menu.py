@@ -297,3 +297,31 @@ def test_a_locked_treasurer_cannot_write(treasurer, world, lang, meeting, last_s
     assert last_seq() == before
     world.refresh()
     assert world.treasurer.pin_locked_until is not None
+
+
+def test_a_mistyped_count_is_counted_again_before_any_difference_is_recorded(treasurer, world, lang,
+                                                                            meeting):
+    _fund(world, 2)
+    screen = treasurer.walk("9", "450", "0")
+    assert screen.name == "variance_reason"
+    assert tx(lang, "9 Count again") in screen.text
+    assert treasurer.send("9").name == "count_loan_fund"
+    assert treasurer.send("500").name == "count_social"
+    screen = treasurer.send("20")
+    assert screen.name == "close_confirm"  # the counts match the books: no reason asked
+    assert treasurer.send(PIN).name == "meeting_closed"
+    world.refresh()
+    closed = world.session.get(Meeting, meeting.id)
+    assert closed.status == "closed" and closed.variance_reason is None
+    assert closed.closing_loan_fund == 50000
+
+
+def test_the_difference_page_takes_only_its_options(treasurer, world, lang, meeting):
+    _fund(world, 2)
+    treasurer.walk("9", "450", "0")
+    for wrong in ("5", "0x", "450"):
+        screen = treasurer.send(wrong)
+        assert screen.name == "variance_reason"
+        assert tx(lang, "Choose one of the options.") in screen.text
+    world.refresh()
+    assert world.session.get(Meeting, meeting.id).status == "open"
