@@ -4,6 +4,7 @@ USSD door measures its pages with too; this module keeps the SMS door's imports 
 from __future__ import annotations
 
 from vision_ledger.gsm import (  # noqa: F401  (re-exported)
+    _FOLD,
     GSM7_BASIC,
     GSM7_EXTENSION,
     GSM7_MULTI,
