@@ -127,10 +127,24 @@ class Ask(Node):
         self.is_menu = menu
 
     def render(self, ctx: Ctx) -> Page:
-        return Page(self._lines(ctx))
+        lines = self._lines(ctx)
+        if not (lines and lines[-1].startswith((BACK + " ", BACK_ALWAYS + " "))):  # not said already
+            lines = [*lines, back_line(self.t, self.takes_zero)]
+        return Page(lines)
 
     def accept(self, ctx: Ctx, value: str) -> Node | Stay:
         return self._answer(ctx, value)
+
+
+# Every input page says its way back: `0`, or `#` on the pages where 0 is an answer (a count of
+# nothing, a member buying nothing, no more absent members). `#` goes back on every page: it is
+# no amount and no number, and unlike `*` it is not AT's separator of the inputs in `text`.
+BACK = "0"
+BACK_ALWAYS = "#"
+
+
+def back_line(t: Texts, takes_zero: bool) -> str:
+    return t("# Back") if takes_zero else t("0 Back")
 
 
 class End(Node):
@@ -361,7 +375,7 @@ def hop(ctx: Ctx) -> Reply:
         if value == "00":
             del stack[1:]
             continue
-        if value == "0" and not node.takes_zero:
+        if value == BACK_ALWAYS or (value == BACK and not node.takes_zero):
             if len(stack) > 1 and not node.terminal:
                 stack.pop()
             continue

@@ -16,7 +16,7 @@ from .meeting_flow import flow_start
 from .member_menu import KIND_LABELS, Info, MemberHome, entry_amount
 from .menus import Menu
 from .models import Done
-from .session import Ask, Ctx, Node, Page, Result, Stay, Who, name_of
+from .session import Ask, Ctx, Node, Page, Result, Stay, Who, back_line, name_of
 from .texts import fits, marker, short
 
 MORE = "98"
@@ -113,7 +113,8 @@ class Absent(Node):
     def render(self, ctx: Ctx) -> Page:
         t = self.t
         listed = " ".join(str(m.number) for m in self.absent[-12:]) or "-"
-        return Page([t("Absent: {numbers}", numbers=listed), t("Number of an absent member, 0 = done:")])
+        return Page([t("Absent: {numbers}", numbers=listed), t("Number of an absent member, 0 = done:"),
+                     back_line(t, takes_zero=True)])
 
     def accept(self, ctx: Ctx, value: str) -> Node | Stay:
         if value == "0":
@@ -230,7 +231,7 @@ def _member_label(who: Who, member_id: int | None) -> str:
 
 # --- closing the meeting ----------------------------------------------------------------------
 
-RECOUNT = "9"
+RECOUNT = "0"  # the variance page's way back: count again
 VARIANCE_REASONS = (marker("Counting error"), marker("Cash missing"), marker("Cash extra"),
                     marker("Other"))
 
@@ -274,14 +275,17 @@ def _social_answer(who: Who, counted_loan: Money, value: str) -> Node | Stay:
         return _close_confirm(who, counted_loan, counted_social, VARIANCE_REASONS[int(v) - 1])
 
     def lines(ctx: Ctx) -> list[str]:
+        # The page's way back is "0 Count again": back to the counts, before any reason is kept.
         options = [f"{i} {t(r)}" for i, r in enumerate(VARIANCE_REASONS, 1)]
-        pages = ([differs, t("9 Count again"), t("Or the reason:"), *options],
-                 [differs, t("9 Count again"), " ".join([t("Or the reason:"), *options])],
-                 [differs, " ".join([t("9 Count again"), *options])])
+        recount = t("0 Count again")
+        pages = ([differs, t("Or the reason:"), *options, recount],
+                 [differs, " ".join([t("Or the reason:"), *options]), recount],
+                 [differs, " ".join(options), recount],
+                 [differs, " ".join([recount, *options])])
         # Arabic's 80 characters: the options share a line (the last form is cut if it must be).
         return next((page for page in pages if fits("\n".join(page))), pages[-1])
 
-    return Ask(who, "variance_reason", lines, answer)
+    return Ask(who, "variance_reason", lines, answer, takes_zero=True)
 
 
 def _expected(who: Who) -> tuple[Money, Money]:

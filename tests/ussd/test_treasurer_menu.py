@@ -304,8 +304,8 @@ def test_a_mistyped_count_is_counted_again_before_any_difference_is_recorded(tre
     _fund(world, 2)
     screen = treasurer.walk("9", "450", "0")
     assert screen.name == "variance_reason"
-    assert tx(lang, "9 Count again") in screen.text
-    assert treasurer.send("9").name == "count_loan_fund"
+    assert tx(lang, "0 Count again") in screen.text  # the page's way back: to the counts
+    assert treasurer.send("0").name == "count_loan_fund"
     assert treasurer.send("500").name == "count_social"
     screen = treasurer.send("20")
     assert screen.name == "close_confirm"  # the counts match the books: no reason asked
@@ -325,3 +325,37 @@ def test_the_difference_page_takes_only_its_options(treasurer, world, lang, meet
         assert tx(lang, "Choose one of the options.") in screen.text
     world.refresh()
     assert world.session.get(Meeting, meeting.id).status == "open"
+
+
+def test_every_input_page_says_its_way_back_and_0_goes_back(treasurer, world, lang, meeting):
+    _fund(world, 2)
+    screen = treasurer.walk("5", "2")
+    assert screen.name == "loan_amount"
+    assert screen.text.splitlines()[-1] == tx(lang, "0 Back")
+    screen = treasurer.send("0")
+    assert screen.name == "pick_member" and screen.text.splitlines()[-1] == tx(lang, "0 Back")
+    assert treasurer.send("0").name == "treasurer_home"
+
+
+def test_where_0_is_an_answer_hash_goes_back(treasurer, world, lang, meeting):
+    _fund(world, 2)
+    screen = treasurer.walk("9")
+    assert screen.name == "count_loan_fund"
+    assert screen.text.splitlines()[-1] == tx(lang, "# Back")
+    assert treasurer.send("0").name == "count_social"  # 0 is a count: an empty bag
+    screen = treasurer.send("#")
+    assert screen.name == "count_loan_fund"  # back to the loan fund count, nothing recorded
+    assert treasurer.send("500").name == "count_social"
+    assert treasurer.send("20").name == "close_confirm"
+    assert treasurer.send("#").name == "count_social"
+    world.refresh()
+    assert world.session.get(Meeting, meeting.id).status == "open"
+
+
+def test_the_absent_list_goes_back_with_hash(treasurer, world, lang):
+    screen = treasurer.walk("1", "2")
+    assert screen.name == "absent" and screen.text.splitlines()[-1] == tx(lang, "# Back")
+    assert treasurer.send("3").name == "absent"
+    assert treasurer.send("#").name == "absent"  # the member just added is taken off again
+    assert treasurer.screens[-1].text.splitlines()[0] == tx(lang, "Absent: {numbers}", numbers="-")
+    assert treasurer.send("#").name == "open_meeting"
