@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date, timedelta
 
 from sqlalchemy import func, select
 
 from vision_ledger import groups, meetings, reversals
+from vision_ledger.errors import DomainError
 from vision_ledger.models import Account, Entry, Meeting, Member
 from vision_ledger.money import Money
 
@@ -17,7 +19,7 @@ from .member_menu import KIND_LABELS, Info, MemberHome, entry_amount
 from .menus import Menu
 from .models import Done
 from .session import Ask, Ctx, Node, Page, Result, Stay, Who, back_line, name_of
-from .texts import fits, marker, short
+from .texts import fits, marker, refusal, short
 
 MORE = "98"
 ROUND_LABEL = marker("1 Savings round  00 Menu")
@@ -86,6 +88,9 @@ def group_balance_lines(ctx: Ctx, who: Who) -> list[str]:
 # --- opening the meeting ----------------------------------------------------------------------
 
 
+DAYS_BACK = 7  # a meeting the network kept from being recorded on its day: at most a week back
+
+
 def open_meeting(who: Who) -> Node:
     t = who.t
 
@@ -94,10 +99,43 @@ def open_meeting(who: Who) -> Node:
             return _open_confirm(who, [])
         if value == "2":
             return Absent(who, [])
+        if value == "3":
+            return _meeting_day(who)
         return Stay(t("Choose one of the options."))
 
     return Ask(who, "open_meeting", lambda ctx: [t("Open the meeting."), t("1 All present"),
-                                                 t("2 Some absent")], answer)
+                                                 t("2 Some absent"), t("3 An earlier day")], answer)
+
+
+def _meeting_day(who: Who) -> Node:
+    """A meeting held on an earlier day: 1 to 7 days back, not before the group's last meeting
+    nor its cycle's start (the core holds the same rules); its date is shown to confirm."""
+    t = who.t
+    today = meetings.local_today(who.group, who.ctx.now)
+
+    def answer(ctx: Ctx, value: str) -> Node | Stay:
+        if not (value.isdigit() and 1 <= int(value) <= DAYS_BACK):
+            return Stay(t("Enter 1 to {high}.", high=DAYS_BACK))
+        day = today - timedelta(days=int(value))
+        last = ctx.session.scalar(select(func.max(Meeting.date)).where(Meeting.group_id == who.group.id))
+        if last is not None and day < last:
+            return Stay(refusal(t, DomainError("meeting.date_before_last", "before the last meeting")))
+        cycle = who.cycle
+        if cycle is not None and day < cycle.start_date:
+            return Stay(refusal(t, DomainError("meeting.before_cycle", "before the cycle")))
+
+        def attendance(ctx: Ctx, v: str) -> Node | Stay:
+            if v == "1":
+                return _open_confirm(who, [], day)
+            if v == "2":
+                return Absent(who, [], day)
+            return Stay(t("Choose one of the options."))
+
+        return Ask(who, "open_attendance", lambda ctx: [
+            t("Meeting of {date}.", date=t.date(day)), t("1 All present"), t("2 Some absent")], attendance)
+
+    return Ask(who, "meeting_day", lambda ctx: [t("Meeting held earlier."),
+                                                t("How many days ago (1-{high})?", high=DAYS_BACK)], answer)
 
 
 class Absent(Node):
@@ -106,9 +144,10 @@ class Absent(Node):
     name = "absent"
     takes_zero = True
 
-    def __init__(self, who: Who, absent: list[Member]) -> None:
+    def __init__(self, who: Who, absent: list[Member], day: date | None = None) -> None:
         super().__init__(who)
         self.absent = absent
+        self.day = day  # an earlier day's meeting; None: today
 
     def render(self, ctx: Ctx) -> Page:
         t = self.t
@@ -118,26 +157,27 @@ class Absent(Node):
 
     def accept(self, ctx: Ctx, value: str) -> Node | Stay:
         if value == "0":
-            return _open_confirm(self.who, self.absent)
+            return _open_confirm(self.who, self.absent, self.day)
         found = self.who.member_by_number(value)
         if isinstance(found, str):
             return Stay(found)
         if found in self.absent:
             return Stay()
-        return Absent(self.who, [*self.absent, found])
+        return Absent(self.who, [*self.absent, found], self.day)
 
 
-def _open_confirm(who: Who, absent: list[Member]) -> Node:
+def _open_confirm(who: Who, absent: list[Member], day: date | None = None) -> Node:
     t = who.t
     active = groups.active_count(who.ctx.session, who.group.id)
-    today = meetings.local_today(who.group, who.ctx.now)
+    today = day or meetings.local_today(who.group, who.ctx.now)
 
     def execute(ctx: Ctx) -> Node:
         key = ctx.key(":open")
         record = ctx.session.get(Done, key)
         if record is None:
             meeting, refused = ctx.act(who, lambda: meetings.open_meeting(
-                ctx.session, who.treasurer, who.group, absent_member_ids=[m.id for m in absent]))
+                ctx.session, who.treasurer, who.group, absent_member_ids=[m.id for m in absent],
+                meeting_date=day))
             if refused is not None:
                 return Result(who, "open_refused", [refused], lambda: open_meeting(who))
             ctx.session.add(Done(key=key, session_id=ctx.sid, member_id=who.member.id, kind="open",

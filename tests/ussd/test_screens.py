@@ -17,7 +17,8 @@ from .conftest import LANGS, PIN, set_language
 # Paths (after dialling) that between them reach every screen of the menu.
 BEFORE_MEETING = [
     (), ("2",), ("3",), ("3", "1"), ("3", "2"), ("3", "3"), ("3", "3", "1"), ("3", "4"), ("3", "6"),
-    ("1",), ("1", "1"), ("1", "2", "3", "7"), ("1", "2", "0"),
+    ("1",), ("1", "1"), ("1", "2", "3", "7"), ("1", "2", "0"), ("1", "3"), ("1", "3", "8"),
+    ("1", "3", "2"), ("1", "3", "2", "2", "3"), ("1", "3", "2", "1"),
     ("1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "0", PIN),
     ("1", "1", PIN), ("1", "1", PIN, "1"), ("8",), ("9", "9"), ("3", "6", "9"),
     ("11", "5"), ("11", "5", PIN), ("11", "5", PIN, "1357"), ("11", "5", PIN, "1357", "1357"),
@@ -41,7 +42,8 @@ MEMBER = [("1",), ("5",)]  # a member whose PIN staff set: the gate; and one wit
 SCREENS = {
     "treasurer_home", "group_balance", "member_home", "balance", "recent", "statement_ask",
     "statement_sent", "my_loan", "pin_old", "pin_new", "pin_repeat", "pin_changed", "language",
-    "open_meeting", "absent", "open_confirm", "open_refused", "meeting_opened", "treasurer_more",
+    "open_meeting", "meeting_day", "open_attendance", "absent", "open_confirm", "open_refused",
+    "meeting_opened", "treasurer_more",
     "round_pin", "round_member", "pick_member", "shares_count", "shares_confirm", "shares_done",
     "shares_done_refused", "social_confirm", "social_done", "social_done_refused", "repay_amount",
     "repay_confirm", "repay_done", "loan_amount", "loan_confirm", "loan_done", "loan_refused",
