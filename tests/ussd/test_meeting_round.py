@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from ussd.models import Skip
 from ussd.texts import Texts
 from vision_ledger import savings
 from vision_ledger.models import Entry
@@ -150,3 +151,13 @@ def test_the_round_ends_when_everyone_present_is_recorded(treasurer, world, fact
     for _ in range(9):
         screen = treasurer.send("1")
     assert screen.text.splitlines()[1].startswith("Savings round done")
+
+
+def test_hash_leaves_the_round_where_0_means_no_shares(treasurer, world, meeting):
+    screen = treasurer.walk("1", PIN)
+    assert screen.name == "round_member"
+    screen = treasurer.send("#")
+    assert screen.name == "round_pin"  # the page before the round
+    assert _entries(world, "share_purchase") == []
+    world.refresh()
+    assert world.session.query(Skip).count() == 0  # nothing recorded for the member asked
