@@ -13,6 +13,7 @@ from vision_ledger import pins
 from . import pin_auth
 from .models import Done
 from .session import Ctx, Node, Result, Stay, Who
+from .texts import fits
 
 
 class Confirm(Node):
@@ -21,7 +22,8 @@ class Confirm(Node):
 
     def __init__(self, who: Who, name: str, lines: list[str], execute: Callable[[Ctx], Node],
                  again: Callable[[], Node] | None = None, *, check: Callable[[], str | None] | None = None,
-                 passed: Callable[[Ctx], None] | None = None, again_label: str | None = None) -> None:
+                 passed: Callable[[Ctx], None] | None = None, again_label: str | None = None,
+                 blocking: bool = False) -> None:
         super().__init__(who)
         self.name = name
         self._lines = lines
@@ -30,6 +32,7 @@ class Confirm(Node):
         self._check = check  # the books' objection, if any, shown instead of the PIN prompt
         self._passed = passed  # what the walk learns when it passes an earlier confirmation
         self._again_label = again_label
+        self._blocking = blocking  # the objection is final (no PIN can change it): no PIN is read
 
     def render(self, ctx: Ctx) -> object:
         from .session import Page
@@ -37,11 +40,19 @@ class Confirm(Node):
         t = self.t
         objection = self._check() if self._check else None
         if objection:
-            return Page([*self._lines, objection, t("0 Back  00 Menu")])
+            page = [*self._lines, objection, t("0 Back  00 Menu")]
+            if not fits("\n".join(page)):  # the objection before what it objects to
+                page = [objection, t("0 Back  00 Menu")]
+            return Page(page)
         prompt = t("1 Confirm  0 Back") if self.who.authenticated else t("PIN to confirm:")
         return Page([*self._lines, prompt])
 
     def accept(self, ctx: Ctx, value: str) -> Node | Stay:
+        # A page with the books' objection asks for no PIN ("0 Back  00 Menu" only): what else is
+        # typed there is not a PIN. (A walk passing an earlier confirmation reads the books after
+        # its own action, so only the hop's last input is held to the objection.)
+        if self._blocking and ctx.is_last and self._check is not None and self._check():
+            return Stay(self.t("Choose one of the options."))
         if self.who.authenticated:
             if value != "1":
                 return Stay(self.t("Choose one of the options."))

@@ -22,6 +22,7 @@ from vision_ledger.models import Attendance, Entry, Member
 from . import pin_auth
 from .models import Skip
 from .session import Ask, Ctx, Node, Page, Stay, Who, name_of
+from .texts import fits
 
 ROUND_KINDS = ("share_purchase", "social_fund")
 
@@ -66,13 +67,13 @@ class Round(Node):
 
     def __init__(self, who: Who) -> None:
         super().__init__(who)
-        self.last: str | None = None
+        self.last: tuple[str, str] | None = None  # what the previous hop recorded: named, numbered
         self._pending: tuple[list[Member], int] | None = None  # known after this hop's own write
 
     def render(self, ctx: Ctx) -> Page:
         t, who = self.t, self.who
         pending, present = self._pending or pending_members(who)
-        lines = [self.last] if self.last else []
+        lines = [self.last[0]] if self.last else []
         if who.meeting is None:
             return Page([*lines, t("No meeting is open."), t("00 Menu")])
         if not pending:
@@ -87,6 +88,12 @@ class Round(Node):
             lines.append(t("0=none, {high}0={high} without social fund", high=policy.shares_max))
         else:
             lines.append(t("0=none"))
+        if self.last and not fits("\n".join(lines)):
+            # A page too long for its encoding (Arabic: 80): the member recorded is named by
+            # number only, then the keys' reminder (on the round's first page) gives way.
+            lines[0] = self.last[1]
+            if not fits("\n".join(lines)):
+                lines.pop()
         return Page(lines)
 
     def _social_fund(self) -> int:
@@ -148,15 +155,21 @@ class Round(Node):
         self._pending = (pending[1:], present)
         return Stay()
 
-    def _line(self, member: Member, shares: int, social: bool) -> str:
+    def _line(self, member: Member, shares: int, social: bool) -> tuple[str, str]:
+        """What was recorded for `member`: naming them, and by their number only."""
         t = self.t
-        if shares == 0:
-            return t("OK {name}: none.", name=name_of(member))
-        if social:
-            return t("OK {name}: {n} shares + social fund.", name=name_of(member), n=shares)
-        return t("OK {name}: {n} shares.", name=name_of(member), n=shares)
 
-    def _replay(self, ctx: Ctx, key: str) -> str | None:
+        def line(name: str) -> str:
+            if shares == 0:
+                return t("OK {name}: none.", name=name)
+            if social:
+                return t.n("OK {name}: {n} share + social fund.", "OK {name}: {n} shares + social fund.",
+                           shares, name=name)
+            return t.n("OK {name}: {n} share.", "OK {name}: {n} shares.", shares, name=name)
+
+        return line(name_of(member)), line(str(member.number))
+
+    def _replay(self, ctx: Ctx, key: str) -> tuple[str, str] | None:
         """What an earlier attempt of this very hop recorded, if it did."""
         entries = list(ctx.session.scalars(select(Entry).where(
             Entry.group_id == self.who.group.id, Entry.idempotency_key.in_((key + ":sh", key + ":sf")))))

@@ -8,7 +8,7 @@ from vision_ledger.models import Entry
 from .confirm import PinOld, gate
 from .menus import Menu
 from .models import Done
-from .session import Ctx, End, Node, Page, Result, Stay, Who, closing
+from .session import Ctx, End, Node, Page, Result, Stay, Who, closing, paginate
 from .texts import LANGUAGE_NAMES, LANGUAGES, Texts, marker, short
 
 KIND_LABELS = {
@@ -46,15 +46,29 @@ def change_pin(who: Who) -> Node:
 
 
 class Info(Node):
-    """A page to read; 0 and 00 lead back."""
+    """A page to read; 0 and 00 lead back. What does not fit one page goes on after "9 More"."""
 
-    def __init__(self, who: Who, name: str, lines: object) -> None:
+    def __init__(self, who: Who, name: str, lines: object, page: int = 0) -> None:
         super().__init__(who)
         self.name = name
         self._lines = lines
+        self.page = page
+
+    def pages(self, ctx: Ctx) -> list[list[str]]:
+        t = self.t
+        return paginate(self._lines(ctx, self.who), t("9 More"), t("0 Back  00 Menu"))  # type: ignore[operator]
 
     def render(self, ctx: Ctx) -> Page:
-        return Page(closing(self.t, self._lines(ctx, self.who)))  # type: ignore[operator]
+        pages = self.pages(ctx)
+        index = min(self.page, len(pages) - 1)
+        if index < len(pages) - 1:
+            return Page([*pages[index], self.t("9 More")])
+        return Page(closing(self.t, pages[index]))
+
+    def accept(self, ctx: Ctx, value: str) -> Node | Stay:
+        if value == "9" and self.page < len(self.pages(ctx)) - 1:
+            return Info(self.who, self.name, self._lines, self.page + 1)
+        return Stay(self.t("Choose one of the options."))
 
 
 def balance_lines(ctx: Ctx, who: Who) -> list[str]:
@@ -85,7 +99,9 @@ def recent_lines(ctx: Ctx, who: Who) -> list[str]:
         entry = line.entry
         kind = t(KIND_LABELS.get(entry.kind, entry.kind))
         day = t.digits(f"{entry.effective_date.day:02d}/{entry.effective_date.month:02d}")
-        lines.append(f"{day} {kind} {t.money(line.amount)}")
+        # A loan reads as the principal the member received (1,000), not the 1,100 owed.
+        amount = entry.details.get("principal", line.amount) if entry.kind == "loan" else line.amount
+        lines.append(f"{day} {kind} {t.money(amount)}")
     # The running totals after the newest entry (the balance screen has the rest).
     newest = entries[0]
     lines.append(t("Shares: {shares} = {value}", shares=t.digits(newest.shares),

@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from vision_ledger import groups, meetings
 from vision_ledger.actors import Actor
@@ -31,7 +31,7 @@ from vision_ledger.models import Cycle, Group, Meeting, Member
 from vision_ledger.policy import Policy
 
 from .models import Done
-from .texts import LIMIT, Texts, refusal, short
+from .texts import Texts, fits, page_size, refusal, short
 
 log = logging.getLogger("ussd")
 
@@ -51,12 +51,35 @@ class Page:
     def body(self, reason: str | None = None) -> str:
         lines = [line for line in self.lines if line]
         text = "\n".join([reason, *lines] if reason else lines)
-        if len(text) > LIMIT and reason:
+        if not fits(text) and reason:
             text = "\n".join([reason, lines[-1]]) if lines else reason
-        if len(text) > LIMIT:
-            log.warning("ussd page over %d characters: %r", LIMIT, text[:40])
-            text = text[: LIMIT - 2] + ".."
+        if not fits(text):
+            # A page the gateway would cut or refuse: every screen is written to fit (a test
+            # crawls them all), so this is a bug to see in the log; the member still gets a page.
+            used, allowed = page_size(text)
+            log.warning("ussd page over its limit (%d of %d): %r", used, allowed, text[:40])
+            while not fits(text + ".."):
+                text = text[:-1]
+            text += ".."
         return text
+
+
+def paginate(lines: list[str], more: str, last: str) -> list[list[str]]:
+    """Lines split into pages that fit, each but the last ending with `more`, the last with `last`.
+
+    A line that fits no page alone still gets a page of its own (Page.body then cuts it)."""
+    pages: list[list[str]] = []
+    current: list[str] = []
+    for line in lines:
+        if current and not fits("\n".join([*current, line, more])):
+            pages.append(current)
+            current = []
+        current.append(line)
+    if current and len(current) > 1 and not fits("\n".join([*current, last])):
+        pages.append(current[:-1])
+        current = current[-1:]
+    pages.append(current)
+    return pages
 
 
 @dataclass
@@ -104,10 +127,24 @@ class Ask(Node):
         self.is_menu = menu
 
     def render(self, ctx: Ctx) -> Page:
-        return Page(self._lines(ctx))
+        lines = self._lines(ctx)
+        if not (lines and lines[-1].startswith((BACK + " ", BACK_ALWAYS + " "))):  # not said already
+            lines = [*lines, back_line(self.t, self.takes_zero)]
+        return Page(lines)
 
     def accept(self, ctx: Ctx, value: str) -> Node | Stay:
         return self._answer(ctx, value)
+
+
+# Every input page says its way back: `0`, or `#` on the pages where 0 is an answer (a count of
+# nothing, a member buying nothing, no more absent members). `#` goes back on every page: it is
+# no amount and no number, and unlike `*` it is not AT's separator of the inputs in `text`.
+BACK = "0"
+BACK_ALWAYS = "#"
+
+
+def back_line(t: Texts, takes_zero: bool) -> str:
+    return t("# Back") if takes_zero else t("0 Back")
 
 
 class End(Node):
@@ -338,7 +375,7 @@ def hop(ctx: Ctx) -> Reply:
         if value == "00":
             del stack[1:]
             continue
-        if value == "0" and not node.takes_zero:
+        if value == BACK_ALWAYS or (value == BACK and not node.takes_zero):
             if len(stack) > 1 and not node.terminal:
                 stack.pop()
             continue
@@ -365,4 +402,54 @@ def closing(t: Texts, lines: list[str]) -> list[str]:
 
 
 def name_of(member: Member) -> str:
-    return f"{member.number} {short(member.name)}"
+    """A member as pages show them: the number and a short name that tells them apart in the group."""
+    session = object_session(member)
+    if session is None:
+        return f"{member.number} {short(member.name)}"
+    known: dict[int, dict[int, str]] = session.info.setdefault("ussd_short_names", {})
+    if member.group_id not in known:
+        rows = session.execute(select(Member.id, Member.name).where(Member.group_id == member.group_id))
+        known[member.group_id] = short_names({row.id: row.name for row in rows})
+    return f"{member.number} {known[member.group_id].get(member.id) or short(member.name)}"
+
+
+NAME_SIZE = 12
+
+
+def short_names(names: dict[int, str], size: int = NAME_SIZE) -> dict[int, str]:
+    """Short names that tell members apart: the first name alone where no one else in the group
+    has it, else the first name and the initials of as many further names as it takes, else the
+    first name and as much of the second name as it takes. Each is at most `size` characters; the
+    member number shown beside it still tells apart the rare pair this cannot."""
+    words = {key: (" ".join(name.split()) or "?").split(" ") for key, name in names.items()}
+
+    def label(first: str, suffix: str = "") -> str:
+        if not suffix:
+            return short(first, size)
+        room = max(size - len(suffix) - 1, 2)  # the first name gives way to what tells apart
+        return f"{short(first, room)} {suffix[: size - 3]}"
+
+    def candidates(parts: list[str]) -> list[str]:
+        first, rest = parts[0], parts[1:]
+        found = [label(first)]
+        found += [label(first, "".join(w[0] for w in rest[:k])) for k in range(1, len(rest) + 1)]
+        if rest:
+            found += [label(first, rest[0][:k]) for k in range(2, len(rest[0]) + 1)]
+        return found
+
+    options = {key: candidates(parts) for key, parts in words.items()}
+    level = dict.fromkeys(options, 0)
+    while True:
+        chosen = {key: options[key][level[key]] for key in options}
+        holders: dict[str, list[int]] = {}
+        for key, label in chosen.items():
+            holders.setdefault(label, []).append(key)
+        bumped = False
+        for keys in holders.values():
+            for key in keys if len(keys) > 1 else ():
+                if level[key] + 1 < len(options[key]):
+                    level[key] += 1
+                    bumped = True
+        if not bumped:
+            break
+    return chosen

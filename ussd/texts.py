@@ -18,12 +18,17 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
 from vision_ledger.errors import DomainError
+from vision_ledger.gsm import fits_ussd_page, ussd_size
 from vision_ledger.money import Money, locale_for
 
 LANGUAGES = ("en", "sw", "ar")
 LANGUAGE_NAMES = {"en": "English", "sw": "Kiswahili", "ar": "العربية"}
 TRANSLATIONS = Path(__file__).resolve().parent / "translations"
-LIMIT = 160  # characters after "CON "/"END ": the page every network shows whole
+# A page (what follows "CON "/"END ") is measured as the gateway sends it: 182 GSM-7 septets
+# (extension characters such as [ ] { } ^ ~ | \\ and the euro sign count two), or 80 UCS-2
+# characters once one character is outside GSM-7 (every Arabic page).
+fits = fits_ussd_page
+page_size = ussd_size
 _ARABIC_DIGITS = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
 
 
@@ -53,6 +58,11 @@ class Texts:
     def __call__(self, msgid: str, **facts: object) -> str:
         text = self._catalog.gettext(msgid)
         return text.format_map(_Facts(facts)) if "{" in text else text
+
+    def n(self, singular: str, plural: str, count: int, **facts: object) -> str:
+        """The plural form the catalog gives for `count` (shown as {n}, in the language's digits)."""
+        text = self._catalog.ngettext(singular, plural, count)
+        return text.format_map(_Facts({"n": self.digits(count), **facts}))
 
     def money(self, amount: Money | int | str) -> str:
         if isinstance(amount, int):

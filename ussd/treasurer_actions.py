@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from sqlalchemy import select
+
 from vision_ledger import loans, meetings, savings
 from vision_ledger.errors import DomainError
 from vision_ledger.models import Entry, Member
@@ -79,12 +81,14 @@ def _shares_count(who: Who, member: Member) -> Node:
         def execute(ctx: Ctx) -> Node:
             entry, refused = ctx.act(who, lambda: savings.buy_shares(
                 ctx.session, who.treasurer, who.group, member, n, idempotency_key=ctx.key()))
-            return done(who, "shares_done", entry, refused, lambda e: saved(who, e, t(
-                "{name} {n} shares = {amount}", name=name_of(member), n=e.details.get("shares", n),
+            return done(who, "shares_done", entry, refused, lambda e: saved(who, e, t.n(
+                "{name} {n} share = {amount}", "{name} {n} shares = {amount}",
+                int(e.details.get("shares", n)), name=name_of(member),
                 amount=t.money(entry_amount(e)))), lambda: shares(who))
 
-        return Confirm(who, "shares_confirm", [t("{name}: {n} shares = {amount}.", name=name_of(member),
-                                                 n=n, amount=t.money(amount))],
+        return Confirm(who, "shares_confirm", [t.n("{name}: {n} share = {amount}.",
+                                                   "{name}: {n} shares = {amount}.", n,
+                                                   name=name_of(member), amount=t.money(amount))],
                        execute, lambda: shares(who))
 
     return _Ask(who, "shares_count", lambda ctx: [
@@ -124,6 +128,10 @@ def repayment(who: Who) -> Node:
     t = who.t
 
     def then(member: Member) -> Node:
+        if _nothing_to_repay(who, member):
+            return Result(who, "repay_no_loan", [t("{name} has no loan.", name=name_of(member))],
+                          lambda: repayment(who))
+
         def owed() -> Money | None:
             loan = loans.active_loan(who.ctx.session, member.id)
             return Money(loan.balance, who.group.currency) if loan else None
@@ -156,11 +164,25 @@ def repayment(who: Who) -> Node:
 
             return Confirm(who, "repay_confirm", [t("{name} repays {amount}.", name=name_of(member),
                                                     amount=t.money(amount))],
-                           execute, lambda: repayment(who), check=check)
+                           execute, lambda: repayment(who), check=check, blocking=True)
 
         return _Ask(who, "repay_amount", lines, answer)
 
     return pick_member(who, t("Loan repayment."), then)
+
+
+def _nothing_to_repay(who: Who, member: Member) -> bool:
+    """No active loan and nothing repaid at this meeting: no amount to ask for. (A loan repaid in
+    full at this meeting still leads to the amount page, so a walk passing that repayment again
+    takes the same pages; its confirmation then says there is no loan.)"""
+    session, meeting = who.ctx.session, who.meeting
+    if loans.active_loan(session, member.id) is not None:
+        return False
+    if meeting is None:
+        return True
+    return session.scalar(select(Entry.id).where(
+        Entry.meeting_id == meeting.id, Entry.member_id == member.id,
+        Entry.kind == "repayment").limit(1)) is None
 
 
 # --- new loan ---------------------------------------------------------------------------------

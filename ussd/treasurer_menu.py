@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date, timedelta
 
 from sqlalchemy import func, select
 
 from vision_ledger import groups, meetings, reversals
+from vision_ledger.errors import DomainError
 from vision_ledger.models import Account, Entry, Meeting, Member
 from vision_ledger.money import Money
 
@@ -16,17 +18,19 @@ from .meeting_flow import flow_start
 from .member_menu import KIND_LABELS, Info, MemberHome, entry_amount
 from .menus import Menu
 from .models import Done
-from .session import Ask, Ctx, Node, Page, Result, Stay, Who, name_of
-from .texts import marker, short
+from .session import Ask, Ctx, Node, Page, Result, Stay, Who, back_line, name_of
+from .texts import fits, marker, refusal, short
 
 MORE = "98"
 ROUND_LABEL = marker("1 Savings round  00 Menu")
 
 
 class TreasurerHome(Menu):
-    """Before the meeting: open it. During the meeting: its business, on two pages (98 = more)."""
+    """Before the meeting: open it. During the meeting: its business, on pages of at most six
+    choices (98 = more; shorter where a page would not fit)."""
 
     name = "treasurer_home"
+    more_name = "treasurer_more"
     first_page = 6
 
     def title(self, ctx: Ctx) -> str:
@@ -55,36 +59,12 @@ class TreasurerHome(Menu):
         items.append((marker("My account"), lambda: MemberHome(who)))
         return items
 
-    def shown(self, ctx: Ctx) -> list[tuple[int, str, object]]:
-        rows = super().shown(ctx)
-        return rows if not self.who.walk_open else rows[: self.first_page]
+    @property
+    def per_page(self) -> int | None:  # type: ignore[override]
+        return self.first_page if self.who.walk_open else None
 
-    def render(self, ctx: Ctx) -> Page:
-        page = super().render(ctx)
-        if self.who.walk_open:
-            more = self.t("More")
-            page.lines.append(f"{MORE} {more}")
-        return page
-
-    def accept(self, ctx: Ctx, value: str) -> Node | Stay:
-        if value == MORE and self.who.walk_open:
-            return TreasurerMore(self.who)
-        return super().accept(ctx, value)
-
-
-class TreasurerMore(TreasurerHome):
-    """The second page of the meeting menu; every number of the first page still works."""
-
-    name = "treasurer_more"
-
-    def title(self, ctx: Ctx) -> str:
-        return ""
-
-    def shown(self, ctx: Ctx) -> list[tuple[int, str, object]]:
-        return Menu.shown(self, ctx)[self.first_page:]
-
-    def render(self, ctx: Ctx) -> Page:
-        return Menu.render(self, ctx)
+    def more_key(self, ctx: Ctx) -> str:
+        return MORE
 
 
 # --- balances ---------------------------------------------------------------------------------
@@ -108,6 +88,9 @@ def group_balance_lines(ctx: Ctx, who: Who) -> list[str]:
 # --- opening the meeting ----------------------------------------------------------------------
 
 
+DAYS_BACK = 7  # a meeting the network kept from being recorded on its day: at most a week back
+
+
 def open_meeting(who: Who) -> Node:
     t = who.t
 
@@ -116,10 +99,43 @@ def open_meeting(who: Who) -> Node:
             return _open_confirm(who, [])
         if value == "2":
             return Absent(who, [])
+        if value == "3":
+            return _meeting_day(who)
         return Stay(t("Choose one of the options."))
 
     return Ask(who, "open_meeting", lambda ctx: [t("Open the meeting."), t("1 All present"),
-                                                 t("2 Some absent")], answer)
+                                                 t("2 Some absent"), t("3 An earlier day")], answer)
+
+
+def _meeting_day(who: Who) -> Node:
+    """A meeting held on an earlier day: 1 to 7 days back, not before the group's last meeting
+    nor its cycle's start (the core holds the same rules); its date is shown to confirm."""
+    t = who.t
+    today = meetings.local_today(who.group, who.ctx.now)
+
+    def answer(ctx: Ctx, value: str) -> Node | Stay:
+        if not (value.isdigit() and 1 <= int(value) <= DAYS_BACK):
+            return Stay(t("Enter 1 to {high}.", high=DAYS_BACK))
+        day = today - timedelta(days=int(value))
+        last = ctx.session.scalar(select(func.max(Meeting.date)).where(Meeting.group_id == who.group.id))
+        if last is not None and day < last:
+            return Stay(refusal(t, DomainError("meeting.date_before_last", "before the last meeting")))
+        cycle = who.cycle
+        if cycle is not None and day < cycle.start_date:
+            return Stay(refusal(t, DomainError("meeting.before_cycle", "before the cycle")))
+
+        def attendance(ctx: Ctx, v: str) -> Node | Stay:
+            if v == "1":
+                return _open_confirm(who, [], day)
+            if v == "2":
+                return Absent(who, [], day)
+            return Stay(t("Choose one of the options."))
+
+        return Ask(who, "open_attendance", lambda ctx: [
+            t("Meeting of {date}.", date=t.date(day)), t("1 All present"), t("2 Some absent")], attendance)
+
+    return Ask(who, "meeting_day", lambda ctx: [t("Meeting held earlier."),
+                                                t("How many days ago (1-{high})?", high=DAYS_BACK)], answer)
 
 
 class Absent(Node):
@@ -128,37 +144,40 @@ class Absent(Node):
     name = "absent"
     takes_zero = True
 
-    def __init__(self, who: Who, absent: list[Member]) -> None:
+    def __init__(self, who: Who, absent: list[Member], day: date | None = None) -> None:
         super().__init__(who)
         self.absent = absent
+        self.day = day  # an earlier day's meeting; None: today
 
     def render(self, ctx: Ctx) -> Page:
         t = self.t
         listed = " ".join(str(m.number) for m in self.absent[-12:]) or "-"
-        return Page([t("Absent: {numbers}", numbers=listed), t("Number of an absent member, 0 = done:")])
+        return Page([t("Absent: {numbers}", numbers=listed), t("Number of an absent member, 0 = done:"),
+                     back_line(t, takes_zero=True)])
 
     def accept(self, ctx: Ctx, value: str) -> Node | Stay:
         if value == "0":
-            return _open_confirm(self.who, self.absent)
+            return _open_confirm(self.who, self.absent, self.day)
         found = self.who.member_by_number(value)
         if isinstance(found, str):
             return Stay(found)
         if found in self.absent:
             return Stay()
-        return Absent(self.who, [*self.absent, found])
+        return Absent(self.who, [*self.absent, found], self.day)
 
 
-def _open_confirm(who: Who, absent: list[Member]) -> Node:
+def _open_confirm(who: Who, absent: list[Member], day: date | None = None) -> Node:
     t = who.t
     active = groups.active_count(who.ctx.session, who.group.id)
-    today = meetings.local_today(who.group, who.ctx.now)
+    today = day or meetings.local_today(who.group, who.ctx.now)
 
     def execute(ctx: Ctx) -> Node:
         key = ctx.key(":open")
         record = ctx.session.get(Done, key)
         if record is None:
             meeting, refused = ctx.act(who, lambda: meetings.open_meeting(
-                ctx.session, who.treasurer, who.group, absent_member_ids=[m.id for m in absent]))
+                ctx.session, who.treasurer, who.group, absent_member_ids=[m.id for m in absent],
+                meeting_date=day))
             if refused is not None:
                 return Result(who, "open_refused", [refused], lambda: open_meeting(who))
             ctx.session.add(Done(key=key, session_id=ctx.sid, member_id=who.member.id, kind="open",
@@ -252,6 +271,7 @@ def _member_label(who: Who, member_id: int | None) -> str:
 
 # --- closing the meeting ----------------------------------------------------------------------
 
+RECOUNT = "0"  # the variance page's way back: count again
 VARIANCE_REASONS = (marker("Counting error"), marker("Cash missing"), marker("Cash extra"),
                     marker("Other"))
 
@@ -288,12 +308,24 @@ def _social_answer(who: Who, counted_loan: Money, value: str) -> Node | Stay:
                 loan=t.money(counted_loan - expected_loan), social=t.money(counted_social - expected_social))
 
     def answer(ctx: Ctx, v: str) -> Node | Stay:
+        if v == RECOUNT:  # a mistyped count is counted again before any variance is recorded
+            return close_meeting(who)
         if not (v.isdigit() and 1 <= int(v) <= len(VARIANCE_REASONS)):
             return Stay(t("Choose one of the options."))
         return _close_confirm(who, counted_loan, counted_social, VARIANCE_REASONS[int(v) - 1])
 
-    return Ask(who, "variance_reason", lambda ctx: [differs, t("Reason:"), *(
-        f"{i} {t(r)}" for i, r in enumerate(VARIANCE_REASONS, 1))], answer)
+    def lines(ctx: Ctx) -> list[str]:
+        # The page's way back is "0 Count again": back to the counts, before any reason is kept.
+        options = [f"{i} {t(r)}" for i, r in enumerate(VARIANCE_REASONS, 1)]
+        recount = t("0 Count again")
+        pages = ([differs, t("Or the reason:"), *options, recount],
+                 [differs, " ".join([t("Or the reason:"), *options]), recount],
+                 [differs, " ".join(options), recount],
+                 [differs, " ".join([recount, *options])])
+        # Arabic's 80 characters: the options share a line (the last form is cut if it must be).
+        return next((page for page in pages if fits("\n".join(page))), pages[-1])
+
+    return Ask(who, "variance_reason", lines, answer, takes_zero=True)
 
 
 def _expected(who: Who) -> tuple[Money, Money]:

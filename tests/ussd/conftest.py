@@ -13,7 +13,8 @@ import pytest
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from ussd.texts import LIMIT
+from api import logmask
+from ussd.texts import fits, page_size
 from ussd.web import blueprint
 from vision_ledger import pins
 from vision_ledger.db import Database
@@ -27,6 +28,10 @@ MEMBER_PIN = "2468"
 
 @pytest.fixture
 def app(db: Database) -> Flask:
+    # As the real app does (api/app.py): every log record of the process is masked, so a server
+    # a test starts (werkzeug's access log: "POST /ussd/<secret>") logs no secret either.
+    logmask.install()
+    logmask.remember_secret(SECRET)
     app = Flask(__name__)
     app.config.update(DATABASE=db, USSD_SECRET=SECRET, TESTING=True)
     app.register_blueprint(blueprint)
@@ -79,7 +84,7 @@ class Phone:
         raw = response.get_data(as_text=True)
         kind, _, page = raw.partition(" ")
         assert kind in ("CON", "END"), raw
-        assert len(page) <= LIMIT, f"{len(page)} characters: {page!r}"
+        assert fits(page), f"{page_size(page)} (used, allowed): {page!r}"
         screen = Screen(kind, page, response.headers.get("X-USSD-Screen", ""))
         self.screens.append(screen)
         return screen
@@ -201,3 +206,14 @@ def last_seq(world: World) -> object:
         return world.session.scalar(select(GroupModel.last_seq).where(GroupModel.id == world.group.id))
 
     return read
+
+
+def read_all(phone: Phone, screen: Screen) -> str:
+    """A paged screen read to its end: each page's "9 More" followed (Arabic pages hold 80)."""
+    from ussd.texts import Texts
+
+    texts = [screen.text]
+    while screen.text.splitlines()[-1] in {Texts(lang)("9 More") for lang in LANGS}:
+        screen = phone.send("9")
+        texts.append(screen.text)
+    return "\n".join(texts)

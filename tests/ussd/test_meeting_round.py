@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
+from ussd.models import Skip
+from ussd.texts import Texts
 from vision_ledger import savings
 from vision_ledger.models import Entry
 
-from .conftest import PIN, SERVICE_CODE
+from .conftest import PIN, SERVICE_CODE, tx
 
 SECONDS_PER_HOP = 10  # reading the page and typing one or two digits
 SESSION_SECONDS = 180  # AT ends a session after 180 s
@@ -53,6 +56,39 @@ def test_a_20_member_meeting_is_recorded_in_two_sessions_and_few_hops(session, f
     assert sessions <= 3 and p.hops <= 60
     print(f"\n20-member savings round: {sessions} sessions, {p.hops} hops, {p.keystrokes} keystrokes "
           f"(dialling {SERVICE_CODE} counted)")
+
+
+@pytest.mark.parametrize("language", ["en", "ar"])
+def test_a_20_member_savings_round_takes_one_session_and_at_most_30_hops(session, factory, phone,
+                                                                        language):
+    from vision_ledger import pins
+
+    group = factory.ready(members=20)
+    members = factory.members(group)
+    for member in members:
+        member.language = language
+    pins.set_initial_pin(members[0], PIN)
+    members[0].pin_must_change = False
+    session.flush()
+    p = phone(members[0].phone)
+    screen = p.dial()  # the one session: every later hop continues it
+    sid = p.sid
+    # Open the meeting (all present), confirm with the PIN, start the round: one hop each.
+    for value in ("1", "1", PIN, "1"):
+        screen = p.send(value)
+    assert screen.name == "round_member"
+    recorded = 0
+    while screen.name == "round_member" and recorded < 25:
+        if tx(language, "Savings round done: all {n} present recorded.", n=Texts(language).digits(20)) \
+                in screen.text:
+            break
+        screen = p.send("3" if recorded % 4 else "30")  # every fourth member pays no social fund
+        recorded += 1
+    assert recorded == 20
+    assert not screen.end and p.sid == sid
+    assert len(_entries_for(session, group, "share_purchase")) == 20
+    assert len(_entries_for(session, group, "social_fund")) == 15
+    assert p.hops <= 30, p.hops
 
 
 def _entries_for(session, group, kind):
@@ -115,3 +151,13 @@ def test_the_round_ends_when_everyone_present_is_recorded(treasurer, world, fact
     for _ in range(9):
         screen = treasurer.send("1")
     assert screen.text.splitlines()[1].startswith("Savings round done")
+
+
+def test_hash_leaves_the_round_where_0_means_no_shares(treasurer, world, meeting):
+    screen = treasurer.walk("1", PIN)
+    assert screen.name == "round_member"
+    screen = treasurer.send("#")
+    assert screen.name == "round_pin"  # the page before the round
+    assert _entries(world, "share_purchase") == []
+    world.refresh()
+    assert world.session.query(Skip).count() == 0  # nothing recorded for the member asked

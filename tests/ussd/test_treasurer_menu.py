@@ -73,7 +73,8 @@ def test_record_shares_shows_what_will_happen_then_posts_once(treasurer, world, 
     assert treasurer.send("9").text.startswith(tx(lang, "Enter {low} to {high}.", low=1, high=5))
     screen = treasurer.send("3")
     assert screen.name == "shares_confirm"
-    expected = tx(lang, "{name}: {n} shares = {amount}.", name="4 Otieno", n=3, amount=money(lang, "300"))
+    expected = Texts(lang).n("{name}: {n} share = {amount}.", "{name}: {n} shares = {amount}.", 3,
+                             name="4 Otieno", amount=money(lang, "300"))
     assert expected in screen
     before = last_seq()
     done = treasurer.send(PIN)
@@ -166,9 +167,24 @@ def test_a_repayment(treasurer, world, lang, meeting):
     assert loans.active_loan(world.session, world.member(2).id).balance == 60000
 
 
-def test_a_repayment_without_a_loan_is_refused(treasurer, world, lang, meeting):
-    screen = treasurer.walk("4", "3", "100")
-    assert tx(lang, "The member has no loan to repay.") in screen
+def test_a_repayment_without_a_loan_asks_no_amount(treasurer, world, lang, meeting):
+    screen = treasurer.walk("4", "3")
+    assert screen.name == "repay_no_loan"
+    assert tx(lang, "{name} has no loan.", name="3 Wanjiru") in screen
+    assert treasurer.send("1").name == "pick_member"
+
+
+def test_other_input_after_more_than_owed_is_not_read_as_a_pin(treasurer, world, lang, meeting):
+    savings.buy_shares(world.session, world.factory.treasurer(world.group), world.group, world.member(2), 5)
+    savings.buy_shares(world.session, world.factory.treasurer(world.group), world.group, world.member(3), 5)
+    loans.disburse_loan(world.session, world.factory.treasurer(world.group), world.group, world.member(2),
+                        world.factory.money(world.group, "700"))
+    world.session.flush()
+    screen = treasurer.walk("4", "2", "5000")
+    assert screen.name == "repay_confirm"
+    screen = treasurer.send("12")
+    assert tx(lang, "A PIN is 4 digits.") not in screen
+    assert screen.text.startswith(tx(lang, "Choose one of the options."))
 
 
 def test_a_fine(treasurer, world, lang, meeting):
@@ -281,3 +297,65 @@ def test_a_locked_treasurer_cannot_write(treasurer, world, lang, meeting, last_s
     assert last_seq() == before
     world.refresh()
     assert world.treasurer.pin_locked_until is not None
+
+
+def test_a_mistyped_count_is_counted_again_before_any_difference_is_recorded(treasurer, world, lang,
+                                                                            meeting):
+    _fund(world, 2)
+    screen = treasurer.walk("9", "450", "0")
+    assert screen.name == "variance_reason"
+    assert tx(lang, "0 Count again") in screen.text  # the page's way back: to the counts
+    assert treasurer.send("0").name == "count_loan_fund"
+    assert treasurer.send("500").name == "count_social"
+    screen = treasurer.send("20")
+    assert screen.name == "close_confirm"  # the counts match the books: no reason asked
+    assert treasurer.send(PIN).name == "meeting_closed"
+    world.refresh()
+    closed = world.session.get(Meeting, meeting.id)
+    assert closed.status == "closed" and closed.variance_reason is None
+    assert closed.closing_loan_fund == 50000
+
+
+def test_the_difference_page_takes_only_its_options(treasurer, world, lang, meeting):
+    _fund(world, 2)
+    treasurer.walk("9", "450", "0")
+    for wrong in ("5", "0x", "450"):
+        screen = treasurer.send(wrong)
+        assert screen.name == "variance_reason"
+        assert tx(lang, "Choose one of the options.") in screen.text
+    world.refresh()
+    assert world.session.get(Meeting, meeting.id).status == "open"
+
+
+def test_every_input_page_says_its_way_back_and_0_goes_back(treasurer, world, lang, meeting):
+    _fund(world, 2)
+    screen = treasurer.walk("5", "2")
+    assert screen.name == "loan_amount"
+    assert screen.text.splitlines()[-1] == tx(lang, "0 Back")
+    screen = treasurer.send("0")
+    assert screen.name == "pick_member" and screen.text.splitlines()[-1] == tx(lang, "0 Back")
+    assert treasurer.send("0").name == "treasurer_home"
+
+
+def test_where_0_is_an_answer_hash_goes_back(treasurer, world, lang, meeting):
+    _fund(world, 2)
+    screen = treasurer.walk("9")
+    assert screen.name == "count_loan_fund"
+    assert screen.text.splitlines()[-1] == tx(lang, "# Back")
+    assert treasurer.send("0").name == "count_social"  # 0 is a count: an empty bag
+    screen = treasurer.send("#")
+    assert screen.name == "count_loan_fund"  # back to the loan fund count, nothing recorded
+    assert treasurer.send("500").name == "count_social"
+    assert treasurer.send("20").name == "close_confirm"
+    assert treasurer.send("#").name == "count_social"
+    world.refresh()
+    assert world.session.get(Meeting, meeting.id).status == "open"
+
+
+def test_the_absent_list_goes_back_with_hash(treasurer, world, lang):
+    screen = treasurer.walk("1", "2")
+    assert screen.name == "absent" and screen.text.splitlines()[-1] == tx(lang, "# Back")
+    assert treasurer.send("3").name == "absent"
+    assert treasurer.send("#").name == "absent"  # the member just added is taken off again
+    assert treasurer.screens[-1].text.splitlines()[0] == tx(lang, "Absent: {numbers}", numbers="-")
+    assert treasurer.send("#").name == "open_meeting"
