@@ -23,7 +23,7 @@ from .schemas.common import ProblemSchema
 # Settings read from the environment (the test's dict wins over them).
 ENV_SETTINGS = (
     "VISION_DATABASE_URL", "VISION_SECRET_KEY", "VISION_USSD_SECRET", "VISION_SMS_SECRET",
-    "VISION_AUTH_FAILURE_LIMIT",
+    "VISION_AUTH_FAILURE_LIMIT", "VISION_USSD_HOP_LIMIT", "VISION_SMS_REPLY_LIMIT",
     "AT_USERNAME", "AT_API_KEY", "AT_SENDER_ID", "AT_BASE_URL",
 )
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")

@@ -28,7 +28,9 @@ MEMBER_PIN = "2468"
 @pytest.fixture
 def app(db: Database) -> Flask:
     app = Flask(__name__)
-    app.config.update(DATABASE=db, USSD_SECRET=SECRET, TESTING=True)
+    # Tests walk screens faster than any person: the hop limit is raised out of their way here
+    # and tested on its own (test_hop_limit.py).
+    app.config.update(DATABASE=db, USSD_SECRET=SECRET, TESTING=True, VISION_USSD_HOP_LIMIT="100000/60")
     app.register_blueprint(blueprint)
     return app
 
