@@ -30,6 +30,8 @@ class ProgrammeSchema(ma.Schema):
         "example": "130", "description": "units of the currency per US dollar, at creation"})
     policy = fields.Nested(PolicySchema, required=True)
     created_at = Timestamp(required=True)
+    closed_at = Timestamp(allow_none=True, metadata={
+        "description": "when the programme was closed (its tokens stop working); null while open"})
 
 
 class ProgrammeCreate(Strict):
