@@ -68,7 +68,7 @@ class GroupSchema(ma.Schema):
     last_seq = fields.Integer(required=True, metadata={"description": "sequence of the newest entry"})
     created_at = Timestamp(required=True)
     closed_at = Timestamp(allow_none=True, metadata={
-        "description": "when the group was closed (no meetings or entries; its tokens stop); null while open"})
+        "description": "when the group was closed (no meetings, entries or tokens); null while open"})
 
 
 class GroupCreate(Strict):
