@@ -12,7 +12,7 @@ from vision_ledger.groups import GENDERS, LANGUAGES, MEMBER_ROLES
 from vision_ledger.money import MAX_AMOUNT_MINOR
 from vision_ledger.policy import MONEY_SETTINGS, Policy
 
-from .common import MoneyField, MoneyIn, Strict, Timestamp
+from .common import Change, MoneyField, MoneyIn, Strict, Timestamp
 
 INT = validate.Range(min=0, max=10**12)
 AMOUNT = validate.Range(min=0, max=MAX_AMOUNT_MINOR)
@@ -45,6 +45,10 @@ class PolicyChanges(_PolicyChanges):  # type: ignore[misc,valid-type]
 
     class Meta:
         unknown = ma.RAISE
+
+
+class PolicyPatch(Change, PolicyChanges):
+    """The body of PATCH .../policy: at least one setting to change."""
 
 
 
@@ -89,7 +93,7 @@ class GroupCreate(Strict):
     policy = fields.Nested(PolicyChanges)
 
 
-class GroupUpdate(Strict):
+class GroupUpdate(Change, Strict):
     name = fields.String(validate=validate.Length(min=1, max=200))
     schedule = fields.String(validate=validate.Length(min=1, max=200))
     timezone = fields.String(validate=validate.Length(min=1, max=64))
@@ -136,7 +140,7 @@ class MemberCreate(Strict):
                         metadata={"description": "initial PIN (4 digits); the member must change it"})
 
 
-class MemberUpdate(Strict):
+class MemberUpdate(Change, Strict):
     name = fields.String(validate=validate.Length(min=1, max=200))
     phone = fields.String(validate=_PHONE)
     gender = fields.String(validate=validate.OneOf(GENDERS), allow_none=True)

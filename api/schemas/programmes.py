@@ -9,7 +9,7 @@ from sqlalchemy.orm import object_session
 from vision_ledger import currencies
 from vision_ledger.programmes import LANGUAGES
 
-from .common import Strict, Timestamp
+from .common import Change, Strict, Timestamp
 from .groups import PolicyChanges, PolicySchema, _policy_fields
 
 
@@ -68,7 +68,7 @@ _GroupPolicyChanges = ma.Schema.from_dict(_policy_fields(required=False, allow_n
                                           name="GroupPolicyChangesBase")
 
 
-class GroupPolicyChanges(_GroupPolicyChanges):  # type: ignore[misc,valid-type]
+class GroupPolicyChanges(Change, _GroupPolicyChanges):  # type: ignore[misc,valid-type]
     """Settings the group chooses; null returns one to the programme's value."""
 
     class Meta:
