@@ -24,7 +24,7 @@ from .server import metrics_enabled
 # Settings read from the environment (the test's dict wins over them).
 ENV_SETTINGS = (
     "VISION_DATABASE_URL", "VISION_SECRET_KEY", "VISION_USSD_SECRET", "VISION_SMS_SECRET",
-    "VISION_AUTH_FAILURE_LIMIT",
+    "VISION_AUTH_FAILURE_LIMIT", "VISION_USSD_HOP_LIMIT", "VISION_SMS_REPLY_LIMIT",
     "AT_USERNAME", "AT_API_KEY", "AT_SENDER_ID", "AT_BASE_URL",
     "VISION_DATABASE_REPLICA_URL", "VISION_REPLICA_MAX_LAG", "VISION_METRICS", "VISION_METRICS_ALLOW",
 )
@@ -143,6 +143,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     api = LedgerApi(app)
     api.ma_plugin.converter.add_attribute_function(_decimal_as_string)
     register_blueprints(app, api)
+    document_changes(api)
 
     @app.after_request
     def _echo_request_id(response: Response) -> Response:
@@ -150,6 +151,18 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         return response
 
     return app
+
+
+def document_changes(api: Api) -> None:
+    """A PATCH body must change something (schemas.common.Change refuses an empty one): the
+    document says so with minProperties, so clients and fuzzers know an empty object is invalid."""
+    from .schemas.common import Change
+
+    converter = next(p.converter for p in api.spec.plugins if getattr(p, "converter", None))
+    for key, name in converter.refs.items():
+        component = api.spec.components.schemas.get(name)
+        if issubclass(key[0], Change) and component is not None:
+            component["minProperties"] = 1
 
 
 def register_blueprints(app: Flask, api: Api) -> None:

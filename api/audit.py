@@ -139,12 +139,13 @@ class PeriodArgs(ma.Schema):
 
 
 class GroupMeasuresArgs(PeriodArgs):
-    cycle_id = fields.Integer(validate=validate.Range(min=1),
+    cycle_id = fields.Integer(validate=validate.Range(min=1, max=2**62),
                               metadata={"description": "A cycle of the group (default: the latest)."})
 
 
 class ProgrammeArgs(PeriodArgs):
-    region = fields.String(metadata={"description": "Only the groups of this region."})
+    region = fields.String(validate=validate.Length(min=1, max=100),
+                           metadata={"description": "Only the groups of this region."})
 
 
 class ProgrammeMeasuresArgs(ProgrammeArgs):
@@ -166,7 +167,7 @@ class FlagArgs(PeriodArgs):
 
 
 class ProgrammeFlagArgs(FlagArgs):
-    region = fields.String()
+    region = fields.String(validate=validate.Length(min=1, max=100))
 
 
 class FlagSchema(ma.Schema):

@@ -200,7 +200,21 @@ def _find(s: Session, digest: str) -> ApiToken:
         member = s.get(Member, token.member_id)
         if member is None or member.status != "active":
             raise _unauthorised("The token's member has left the group")
+    _refuse_closed_scope(s, token)
     return token
+
+
+def _refuse_closed_scope(s: Session, token: ApiToken) -> None:
+    """A token scoped to a closed group or programme (or a group of a closed programme) is dead."""
+    group = s.get(Group, token.group_id) if token.group_id is not None else None
+    programme_id = group.programme_id if group is not None else token.programme_id
+    programme = s.get(Programme, programme_id) if programme_id is not None else None
+    if group is not None and group.closed_at is not None:
+        raise ApiProblem(401, "auth.scope_closed", "The token's group is closed",
+                         headers={"WWW-Authenticate": 'Bearer realm="vision"'})
+    if programme is not None and programme.closed_at is not None:
+        raise ApiProblem(401, "auth.scope_closed", "The token's programme is closed",
+                         headers={"WWW-Authenticate": 'Bearer realm="vision"'})
 
 
 def _aware(moment: datetime, now: datetime) -> datetime:

@@ -185,6 +185,26 @@ def cmd_programme_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_close(args: argparse.Namespace) -> int:
+    """`programme close ID` (as an operator) and `group close ID` (as the system)."""
+    from vision_ledger import closure
+    from vision_ledger.actors import Actor
+    from vision_ledger.groups import get_group
+    from vision_ledger.programmes import get_programme
+
+    kind = args.closing
+    actor = Actor(role="operator" if kind == "programme" else "system", channel="cli", name="cli")
+    with _database(args).unit_of_work() as s:
+        if kind == "programme":
+            closure.close_programme(s, actor, get_programme(s, actor, args.id))
+            after = "its tokens no longer work, its groups take no entries"
+        else:
+            closure.close_group(s, actor, get_group(s, actor, args.id))
+            after = "its tokens no longer work, it takes no meetings or entries"
+    print(f"{kind} {args.id} closed: {after}")
+    return 0
+
+
 # --- tokens ----------------------------------------------------------------------------------------
 
 
@@ -411,6 +431,14 @@ def build_parser() -> argparse.ArgumentParser:
                          help="digits after the decimal mark, if not Babel's (YER: 0)")
     pcreate.set_defaults(func=cmd_programme_create)
     programme.add_parser("list", help="list programmes").set_defaults(func=cmd_programme_list)
+    pclose = programme.add_parser("close", help="close a programme for good (its tokens stop at once)")
+    pclose.add_argument("id", type=int)
+    pclose.set_defaults(func=cmd_close, closing="programme")
+
+    group = sub.add_parser("group", help="groups").add_subparsers(dest="group_command", required=True)
+    gclose = group.add_parser("close", help="close a group for good (its tokens stop at once)")
+    gclose.add_argument("id", type=int)
+    gclose.set_defaults(func=cmd_close, closing="group")
 
     verify = sub.add_parser("verify", help="recompute the books from the postings")
     which = verify.add_mutually_exclusive_group()

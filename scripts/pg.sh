@@ -8,7 +8,16 @@
 #   scripts/pg.sh url      print the URL of the running server (exit 1 if none)
 #   scripts/pg.sh status   say whether it is running (exit 0 if it is, 3 if not)
 #   scripts/pg.sh reset    drop and re-create the vision_test database
-#   scripts/pg.sh stop     stop the server and delete its data directory
+#   scripts/pg.sh stop     stop the server and delete its data directory (only one that
+#                          `start` created: see "What is ever deleted" below)
+#
+# What is ever deleted. `start` makes a fresh /tmp/vision-pgtest.XXXXXX, puts a marker
+# file (.created-by-vision-pg.sh, holding the directory's own path) inside it and records
+# CREATED_BY_SCRIPT=1 in the state file. `stop` deletes a directory only when all three
+# agree; a start that fails deletes only the directory it made in that same invocation.
+# A crashed server (postmaster killed with -9: stale postmaster.pid, state file still
+# there) is restarted on its own data directory by `start`, never replaced: its data
+# survives. If the recorded data directory is gone, `start` says so and makes a new one.
 #
 # The server lives in a fresh directory under /tmp (data dir, unix socket, log) and
 # listens on 127.0.0.1 only, with trust authentication and fsync off. It is NOT the
@@ -37,6 +46,7 @@ STATE_FILE="$STATE_DIR/state"
 DB_NAME="vision_test"
 DB_USER="postgres"
 TMP_PREFIX="vision-pgtest."
+MARKER=".created-by-vision-pg.sh"
 DEFAULT_PORT=54329
 
 # runuser/useradd live in sbin, which is not always on a root PATH (e.g. under sudo -E).
@@ -127,7 +137,7 @@ ensure_pg_user() {
 # Sets DATA_DIR, TMP_DIR, SOCK_DIR, PORT, BINDIR from the state file; returns 1 if none.
 read_state() {
     [[ -f "$STATE_FILE" ]] || return 1
-    DATA_DIR="" TMP_DIR="" SOCK_DIR="" PORT="" BINDIR="" PG_PID=""
+    DATA_DIR="" TMP_DIR="" SOCK_DIR="" PORT="" BINDIR="" PG_PID="" CREATED_BY_SCRIPT="" DURABLE=""
     local key value
     while IFS='=' read -r key value; do
         case "$key" in
@@ -137,6 +147,8 @@ read_state() {
             PORT) PORT="$value" ;;
             BINDIR) BINDIR="$value" ;;
             PID) PG_PID="$value" ;;
+            CREATED_BY_SCRIPT) CREATED_BY_SCRIPT="$value" ;;
+            DURABLE) DURABLE="$value" ;;
         esac
     done <"$STATE_FILE"
     [[ -n "$DATA_DIR" && -n "$PORT" && -n "$TMP_DIR" ]] || return 1
@@ -154,6 +166,8 @@ write_state() {
         printf 'PORT=%s\n' "$PORT"
         printf 'BINDIR=%s\n' "$BINDIR"
         printf 'PID=%s\n' "${PG_PID:-}"
+        printf 'CREATED_BY_SCRIPT=%s\n' "${CREATED_BY_SCRIPT:-}"
+        printf 'DURABLE=%s\n' "${DURABLE:-}"
         printf 'URL=%s\n' "$(url_for "$PORT")"
     } >"$tmp"
     mv -f "$tmp" "$STATE_FILE"
@@ -202,16 +216,49 @@ is_our_postmaster() {
     [[ "$cmdline" == *" -D $DATA_DIR "* ]]
 }
 
-# Only ever delete directories this script created.
+# Only ever delete directories this script created: the name has our prefix, the marker
+# file inside holds the directory's own path. Anything else is left alone and said so.
 safe_rm_tmp() {
     local dir="$1"
     [[ -n "$dir" ]] || return 0
+    [[ -d "$dir" ]] || return 0
     case "$dir" in
         /*/"$TMP_PREFIX"*) ;;
         *) log "not removing unexpected directory '$dir'"; return 0 ;;
     esac
     [[ "$dir" != *..* ]] || { log "not removing suspicious directory '$dir'"; return 0; }
+    if [[ ! -f "$dir/$MARKER" ]] || [[ "$(cat "$dir/$MARKER" 2>/dev/null)" != "$dir" ]]; then
+        log "not removing '$dir': it has no marker saying this script created it"
+        return 0
+    fi
     rm -rf -- "$dir"
+}
+
+pg_options() { # port
+    local durability="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+    [[ "${DURABLE:-}" == 1 ]] && durability=""
+    printf '%s' "-p $1 -k $SOCK_DIR -c listen_addresses=127.0.0.1 $durability -c max_connections=200"
+}
+
+# Start again the server recorded in the state file (after a crash or a reboot), on its own
+# data directory and port. PostgreSQL itself recovers from its WAL and ignores a stale
+# postmaster.pid whose process is gone. Nothing is deleted. Returns 1 if it does not come up.
+restart_recorded() {
+    [[ -n "${BINDIR:-}" && -x "$BINDIR/pg_ctl" ]] || BINDIR="$(find_bindir)" || return 1
+    local logfile="$TMP_DIR/server.log" i
+    kill_orphan
+    for ((i = 0; i < 10; i++)); do
+        # Backends of a killed postmaster exit on their own within moments; until they
+        # have, the old shared memory is in use and pg_ctl start refuses.
+        if as_pg "$BINDIR/pg_ctl" -D "$DATA_DIR" -l "$logfile" -w -t 60 \
+                -o "$(pg_options "$PORT")" start >/dev/null 2>&1; then
+            PG_PID="$(head -n 1 "$DATA_DIR/postmaster.pid" 2>/dev/null || true)"
+            write_state
+            return 0
+        fi
+        sleep 1
+    done
+    return 1
 }
 
 # Serialise start/stop/reset so concurrent callers don't race.
@@ -265,12 +312,19 @@ cmd_start() {
             url_for "$PORT"; printf '\n'
             return 0
         fi
-        log "stale state found (server not running); cleaning up"
-        if [[ -d "$DATA_DIR" && -n "${BINDIR:-}" && -x "$BINDIR/pg_ctl" ]]; then
-            as_pg "$BINDIR/pg_ctl" -D "$DATA_DIR" -m immediate -t 10 stop >/dev/null 2>&1 || true
+        if [[ -d "$DATA_DIR" ]]; then
+            log "server recorded in $STATE_FILE is not running (crashed?); restarting it on $DATA_DIR"
+            if restart_recorded; then
+                db_exists || create_db
+                log "restarted on port $PORT (data dir $DATA_DIR, kept)"
+                url_for "$PORT"; printf '\n'
+                return 0
+            fi
+            tail -n 20 "$TMP_DIR/server.log" >&2 2>/dev/null || true
+            die "could not restart the server on $DATA_DIR; its data is left as it is (look at the log above, or 'scripts/pg.sh stop' to delete it)"
         fi
+        log "the data directory recorded in $STATE_FILE ($DATA_DIR) is gone; starting a new server"
         kill_orphan
-        safe_rm_tmp "$TMP_DIR"
         rm -f "$STATE_FILE"
     fi
 
@@ -289,6 +343,9 @@ cmd_start() {
     trap 'exit 130' INT
     trap 'exit 143' TERM
     chmod 700 "$TMP_DIR"
+    printf '%s' "$TMP_DIR" >"$TMP_DIR/$MARKER"
+    CREATED_BY_SCRIPT=1
+    DURABLE="${VISION_PG_DURABLE:-}"
     if is_root; then
         chown postgres:postgres "$TMP_DIR"
     fi
@@ -305,13 +362,11 @@ cmd_start() {
     fi
 
     # Tests want speed; benchmarks of durable commits want PostgreSQL's own defaults.
-    local durability="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-    [[ "${VISION_PG_DURABLE:-}" == 1 ]] && durability=""
     local port started=""
     for ((port = base; port <= base + 50 && port < 65536; port++)); do
         port_free "$port" || continue
         if as_pg "$BINDIR/pg_ctl" -D "$DATA_DIR" -l "$logfile" -w -t 60 \
-                -o "-p $port -k $SOCK_DIR -c listen_addresses=127.0.0.1 $durability -c max_connections=200" \
+                -o "$(pg_options "$port")" \
                 start >/dev/null 2>&1; then
             started=1
             break
@@ -408,9 +463,13 @@ cmd_stop_locked() {
         fi
     fi
     kill_orphan
-    safe_rm_tmp "$TMP_DIR"
+    if [[ "${CREATED_BY_SCRIPT:-}" == 1 ]]; then
+        safe_rm_tmp "$TMP_DIR"
+        log "stopped (port $PORT), removed $TMP_DIR"
+    else
+        log "stopped (port $PORT); $TMP_DIR is not recorded as created by this script: kept"
+    fi
     rm -f "$STATE_FILE"
-    log "stopped (port $PORT), removed $TMP_DIR"
 }
 
 cmd_stop() {

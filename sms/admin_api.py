@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import g
 from flask_smorest import Blueprint
-from marshmallow import Schema, ValidationError, fields
+from marshmallow import Schema, ValidationError, fields, validate
 from sqlalchemy import select
 
 from sms import outbox
@@ -39,11 +39,13 @@ def _a_month(value: str) -> None:
 
 
 class OutboxQuery(Schema):
-    group_id = fields.Integer(load_default=None, validate=lambda v: v > 0)
-    limit = fields.Integer(load_default=100, validate=lambda v: 1 <= v <= 1000)
+    # Range validators, not lambdas: the OpenAPI document shows them as minimum/maximum.
+    group_id = fields.Integer(load_default=None, allow_none=True,
+                              validate=validate.Range(min=1, max=999_999_999_999))
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
     month = fields.String(load_default=None, validate=_a_month,
                           metadata={"description": "YYYY-MM: the month of the parts report "
-                                                   "(default: this month)"})
+                                                   "(default: this month)", "example": "2026-11"})
 
 
 class ProblemMessage(Schema):
@@ -116,7 +118,7 @@ def outbox_summary(query: dict[str, Any]) -> dict[str, Any]:
         return report
 
 
-@admin_blp.post("/outbox/<int:message_id>/retry")
+@admin_blp.post("/outbox/<int(min=1, max=999999999999):message_id>/retry")
 @admin_blp.response(200, ProblemMessage)
 def outbox_retry(message_id: int) -> dict[str, Any]:
     """Send a failed, held or uncertain message again (programme admins)."""

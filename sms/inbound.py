@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from sms import meeting_command
 from sms.models import SmsInbound
 from sms.schedule import once
-from vision_ledger import ledger
+from vision_ledger import ledger, ratelimits
 from vision_ledger.actors import Actor
 from vision_ledger.db import utcnow
 from vision_ledger.groups import groups_of_phone, update_member
@@ -80,8 +80,12 @@ def sender_phone(raw: str) -> str:
     return "+" + raw if raw.isdigit() else raw
 
 
-def handle(session: Session, form: Mapping[str, str]) -> str:
-    """Record an inbound SMS and queue the reply; return what was done (for logs and tests)."""
+def handle(session: Session, form: Mapping[str, str],
+           reply_limit: ratelimits.Limit | None = None) -> str:
+    """Record an inbound SMS and queue the reply; return what was done (for logs and tests).
+
+    Past `reply_limit` replies to one phone (VISION_SMS_REPLY_LIMIT) the SMS is recorded and
+    counted (rate_limits `sms:reply:<phone>`) but not answered: "throttled"."""
     phone = sender_phone(form.get("from", ""))
     text = form.get("text", "") or ""
     at_id = form.get("id") or "noid:" + hashlib.sha256(
@@ -96,6 +100,10 @@ def handle(session: Session, form: Mapping[str, str]) -> str:
                            network_code=(form.get("networkCode") or "")[:10] or None,
                            command=command))
     session.flush()  # the unique AT id refuses a concurrent duplicate here
+    if reply_limit and (wait := ratelimits.hit(session, f"sms:reply:{phone}", reply_limit)):
+        log.warning("inbound SMS %s from %s****: over the reply limit, not answered (window ends in %ss)",
+                    at_id, phone[:-4], wait)
+        return "throttled"
     memberships = groups_of_phone(session, phone)
     if not memberships:
         if once(session, f"stranger:{phone}:{utcnow().date().isoformat()}"):

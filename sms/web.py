@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from sms import inbound
+from vision_ledger import ratelimits
 from vision_ledger.db import Database, utcnow
 from vision_ledger.models import OutboxMessage
 
@@ -24,11 +25,18 @@ log = logging.getLogger("sms.web")
 blueprint = Blueprint("sms", __name__, url_prefix="/sms")
 
 FINAL: Final = frozenset({"Success", "Rejected", "Failed"})  # AT's final delivery statuses
+# Replies to inbound commands allowed per phone (COUNT/SECONDS): each one spends SMS budget.
+REPLY_LIMIT_SETTING: Final = "VISION_SMS_REPLY_LIMIT"
+DEFAULT_REPLY_LIMIT: Final = "10/3600"
 
 
 def database() -> Database:
     """The app's Database (config DATABASE, where create_app puts it)."""
     return current_app.config["DATABASE"]
+
+
+def reply_limit() -> ratelimits.Limit:
+    return ratelimits.configured(current_app.config, REPLY_LIMIT_SETTING, DEFAULT_REPLY_LIMIT)
 
 
 def _check_secret(secret: str) -> None:
@@ -82,7 +90,7 @@ def inbound_sms(secret: str) -> Response:
     _check_secret(secret)
     try:
         with database().unit_of_work() as session:
-            done = inbound.handle(session, request.form)
+            done = inbound.handle(session, request.form, reply_limit())
     except IntegrityError:
         done = "duplicate"  # the same AT id, handled by a concurrent request
     log.info("inbound SMS %s: %s", request.form.get("id"), done)

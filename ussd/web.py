@@ -12,7 +12,7 @@ from flask import Blueprint, Response, current_app, request
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from vision_ledger import groups
+from vision_ledger import groups, ratelimits
 from vision_ledger.db import Database
 
 from . import pin_auth
@@ -25,6 +25,16 @@ log = logging.getLogger("ussd")
 
 MAX_TEXT = 1000  # a 180-s session cannot type more; longer is not a real session
 ATTEMPTS = 3
+# Hops allowed per phone (COUNT/SECONDS). A person on a handset manages about one hop in two
+# seconds (the network's round trip plus typing); more is a script.
+HOP_LIMIT_SETTING = "VISION_USSD_HOP_LIMIT"
+DEFAULT_HOP_LIMIT = "30/60"
+# Kept here, not in the catalogs, while those are being reworked on another branch.
+TOO_MANY_HOPS = {
+    "en": "Too many tries. Please dial again later.",
+    "sw": "Majaribio mengi mno. Tafadhali piga tena baadaye.",
+    "ar": "محاولات كثيرة جدا. يرجى الاتصال لاحقا.",
+}
 
 
 class _WriterHint:
@@ -109,7 +119,7 @@ def answer(db: Database, sid: str, phone: str, text: str, pin_key: bytes) -> Rep
     raise RuntimeError("unreachable")
 
 
-def _apology(db: Database | None, phone: str) -> Reply:
+def _language_of(db: Database | None, phone: str) -> str:
     language = "en"
     try:
         if db is None:
@@ -119,7 +129,24 @@ def _apology(db: Database | None, phone: str) -> Reply:
             if found:
                 language = found[0][0].language
     except Exception:
-        log.debug("no language for the apology", exc_info=True)
+        log.debug("no language for the phone", exc_info=True)
+    return language
+
+
+def over_hop_limit(db: Database, phone: str) -> int | None:
+    """Count this hop of `phone`; the seconds to wait when it is over VISION_USSD_HOP_LIMIT."""
+    limit = ratelimits.configured(current_app.config, HOP_LIMIT_SETTING, DEFAULT_HOP_LIMIT)
+    with db.unit_of_work() as session:
+        return ratelimits.hit(session, f"ussd:hop:{phone}", limit)
+
+
+def _too_many_hops(db: Database, phone: str) -> Reply:
+    language = _language_of(db, phone)
+    return Reply(TOO_MANY_HOPS.get(language, TOO_MANY_HOPS["en"]), True, "too_many_hops", language)
+
+
+def _apology(db: Database | None, phone: str) -> Reply:
+    language = _language_of(db, phone)
     t = Texts(language)
     return Reply(t("Sorry, something went wrong. Please try again later."), True, "error", language)
 
@@ -141,7 +168,12 @@ def callback(secret: str) -> Response:
     db: Database | None = None
     try:
         db = current_app.config["DATABASE"]
-        reply = answer(db, sid, phone, text, pin_auth.proof_key())
+        if (wait := over_hop_limit(db, phone)) is not None:
+            log.warning("ussd hop over the limit: session=%s phone=%s retry in %ss", sid,
+                        mask_phone(phone), wait)
+            reply = _too_many_hops(db, phone)
+        else:
+            reply = answer(db, sid, phone, text, pin_auth.proof_key())
     except Exception:
         log.exception("ussd hop failed: session=%s phone=%s text=%s", sid, mask_phone(phone), redact(text))
         reply = _apology(db, phone)

@@ -27,7 +27,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
-from . import faults, telemetry
+from . import closure, faults, telemetry
 from .actors import Actor
 from .db import utcnow
 from .errors import Conflict, DomainError, LedgerFault
@@ -362,7 +362,7 @@ def post(
     The group must have been locked with `lock_group` in this transaction. Checks that the entry
     balances, that every amount is in the group's currency and that no cash account goes below
     zero; assigns the next sequence number and hash; queues the member's receipt (when `receipt`
-    is given and the entry is about a member). Raises ledger.cash_short, ledger.amount_limit (a
+    is given and the entry is about a member). Raises group.closed, ledger.cash_short, ledger.amount_limit (a
     posting, balance or share count past MAX_AMOUNT_MINOR), idempotency.key_reused; an entry that
     breaks the ledger's own invariants (unbalanced, empty posting, fewer than two postings, another
     currency) is a bug of its caller: LedgerFault, logged and counted.
@@ -371,6 +371,12 @@ def post(
         telemetry.invariant_fault("ledger.post_without_lock")
         raise RuntimeError("post() needs lock_group() first in this transaction")
     session.flush()  # whatever the operation changed before posting goes first
+    if closure.closed(session, group):
+        # A request repeated after the close is still answered with what it did before.
+        replay = find_replay(session, group.id, idempotency_key, request)
+        if replay is not None:
+            return replay
+        closure.ensure_open(session, group)
     conn = session.connection()
     driver = _driver(conn)
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]

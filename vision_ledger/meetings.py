@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from . import ledger
 from .actors import Actor, can_record
+from .closure import ensure_open
 from .cycles import require_open_cycle
 from .db import utcnow
 from .errors import DomainError, NotFound
@@ -61,10 +62,11 @@ def open_meeting(
 
     Loans past their due date roll over now (one more period's service charge each).
     Raises meeting.already_open, group.forming, meeting.no_quorum, meeting.date_in_future,
-    meeting.date_before_last, meeting.unknown_member, cycle.none_open.
+    meeting.date_before_last, meeting.unknown_member, cycle.none_open, group.closed.
     """
     can_record(actor, group)
     group = ledger.lock_group(session, group.id)
+    ensure_open(session, group)
     if current_meeting(session, group.id) is not None:
         raise DomainError("meeting.already_open", "A meeting is already open; close it first")
     cycle = require_open_cycle(session, group)

@@ -63,6 +63,8 @@ class Programme(Base):
     # bounds are relative to it.
     usd_rate: Mapped[str] = mapped_column(String(40), server_default="1")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Set once by `programmes.close_programme`: its tokens stop working, its groups take no entries.
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     groups: Mapped[list[Group]] = relationship(back_populates="programme")
 
@@ -108,6 +110,8 @@ class Group(Base):
     last_hash: Mapped[str] = mapped_column(String(64), default="0" * 64)
     lock_version: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Set once by `groups.close_group`: its tokens stop working, it takes no meetings or entries.
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     programme: Mapped[Programme] = relationship(back_populates="groups")
 

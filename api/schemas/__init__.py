@@ -13,6 +13,7 @@ from .groups import (
     MemberUpdate,
     PinSet,
     PolicyChanges,
+    PolicyPatch,
     PolicySchema,
 )
 from .ledger import (
@@ -59,7 +60,7 @@ __all__ = [
     "GroupUpdate", "HealthSchema", "JournalPage",
     "JournalQuery", "LoanDetail", "LoanDisbursement", "LoanQuery", "LoanSchema", "MeSchema",
     "MeetingClose", "MeetingDetail", "MeetingOpen", "MeetingSchema", "MemberCreate", "MemberExit",
-    "MemberSchema", "MemberUpdate", "MoneyIn", "MoneySchema", "PinSet", "PolicyChanges",
+    "MemberSchema", "MemberUpdate", "MoneyIn", "MoneySchema", "PinSet", "PolicyChanges", "PolicyPatch",
     "PolicySchema", "ProblemSchema", "ProgrammeCreate", "ProgrammeSchema", "ProgrammeTokenCreate",
     "ProgrammeTokenSchema", "Repayment", "Reversal", "ShareOutPlanSchema",
     "ShareOutSchema", "SharePurchase", "SocialFundPayment", "StatementQuery", "StatementSchema",

@@ -25,6 +25,17 @@ class Strict(ma.Schema):
         unknown = ma.RAISE
 
 
+class Change:
+    """Mixed into the body of a PATCH: a change must change something. No body, or an empty
+    object, is refused (422 request.empty_change) before anything is read or written."""
+
+    @ma.validates_schema
+    def _something_to_change(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if not data:
+            raise DomainError("request.empty_change",
+                              "A PATCH must carry at least one field to change")
+
+
 class MoneySchema(ma.Schema):
     amount = fields.String(required=True, metadata={"example": "12.50", "pattern": DECIMAL},
                            validate=validate.Regexp(DECIMAL))

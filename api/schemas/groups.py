@@ -12,7 +12,7 @@ from vision_ledger.groups import GENDERS, LANGUAGES, MEMBER_ROLES
 from vision_ledger.money import MAX_AMOUNT_MINOR
 from vision_ledger.policy import MONEY_SETTINGS, Policy
 
-from .common import MoneyField, MoneyIn, Strict, Timestamp
+from .common import Change, MoneyField, MoneyIn, Strict, Timestamp
 
 INT = validate.Range(min=0, max=10**12)
 AMOUNT = validate.Range(min=0, max=MAX_AMOUNT_MINOR)
@@ -47,6 +47,10 @@ class PolicyChanges(_PolicyChanges):  # type: ignore[misc,valid-type]
         unknown = ma.RAISE
 
 
+class PolicyPatch(Change, PolicyChanges):
+    """The body of PATCH .../policy: at least one setting to change."""
+
+
 
 
 class GroupSchema(ma.Schema):
@@ -67,6 +71,8 @@ class GroupSchema(ma.Schema):
                          metadata={"description": "refinements of the programme's policy"})
     last_seq = fields.Integer(required=True, metadata={"description": "sequence of the newest entry"})
     created_at = Timestamp(required=True)
+    closed_at = Timestamp(allow_none=True, metadata={
+        "description": "when the group was closed (no meetings, entries or tokens); null while open"})
 
 
 class GroupCreate(Strict):
@@ -87,7 +93,7 @@ class GroupCreate(Strict):
     policy = fields.Nested(PolicyChanges)
 
 
-class GroupUpdate(Strict):
+class GroupUpdate(Change, Strict):
     name = fields.String(validate=validate.Length(min=1, max=200))
     schedule = fields.String(validate=validate.Length(min=1, max=200))
     timezone = fields.String(validate=validate.Length(min=1, max=64))
@@ -134,7 +140,7 @@ class MemberCreate(Strict):
                         metadata={"description": "initial PIN (4 digits); the member must change it"})
 
 
-class MemberUpdate(Strict):
+class MemberUpdate(Change, Strict):
     name = fields.String(validate=validate.Length(min=1, max=200))
     phone = fields.String(validate=_PHONE)
     gender = fields.String(validate=validate.OneOf(GENDERS), allow_none=True)

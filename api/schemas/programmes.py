@@ -9,7 +9,7 @@ from sqlalchemy.orm import object_session
 from vision_ledger import currencies
 from vision_ledger.programmes import LANGUAGES
 
-from .common import Strict, Timestamp
+from .common import Change, Strict, Timestamp
 from .groups import PolicyChanges, PolicySchema, _policy_fields
 
 
@@ -30,6 +30,8 @@ class ProgrammeSchema(ma.Schema):
         "example": "130", "description": "units of the currency per US dollar, at creation"})
     policy = fields.Nested(PolicySchema, required=True)
     created_at = Timestamp(required=True)
+    closed_at = Timestamp(allow_none=True, metadata={
+        "description": "when the programme was closed (its tokens stop working); null while open"})
 
 
 class ProgrammeCreate(Strict):
@@ -66,7 +68,7 @@ _GroupPolicyChanges = ma.Schema.from_dict(_policy_fields(required=False, allow_n
                                           name="GroupPolicyChangesBase")
 
 
-class GroupPolicyChanges(_GroupPolicyChanges):  # type: ignore[misc,valid-type]
+class GroupPolicyChanges(Change, _GroupPolicyChanges):  # type: ignore[misc,valid-type]
     """Settings the group chooses; null returns one to the programme's value."""
 
     class Meta:

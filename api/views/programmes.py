@@ -15,7 +15,7 @@ from ..schemas import (
     GroupCreate,
     GroupSchema,
     MeSchema,
-    PolicyChanges,
+    PolicyPatch,
     PolicySchema,
     ProgrammeCreate,
     ProgrammeSchema,
@@ -80,7 +80,7 @@ def get_policy(programme_id: int) -> Any:
 
 
 @blp.route(f"/programmes/<{ID}:programme_id>/policy", methods=["PATCH"])
-@blp.arguments(PolicyChanges)
+@blp.arguments(PolicyPatch)
 @blp.response(200, PolicySchema)
 def update_policy(changes: dict[str, Any], programme_id: int) -> Any:
     """Change programme settings (admins); every group's refinements must still fit."""

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import schemathesis
 from hypothesis import HealthCheck, given, settings
-from schemathesis.checks import (
-    content_type_conformance,
-    not_a_server_error,
-    response_schema_conformance,
-    status_code_conformance,
-)
+from schemathesis.checks import CHECKS as REGISTRY
+from schemathesis.checks import load_all_checks
 
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+load_all_checks()
+# Every check schemathesis has (`--checks all`).
+CHECKS = list(REGISTRY.get_all())
 EXAMPLES = 8
 
 
