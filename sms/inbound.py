@@ -93,6 +93,12 @@ def handle(session: Session, form: Mapping[str, str],
     if session.scalar(select(SmsInbound.id).where(SmsInbound.at_id == at_id)) is not None:
         return "duplicate"
     if meeting_command.claims(text):  # a treasurer's meeting (M ...) or its OK <code>
+        # Its preview and confirmation are replies too: the same per-phone limit applies. Past it
+        # the text (which holds a PIN) is not kept; the hit is counted and logged.
+        if reply_limit and (wait := ratelimits.hit(session, f"sms:reply:{phone}", reply_limit)):
+            log.warning("inbound meeting command %s from %s****: over the reply limit, not answered "
+                        "(window ends in %ss)", at_id, phone[:-4], wait)
+            return "throttled"
         return meeting_command.handle(session, form, phone, at_id)
     command, language, hint = parse(text)
     session.add(SmsInbound(at_id=at_id[:100], phone=phone[:20], shortcode=(form.get("to") or "")[:20],

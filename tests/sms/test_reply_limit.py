@@ -91,3 +91,16 @@ def test_the_default_reply_limit_is_ten_an_hour(app: Flask, session: Session, me
     for i in range(limit.count + 2):
         sms(client, member.phone, "HELP", f"ATin_d{i}")
     assert replies(session, member.phone) == limit.count
+
+
+def test_meeting_commands_count_against_the_reply_limit_and_keep_no_pin_past_it(
+        app: Flask, session: Session, member: Member, caplog: pytest.LogCaptureFixture) -> None:
+    app.config["VISION_SMS_REPLY_LIMIT"] = "2/3600"
+    client = app.test_client()
+    with caplog.at_level(logging.WARNING, logger="sms.inbound"):
+        for i in range(4):  # anyone can text the short code: each preview or refusal is a reply
+            sms(client, member.phone, "M 9999 S 1", f"ATin_meet{i}")
+    assert replies(session, member.phone) == 2
+    assert sum("over the reply limit" in r.getMessage() for r in caplog.records) == 2
+    texts = session.scalars(select(SmsInbound.text).where(SmsInbound.phone == member.phone)).all()
+    assert not any("9999" in t for t in texts)
