@@ -43,7 +43,8 @@ class OutboxQuery(Schema):
     group_id = fields.Integer(load_default=None, allow_none=True,
                               validate=validate.Range(min=1, max=999_999_999_999))
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
-    month = fields.String(load_default=None, validate=_a_month,
+    month = fields.String(load_default=None, validate=[
+        validate.Length(equal=7), validate.Regexp(r"^(19|20)\d\d-(0[1-9]|1[0-2])$"), _a_month],
                           metadata={"description": "YYYY-MM: the month of the parts report "
                                                    "(default: this month)", "example": "2026-11"})
 
