@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import time
 import uuid
 from decimal import Decimal
 from typing import Any
@@ -31,6 +32,7 @@ ENV_SETTINGS = (
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 log = logging.getLogger("api")
+request_log = logging.getLogger("api.request")
 
 
 class LedgerApi(Api):
@@ -129,6 +131,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     @app.before_request
     def _request_id() -> None:
+        g.started_at = time.perf_counter()
         given = request.headers.get("X-Request-Id", "")
         g.request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
 
@@ -144,6 +147,19 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     api.ma_plugin.converter.add_attribute_function(_decimal_as_string)
     register_blueprints(app, api)
     document_changes(api)
+
+    @app.after_request
+    def _log_request(response: Response) -> Response:
+        """One line per request: its route template (never the raw path, which may hold a
+        callback secret or ids; a callback's secret placeholder written ***), status and
+        duration, with the request id."""
+        started = g.get("started_at")
+        rule = logmask.mask(request.url_rule.rule) if request.url_rule is not None else "unmatched"
+        request_log.info("%s %s %s", request.method, rule, response.status_code, extra={
+            "event": "request", "method": request.method, "route": rule,
+            "status": response.status_code,
+            "ms": round((time.perf_counter() - started) * 1000, 1) if started else None})
+        return response
 
     @app.after_request
     def _echo_request_id(response: Response) -> Response:

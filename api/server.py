@@ -64,9 +64,12 @@ class LedgerServer(BaseApplication):
                 self.cfg.set(key, value)
 
     def load(self) -> Any:
-        from . import create_app, logmask
+        from . import create_app, jsonlog, logmask
 
         logmask.install()
+        # The application's own lines (one per request, USSD hop, SMS send...) as JSON on stderr;
+        # gunicorn's access log stays its own (masked) line beside them.
+        jsonlog.configure(os.environ.get("VISION_LOG_LEVEL", "INFO"))
         return create_app(self.app_config)
 
 

@@ -122,6 +122,11 @@ def _attempt(row: OutboxMessage, attempt: int, worker: str, result: SendResult,
     # The parts of the text this attempt offered AT (what AT bills when it takes it); a text that
     # could not be rendered offered nothing.
     parts = segments(row.text) if row.text is not None else None
+    log.info("sms send outbox=%s kind=%s attempt=%s outcome=%s status=%s parts=%s", row.id, row.kind,
+             attempt, result.outcome, result.status_code, parts,
+             extra={"event": "sms_send", "message_id": row.id, "kind": row.kind, "attempt": attempt,
+                    "outcome": result.outcome, "status_code": result.status_code, "parts": parts,
+                    "worker": worker})
     return SmsAttempt(outbox_id=row.id, attempt=attempt, worker=worker, outcome=result.outcome,
                       status_code=result.status_code, at_message_id=result.message_id,
                       reason=result.reason or None, parts=parts, at=now)

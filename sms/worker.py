@@ -198,8 +198,9 @@ def main(argv: list[str] | None = None) -> int:
 def run_from_env(*, once: bool, url: str | None = None) -> int:
     """Build database (`url`, else VISION_DATABASE_URL), gateway and settings from the environment
     and run a worker."""
-    logging.basicConfig(level=os.environ.get("VISION_LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    from api import jsonlog  # the host application's log format (JSON lines, masked)
+
+    jsonlog.configure(os.environ.get("VISION_LOG_LEVEL", "INFO"))
     db = Database(url, replica_url=os.environ.get("VISION_DATABASE_REPLICA_URL") or None)
     currencies.install(db)  # texts render amounts with the installation's digits
     worker = Worker(db, gateway_from_env(), Settings.from_env())

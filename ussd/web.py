@@ -177,8 +177,10 @@ def callback(secret: str) -> Response:
     except Exception:
         log.exception("ussd hop failed: session=%s phone=%s text=%s", sid, mask_phone(phone), redact(text))
         reply = _apology(db, phone)
+    ms = round((time.perf_counter() - started) * 1000, 1)
     log.info("ussd hop session=%s phone=%s text=%s screen=%s %.1fms", sid, mask_phone(phone),
-             redact(text), reply.screen, (time.perf_counter() - started) * 1000)
+             redact(text), reply.screen, ms,
+             extra={"event": "ussd_hop", "session": sid, "screen": reply.screen, "ms": ms})
     body = ("END " if reply.end else "CON ") + reply.text
     response = Response(body, mimetype="text/plain")
     response.headers["X-USSD-Screen"] = reply.screen

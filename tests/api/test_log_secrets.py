@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
@@ -79,5 +80,14 @@ def test_the_access_log_of_the_served_app_carries_no_secret(tmp_path_factory, tm
             server.wait(timeout=30)
     log = out.read_text()
     assert "POST /ussd/*** " in log and "POST /sms/***/inbound" in log, log
+    # The application's own lines are JSON: one per request (by route template, with the request
+    # id the response carried) and one per USSD hop; no full phone number in any of them.
+    lines = [json.loads(x) for x in log.splitlines() if x.startswith("{")]
+    requests_seen = {x["route"]: x for x in lines if x.get("event") == "request"}
+    assert {"/ussd/***", "/sms/***/inbound", "/api/me"} <= set(requests_seen), lines
+    assert requests_seen["/api/me"]["status"] == 401 and len(requests_seen["/api/me"]["request_id"]) >= 8
+    hop = next(x for x in lines if x.get("event") == "ussd_hop")
+    assert hop["session"] == "ATUid_x1" and hop["request_id"] == requests_seen["/ussd/***"]["request_id"]
+    assert "+254700000009" not in log
     assert find_leaks(log) == [], log
     assert not any(secret in log for secret in SUITE_SECRETS)
