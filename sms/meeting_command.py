@@ -39,7 +39,7 @@ CODE_ALPHABET: Final = "ACDEFHJKMNPRTUVWXY346789"  # no 0/O, 1/I/L, 2/Z, 5/S, B/
 CODE_LENGTH: Final = 4
 VALID_MINUTES: Final = 30
 MAX_WRONG_CODES: Final = 3
-MAX_DAYS_BACK: Final = 7  # a meeting may be recorded up to a week late (the USSD flow's rule)
+MAX_DAYS_BACK: Final = meetings.LATE_MEETING_DAYS  # the core's limit on a meeting recorded late by phone
 
 MEETING_WORDS: Final = frozenset({"m", "meeting", "mkutano", "اجتماع"})
 CONFIRM_WORDS: Final = frozenset({"ok", "sawa", "ndiyo", "موافق", "نعم"})

@@ -88,7 +88,7 @@ def group_balance_lines(ctx: Ctx, who: Who) -> list[str]:
 # --- opening the meeting ----------------------------------------------------------------------
 
 
-DAYS_BACK = 7  # a meeting the network kept from being recorded on its day: at most a week back
+DAYS_BACK = meetings.LATE_MEETING_DAYS  # the core's limit on a meeting recorded late by phone
 
 
 def open_meeting(who: Who) -> Node:

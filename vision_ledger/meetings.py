@@ -5,7 +5,7 @@ close (counted cash of each bag must equal the books, or a variance is recorded 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -49,6 +49,11 @@ def get_meeting(session: Session, group: Group, meeting_id: int) -> Meeting:
         raise NotFound("meeting.not_found", "No such meeting", meeting_id=meeting_id)
     return meeting
 
+# A treasurer whose network failed on meeting day records the meeting by phone (USSD, SMS) at most
+# this many days late; staff onboarding a group's paper records through the API are not bound.
+LATE_MEETING_DAYS = 7
+PHONE_CHANNELS = ("ussd", "sms")
+
 
 def open_meeting(
     session: Session,
@@ -62,7 +67,8 @@ def open_meeting(
 
     Loans past their due date roll over now (one more period's service charge each).
     Raises meeting.already_open, group.forming, meeting.no_quorum, meeting.date_in_future,
-    meeting.date_before_last, meeting.unknown_member, cycle.none_open, group.closed.
+    meeting.date_before_last, meeting.date_too_old (by phone, more than LATE_MEETING_DAYS late),
+    meeting.unknown_member, cycle.none_open, group.closed.
     """
     can_record(actor, group)
     group = ledger.lock_group(session, group.id)
@@ -81,6 +87,10 @@ def open_meeting(
     if when > today:
         raise DomainError("meeting.date_in_future", "A meeting cannot be recorded before it happens",
                           date=when)
+    if actor.channel in PHONE_CHANNELS and when < today - timedelta(days=LATE_MEETING_DAYS):
+        raise DomainError("meeting.date_too_old",
+                          f"A meeting can be recorded by phone at most {LATE_MEETING_DAYS} days late",
+                          date=when, days=LATE_MEETING_DAYS)
     last = session.scalar(select(func.max(Meeting.date)).where(Meeting.group_id == group.id))
     if last is not None and when < last:
         raise DomainError("meeting.date_before_last", "A meeting cannot be dated before the last one",
