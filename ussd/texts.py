@@ -1,49 +1,28 @@
 """Words and numbers in the member's language: gettext catalogs (English source strings), money,
 dates, and domain refusals turned into short sentences.
 
-The catalogs are `translations/<lang>/LC_MESSAGES/messages.po`; they are compiled in memory with
-Babel the first time a language is used, so no binary catalog is kept in the repository.
+The catalogs are shared with the SMS door: `vision_ledger.i18n` (`translator(language)`) reads
+`vision_ledger/translations/<lang>/LC_MESSAGES/messages.po` once per process and language.
 """
 
 from __future__ import annotations
 
-import gettext
-import io
 from datetime import date
-from functools import cache
-from pathlib import Path
 
 from babel.dates import format_date
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 
 from vision_ledger.errors import DomainError
 from vision_ledger.gsm import fits_ussd_page, ussd_size
+from vision_ledger.i18n import LANGUAGES, marker, translator
 from vision_ledger.money import Money, locale_for
 
-LANGUAGES = ("en", "sw", "ar")
 LANGUAGE_NAMES = {"en": "English", "sw": "Kiswahili", "ar": "العربية"}
-TRANSLATIONS = Path(__file__).resolve().parent / "translations"
 # A page (what follows "CON "/"END ") is measured as the gateway sends it: 182 GSM-7 septets
 # (extension characters such as [ ] { } ^ ~ | \\ and the euro sign count two), or 80 UCS-2
 # characters once one character is outside GSM-7 (every Arabic page).
 fits = fits_ussd_page
 page_size = ussd_size
 _ARABIC_DIGITS = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
-
-
-@cache
-def catalog(language: str) -> gettext.NullTranslations:
-    """The compiled catalog of a language (English is the source: no catalog)."""
-    path = TRANSLATIONS / language / "LC_MESSAGES" / "messages.po"
-    if language == "en" or not path.exists():
-        return gettext.NullTranslations()
-    with path.open("rb") as fh:
-        po = read_po(fh, locale=language)
-    buffer = io.BytesIO()
-    write_mo(buffer, po)
-    buffer.seek(0)
-    return gettext.GNUTranslations(buffer)
 
 
 class Texts:
@@ -53,7 +32,7 @@ class Texts:
         self.language = language if language in LANGUAGES else "en"
         self.currency = currency
         self.locale = locale  # the group's: amounts are read and written its way
-        self._catalog = catalog(self.language)
+        self._catalog = translator(self.language)
 
     def __call__(self, msgid: str, **facts: object) -> str:
         text = self._catalog.gettext(msgid)
@@ -104,58 +83,58 @@ def short(name: str, size: int = 12) -> str:
 _MONEY_FACTS = {"maximum", "minimum", "requested", "available", "owed", "savings", "needed"}
 
 REFUSALS: dict[str, str] = {
-    "meeting.not_open": "No meeting is open.",
-    "meeting.already_open": "A meeting is already open.",
-    "group.forming": "The group needs {minimum} members to meet.",
-    "meeting.no_quorum": "No quorum: {present} of {active} present.",
-    "meeting.date_before_last": "A meeting cannot be dated before the last one.",
-    "meeting.before_cycle": "The cycle has not started.",
-    "meeting.date_in_future": "A meeting cannot be dated in the future.",
-    "meeting.unknown_member": "Absent members must be active members.",
-    "meeting.invalid_count": "A count cannot be negative.",
-    "meeting.cash_mismatch": "The count does not match the books.",
-    "cycle.none_open": "The group has no open cycle.",
-    "member.not_found": "No such member.",
-    "member.not_active": "That member has left the group.",
-    "shares.below_minimum": "Buy at least {minimum} share(s).",
-    "shares.above_maximum": "At most {maximum} shares a meeting ({already} bought).",
-    "social_fund.already_paid": "Social fund already paid at this meeting.",
-    "social_fund.none_set": "This cycle has no social fund contribution.",
-    "fine.unknown": "The group has no such fine.",
-    "welfare.invalid_amount": "The amount must be more than zero.",
-    "welfare.reason_required": "Say what the payout is for.",
-    "welfare.above_social_fund": "The social fund holds only {available}.",
-    "loan.below_minimum": "Loan below the group minimum of {minimum}.",
-    "loan.above_maximum": "Loan above the group maximum of {maximum}.",
-    "loan.above_savings_multiple": "Loan above {multiple}x savings ({maximum}).",
-    "loan.active_loan_exists": "The member must repay the current loan first.",
-    "loan.above_cash_on_hand": "The loan fund holds only {available}.",
-    "loan.term_too_long": "A loan is for at most {maximum} months.",
-    "loan.invalid_term": "A loan term is a whole number of months.",
-    "loan.due_after_shareout": "The loan would fall due after the share-out.",
-    "loan.none_active": "The member has no loan to repay.",
-    "repayment.invalid_amount": "The amount must be more than zero.",
-    "repayment.above_balance": "More than the {owed} owed.",
-    "reversal.outside_open_meeting": "Only entries of the open meeting can be undone.",
-    "reversal.not_reversible": "This entry cannot be undone.",
-    "reversal.already_reversed": "This entry was already undone.",
-    "reversal.loan_has_later_entries": "Undo the loan's later entries first.",
-    "reversal.staff_only": "Only programme staff can undo this entry.",
-    "ledger.cash_short": "Not enough cash in the bag.",
-    "pin.wrong": "Wrong PIN. {attempts_left} tries left.",
-    "pin.locked": "Too many wrong PINs. Try again in {minutes} minutes.",
-    "pin.not_set": "No PIN is set. Ask your programme officer.",
-    "pin.invalid_format": "A PIN is 4 digits.",
-    "pin.same": "Choose a PIN different from the old one.",
-    "money.invalid_amount": "Not an amount.",
-    "money.too_precise": "Too many decimal places.",
-    "money.ambiguous_amount": "Unclear amount. Type {decimal} or {whole}.",
-    "money.currency_mismatch": "Wrong currency.",
-    "idempotency.key_reused": "This request was already used for something else.",
-    "permission.treasurer_only": "Only the treasurer can do this.",
-    "permission.denied": "Not allowed.",
+    "meeting.not_open": marker("No meeting is open."),
+    "meeting.already_open": marker("A meeting is already open."),
+    "group.forming": marker("The group needs {minimum} members to meet."),
+    "meeting.no_quorum": marker("No quorum: {present} of {active} present."),
+    "meeting.date_before_last": marker("A meeting cannot be dated before the last one."),
+    "meeting.before_cycle": marker("The cycle has not started."),
+    "meeting.date_in_future": marker("A meeting cannot be dated in the future."),
+    "meeting.unknown_member": marker("Absent members must be active members."),
+    "meeting.invalid_count": marker("A count cannot be negative."),
+    "meeting.cash_mismatch": marker("The count does not match the books."),
+    "cycle.none_open": marker("The group has no open cycle."),
+    "member.not_found": marker("No such member."),
+    "member.not_active": marker("That member has left the group."),
+    "shares.below_minimum": marker("Buy at least {minimum} share(s)."),
+    "shares.above_maximum": marker("At most {maximum} shares a meeting ({already} bought)."),
+    "social_fund.already_paid": marker("Social fund already paid at this meeting."),
+    "social_fund.none_set": marker("This cycle has no social fund contribution."),
+    "fine.unknown": marker("The group has no such fine."),
+    "welfare.invalid_amount": marker("The amount must be more than zero."),
+    "welfare.reason_required": marker("Say what the payout is for."),
+    "welfare.above_social_fund": marker("The social fund holds only {available}."),
+    "loan.below_minimum": marker("Loan below the group minimum of {minimum}."),
+    "loan.above_maximum": marker("Loan above the group maximum of {maximum}."),
+    "loan.above_savings_multiple": marker("Loan above {multiple}x savings ({maximum})."),
+    "loan.active_loan_exists": marker("The member must repay the current loan first."),
+    "loan.above_cash_on_hand": marker("The loan fund holds only {available}."),
+    "loan.term_too_long": marker("A loan is for at most {maximum} months."),
+    "loan.invalid_term": marker("A loan term is a whole number of months."),
+    "loan.due_after_shareout": marker("The loan would fall due after the share-out."),
+    "loan.none_active": marker("The member has no loan to repay."),
+    "repayment.invalid_amount": marker("The amount must be more than zero."),
+    "repayment.above_balance": marker("More than the {owed} owed."),
+    "reversal.outside_open_meeting": marker("Only entries of the open meeting can be undone."),
+    "reversal.not_reversible": marker("This entry cannot be undone."),
+    "reversal.already_reversed": marker("This entry was already undone."),
+    "reversal.loan_has_later_entries": marker("Undo the loan's later entries first."),
+    "reversal.staff_only": marker("Only programme staff can undo this entry."),
+    "ledger.cash_short": marker("Not enough cash in the bag."),
+    "pin.wrong": marker("Wrong PIN. {attempts_left} tries left."),
+    "pin.locked": marker("Too many wrong PINs. Try again in {minutes} minutes."),
+    "pin.not_set": marker("No PIN is set. Ask your programme officer."),
+    "pin.invalid_format": marker("A PIN is 4 digits."),
+    "pin.same": marker("Choose a PIN different from the old one."),
+    "money.invalid_amount": marker("Not an amount."),
+    "money.too_precise": marker("Too many decimal places."),
+    "money.ambiguous_amount": marker("Unclear amount. Type {decimal} or {whole}."),
+    "money.currency_mismatch": marker("Wrong currency."),
+    "idempotency.key_reused": marker("This request was already used for something else."),
+    "permission.treasurer_only": marker("Only the treasurer can do this."),
+    "permission.denied": marker("Not allowed."),
 }
-GENERIC_REFUSAL = "Not allowed ({code})."
+GENERIC_REFUSAL = marker("Not allowed ({code}).")
 
 
 def refusal(t: Texts, error: DomainError) -> str:
@@ -173,8 +152,3 @@ def refusal(t: Texts, error: DomainError) -> str:
     if msgid is None:
         return t(GENERIC_REFUSAL, code=error.code)
     return t(msgid, **facts)
-
-
-def marker(msgid: str) -> str:
-    """Marks a string for extraction whose translation happens later (menu labels)."""
-    return msgid
