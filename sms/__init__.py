@@ -1,7 +1,8 @@
 """SMS door: texts, the Africa's Talking transport, the outbox worker, AT's callbacks.
 
-Modules: gsm (GSM-7/UCS-2), gateway (one send through the SDK, classified), texts + words
-(rendering in en/sw/ar), outbox (claim/record/reclaim, operators' summary and retry), worker
+Modules: gsm (GSM-7/UCS-2), gateway (one send through the SDK, classified), texts + words +
+meeting_words (rendering in en/sw/ar; the words are messages of the shared catalogs,
+vision_ledger.i18n), outbox (claim/record/reclaim, operators' summary and retry), worker
 (thread pool, SQLite single-worker lock), schedule (loan-due reminders, monthly statements),
 web (delivery reports, inbound), inbound (commands), admin_api (/api/outbox), cli, models.
 

@@ -1,143 +1,81 @@
-"""The words of the replies to a meeting sent by SMS (sms.meeting_command), per language.
+"""The words of the replies to a meeting sent by SMS (sms.meeting_command): English messages
+(context "sms") translated through the shared catalogs like sms.words.
 
-Placeholders are filled by sms.texts; amounts arrive formatted. Keep English and Swahili within
-one GSM-7 segment (no curly quotes, no accents) and Arabic within two UCS-2 parts.
+Placeholders are filled by sms.texts; amounts arrive formatted, a plural message's count is {n}
+(`COUNTED` names the refusal fact it counts). Keep English and Swahili within one GSM-7 segment
+(no curly quotes, no accents) and Arabic within two UCS-2 parts.
 """
 
 from __future__ import annotations
 
 from typing import Final
 
+from vision_ledger.i18n import Message, message, plural
+
 EXAMPLE: Final = "M 1234 S 3 2 5 F * C 12500 300"
 
-MEETING_WORDS: Final[dict[str, dict[str, str]]] = {
-    "en": {
-        "head": "Meeting {day}", "opens": " (opens)",
-        "shares": "Shares {shares} ({buyers} members) {amount}.",
-        "social": "Social fund {count}: {amount}.", "repaid": "Repaid {count}: {amount}.",
-        "close": "Close {loan_fund} + {social}.",
-        "ok": "Reply OK {code} in {minutes} min.", "done": "recorded.",
-        "already": "Meeting {code} was already recorded. Nothing changed.",
-        "not_treasurer": "Only the group's treasurer can record a meeting by SMS.",
-        "unreadable": "Cannot read '{word}'. Example: " + EXAMPLE,
-        "pin_missing": "Add your PIN. Example: " + EXAMPLE,
-        "pin_wrong": "Wrong PIN. Nothing recorded.",
-        "pin_locked": "Too many wrong PINs. Try again later.",
-        "pin_not_set": "No PIN is set. Ask your programme officer.",
-        "nothing": "Nothing to record. Example: " + EXAMPLE,
-        "section_twice": "'{word}' is there twice.",
-        "member_twice": "Member {number} is there twice in one list.",
-        "social_one": "Social fund: 1 = paid, 0 = not paid (not '{word}').",
-        "close_two": "C takes two counts: loan fund and social fund.",
-        "no_member": "The group has no member {number}.",
-        "bad_amount": "'{word}' is not an amount.",
-        "bad_date": "'{word}' is not a date (day/month).",
-        "date_future": "{day} is in the future.",
-        "date_too_old": "{day} is more than {days} days ago. Ask your programme officer.",
-        "date_before_last": "A meeting was already recorded on {last}.",
-        "other_meeting_open": "The meeting of {day} is open: record into it (no date) or close it.",
-        "absent_when_open": "The meeting is already open: its attendance is taken.",
-        "nothing_pending": "No meeting is waiting for OK. Send the meeting again.",
-        "expired": "The code expired after {minutes} minutes. Send the meeting again.",
-        "code_wrong": "Wrong code. Use the code of our last SMS.",
-        "code_cancelled": "Wrong code 3 times: cancelled. Send the meeting again.",
-        "rule": "Nothing recorded ({code}).",
-        "shares.above_maximum": "Member {member_number}: at most {maximum} shares a meeting.",
-        "shares.below_minimum": "Member {member_number}: at least {minimum} shares.",
-        "social_fund.already_paid": "Member {member_number} already paid the social fund.",
-        "social_fund.none_set": "This cycle has no social fund.",
-        "loan.none_active": "Member {member_number} has no loan to repay.",
-        "repayment.above_balance": "Member {member_number} owes only {owed}.",
-        "member.not_active": "Member {member_number} has left the group.",
-        "meeting.cash_mismatch": "Counts differ from the books: loan fund {expected_loan_fund}, "
-                                 "social fund {expected_social_fund}. Recount, or close on USSD.",
-        "meeting.no_quorum": "{present} of {active} present: no quorum.",
-        "tail": "Nothing recorded.",
-    },
-    "sw": {
-        "head": "Mkutano {day}", "opens": " (kufungua)",
-        "shares": "Hisa {shares} (wanachama {buyers}) {amount}.",
-        "social": "Jamii {count}: {amount}.", "repaid": "Marejesho {count}: {amount}.",
-        "close": "Funga {loan_fund} + {social}.",
-        "ok": "Jibu OK {code} kwa dakika {minutes}.", "done": "umerekodiwa.",
-        "already": "Mkutano {code} ulisharekodiwa. Hakuna kilichobadilika.",
-        "not_treasurer": "Mweka hazina wa kikundi pekee anaweza kurekodi mkutano kwa SMS.",
-        "unreadable": "Siwezi kusoma '{word}'. Mfano: " + EXAMPLE,
-        "pin_missing": "Ongeza PIN yako. Mfano: " + EXAMPLE,
-        "pin_wrong": "PIN si sahihi. Hakuna kilichorekodiwa.",
-        "pin_locked": "PIN zisizo sahihi mara nyingi. Jaribu baadaye.",
-        "pin_not_set": "Hakuna PIN. Muulize afisa wa mradi.",
-        "nothing": "Hakuna cha kurekodi. Mfano: " + EXAMPLE,
-        "section_twice": "'{word}' iko mara mbili.",
-        "member_twice": "Mwanachama {number} yuko mara mbili kwenye orodha moja.",
-        "social_one": "Mfuko wa jamii: 1 = amelipa, 0 = hajalipa (si '{word}').",
-        "close_two": "C inahitaji hesabu mbili: mfuko wa mikopo na mfuko wa jamii.",
-        "no_member": "Kikundi hakina mwanachama {number}.",
-        "bad_amount": "'{word}' si kiasi.",
-        "bad_date": "'{word}' si tarehe (siku/mwezi).",
-        "date_future": "{day} ni siku zijazo.",
-        "date_too_old": "{day} ni zaidi ya siku {days} zilizopita. Muulize afisa wa mradi.",
-        "date_before_last": "Mkutano ulisharekodiwa tarehe {last}.",
-        "other_meeting_open": "Mkutano wa {day} uko wazi: rekodi ndani yake (bila tarehe) au uufunge.",
-        "absent_when_open": "Mkutano uko wazi tayari: mahudhurio yamechukuliwa.",
-        "nothing_pending": "Hakuna mkutano unaosubiri OK. Tuma mkutano tena.",
-        "expired": "Msimbo umeisha baada ya dakika {minutes}. Tuma mkutano tena.",
-        "code_wrong": "Msimbo si sahihi. Tumia msimbo wa SMS yetu ya mwisho.",
-        "code_cancelled": "Msimbo si sahihi mara 3: umefutwa. Tuma mkutano tena.",
-        "rule": "Hakuna kilichorekodiwa ({code}).",
-        "shares.above_maximum": "Mwanachama {member_number}: hisa {maximum} tu kwa mkutano.",
-        "shares.below_minimum": "Mwanachama {member_number}: angalau hisa {minimum}.",
-        "social_fund.already_paid": "Mwanachama {member_number} alishalipa mfuko wa jamii.",
-        "social_fund.none_set": "Mzunguko huu hauna mfuko wa jamii.",
-        "loan.none_active": "Mwanachama {member_number} hana mkopo wa kulipa.",
-        "repayment.above_balance": "Mwanachama {member_number} anadaiwa {owed} tu.",
-        "member.not_active": "Mwanachama {member_number} ametoka kikundini.",
-        "meeting.cash_mismatch": "Hesabu hazilingani na vitabu: mikopo {expected_loan_fund}, "
-                                 "jamii {expected_social_fund}. Hesabu tena, au funga kwa USSD.",
-        "meeting.no_quorum": "Waliohudhuria {present} kati ya {active}: akidi haijatimia.",
-        "tail": "Hakuna kilichorekodiwa.",
-    },
-    "ar": {
-        "head": "اجتماع {day}", "opens": " جديد",
-        "shares": "أسهم {shares}/{buyers} {amount}.",
-        "social": "اجتماعي {count}: {amount}.", "repaid": "سداد {count}: {amount}.",
-        "close": "إغلاق {loan_fund} + {social}.",
-        "ok": "أرسل OK {code} خلال {minutes} د.", "done": "سجل.",
-        "already": "الاجتماع {code} مسجل من قبل. لم يتغير شيء.",
-        "not_treasurer": "أمين صندوق المجموعة وحده يسجل الاجتماع بالرسائل.",
-        "unreadable": "لم أفهم '{word}'. مثال: " + EXAMPLE,
-        "pin_missing": "أضف رقمك السري. مثال: " + EXAMPLE,
-        "pin_wrong": "الرقم السري خطأ. لم يسجل شيء.",
-        "pin_locked": "أخطاء كثيرة في الرقم السري. حاول لاحقا.",
-        "pin_not_set": "لا يوجد رقم سري. اسأل موظف البرنامج.",
-        "nothing": "لا شيء للتسجيل. مثال: " + EXAMPLE,
-        "section_twice": "'{word}' مكرر.",
-        "member_twice": "العضو {number} مكرر في القائمة.",
-        "social_one": "الصندوق الاجتماعي: 1 دفع، 0 لم يدفع (ليس '{word}').",
-        "close_two": "C يحتاج عدين: صندوق القروض والصندوق الاجتماعي.",
-        "no_member": "لا يوجد عضو رقم {number}.",
-        "bad_amount": "'{word}' ليس مبلغا.",
-        "bad_date": "'{word}' ليس تاريخا (يوم/شهر).",
-        "date_future": "{day} في المستقبل.",
-        "date_too_old": "{day} قبل أكثر من {days} أيام. اسأل موظف البرنامج.",
-        "date_before_last": "سجل اجتماع في {last} من قبل.",
-        "other_meeting_open": "اجتماع {day} مفتوح: سجل فيه (بدون تاريخ) أو أغلقه.",
-        "absent_when_open": "الاجتماع مفتوح: الحضور مسجل.",
-        "nothing_pending": "لا اجتماع ينتظر OK. أرسل الاجتماع مرة أخرى.",
-        "expired": "انتهى الرمز بعد {minutes} دقيقة. أرسل الاجتماع مرة أخرى.",
-        "code_wrong": "الرمز خطأ. استعمل رمز رسالتنا الأخيرة.",
-        "code_cancelled": "الرمز خطأ 3 مرات: ألغي. أرسل الاجتماع مرة أخرى.",
-        "rule": "لم يسجل شيء ({code}).",
-        "shares.above_maximum": "العضو {member_number}: {maximum} أسهم على الأكثر في الاجتماع.",
-        "shares.below_minimum": "العضو {member_number}: {minimum} أسهم على الأقل.",
-        "social_fund.already_paid": "العضو {member_number} دفع الصندوق الاجتماعي من قبل.",
-        "social_fund.none_set": "لا صندوق اجتماعي في هذه الدورة.",
-        "loan.none_active": "العضو {member_number} ليس عليه قرض.",
-        "repayment.above_balance": "على العضو {member_number} {owed} فقط.",
-        "member.not_active": "العضو {member_number} غادر المجموعة.",
-        "meeting.cash_mismatch": "العد يخالف الدفاتر: القروض {expected_loan_fund}، "
-                                 "الاجتماعي {expected_social_fund}. أعد العد أو أغلق عبر USSD.",
-        "meeting.no_quorum": "حضر {present} من {active}: لا نصاب.",
-        "tail": "لم يسجل شيء.",
-    },
+# The parts of a meeting's preview or record (five amounts, named once: the currency in the head).
+HEAD: Final = message("sms", "Meeting {day}")
+HEAD_OPENS: Final = message("sms", "Meeting {day} (opens)")
+SHARES: Final = plural("sms", "Shares {shares} ({n} member) {amount}.",
+                       "Shares {shares} ({n} members) {amount}.")
+SOCIAL: Final = plural("sms", "Social fund {n}: {amount}.", "Social fund {n}: {amount}.")
+REPAID: Final = plural("sms", "Repaid {n}: {amount}.", "Repaid {n}: {amount}.")
+CLOSE: Final = message("sms", "Close {loan_fund} + {social}.")
+OK: Final = plural("sms", "Reply OK {code} in {n} min.", "Reply OK {code} in {n} min.")
+DONE: Final = message("sms", "recorded.")
+ALREADY: Final = message("sms", "Meeting {code} was already recorded. Nothing changed.")
+RULE: Final = message("sms", "Nothing recorded ({code}).")
+TAIL: Final = message("sms", "Nothing recorded.")
+
+# Why a meeting was not understood or not accepted, by the reason sms.meeting_command gives.
+REASONS: Final[dict[str, Message]] = {
+    "not_treasurer": message("sms", "Only the group's treasurer can record a meeting by SMS."),
+    "unreadable": message("sms", "Cannot read '{word}'. Example: {example}"),
+    "pin_missing": message("sms", "Add your PIN. Example: {example}"),
+    "pin_wrong": message("sms", "Wrong PIN. Nothing recorded."),
+    "pin_locked": message("sms", "Too many wrong PINs. Try again later."),
+    "pin_not_set": message("sms", "No PIN is set. Ask your programme officer."),
+    "nothing": message("sms", "Nothing to record. Example: {example}"),
+    "section_twice": message("sms", "'{word}' is there twice."),
+    "member_twice": message("sms", "Member {number} is there twice in one list."),
+    "social_one": message("sms", "Social fund: 1 = paid, 0 = not paid (not '{word}')."),
+    "close_two": message("sms", "C takes two counts: loan fund and social fund."),
+    "no_member": message("sms", "The group has no member {number}."),
+    "bad_amount": message("sms", "'{word}' is not an amount."),
+    "bad_date": message("sms", "'{word}' is not a date (day/month)."),
+    "date_future": message("sms", "{day} is in the future."),
+    "date_too_old": plural("sms", "{day} is more than {n} day ago. Ask your programme officer.",
+                           "{day} is more than {n} days ago. Ask your programme officer."),
+    "date_before_last": message("sms", "A meeting was already recorded on {last}."),
+    "other_meeting_open": message("sms", "The meeting of {day} is open: record into it (no date) or "
+                                         "close it."),
+    "absent_when_open": message("sms", "The meeting is already open: its attendance is taken."),
+    "nothing_pending": message("sms", "No meeting is waiting for OK. Send the meeting again."),
+    "expired": plural("sms", "The code expired after {n} minute. Send the meeting again.",
+                      "The code expired after {n} minutes. Send the meeting again."),
+    "code_wrong": message("sms", "Wrong code. Use the code of our last SMS."),
+    "code_cancelled": message("sms", "Wrong code 3 times: cancelled. Send the meeting again."),
+}
+
+# A core refusal of a meeting sent by SMS, by its code; an unknown code is said with `RULE`.
+REFUSALS: Final[dict[str, Message]] = {
+    "shares.above_maximum": plural("sms", "Member {member_number}: at most {n} share a meeting.",
+                                   "Member {member_number}: at most {n} shares a meeting."),
+    "shares.below_minimum": plural("sms", "Member {member_number}: at least {n} share.",
+                                   "Member {member_number}: at least {n} shares."),
+    "social_fund.already_paid": message("sms", "Member {member_number} already paid the social fund."),
+    "social_fund.none_set": message("sms", "This cycle has no social fund."),
+    "loan.none_active": message("sms", "Member {member_number} has no loan to repay."),
+    "repayment.above_balance": message("sms", "Member {member_number} owes only {owed}."),
+    "member.not_active": message("sms", "Member {member_number} has left the group."),
+    "meeting.cash_mismatch": message("sms", "Counts differ from the books: loan fund "
+                                            "{expected_loan_fund}, social fund {expected_social_fund}. "
+                                            "Recount, or close on USSD."),
+    "meeting.no_quorum": message("sms", "{present} of {active} present: no quorum."),
+}
+# The fact each plural reason or refusal counts (shown as {n}).
+COUNTED: Final[dict[str, str]] = {
+    "date_too_old": "days", "expired": "minutes",
+    "shares.above_maximum": "maximum", "shares.below_minimum": "minimum",
 }

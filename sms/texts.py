@@ -7,6 +7,10 @@ the text still fits. A text goes past one segment only when its required facts d
 the shortest group name. Arabic is UCS-2 by nature and keeps to two parts (70 characters alone,
 67 each when joined): a text that would take a third is written in the compact form (the currency
 named once after the date, amounts without it, dates as day/month).
+
+The words are gettext messages (sms.words, sms.meeting_words) in the catalogs every door shares
+(vision_ledger.i18n): English is the msgid, Swahili and Arabic are translations with their own
+plural forms wherever a count is shown.
 """
 
 from __future__ import annotations
@@ -19,12 +23,12 @@ from typing import Any, Final
 from babel.dates import format_date
 from babel.numbers import format_decimal
 
+from sms import meeting_words as mw
 from sms.gsm import GSM7_BASIC, GSM7_EXTENSION, segments, to_gsm7
-from sms.meeting_words import MEETING_WORDS
-from sms.words import WORDS
+from sms.words import COMPACT, KINDS, WORDS
+from vision_ledger.i18n import LANGUAGES, Message, translate
 from vision_ledger.money import Money, locale_for, minor_digits
 
-LANGUAGES: Final = ("en", "sw", "ar")
 MAX_SEGMENTS: Final = {"en": 1, "sw": 1, "ar": 2}
 GROUP_NAME_MAX: Final = 24  # characters of the group name a text starts with
 GROUP_NAME_MIN: Final = 10  # the shortest it is cut to before a text may take two parts
@@ -69,7 +73,6 @@ class _Ctx:
     def __init__(self, payload: dict[str, Any], language: str, *, compact: bool = False) -> None:
         self.p = payload
         self.lang = language
-        self.w = WORDS[language]
         self.currency = str(payload.get("currency") or "")
         self.compact = compact
 
@@ -101,9 +104,26 @@ class _Ctx:
     def has(self, key: str) -> bool:
         return self.p.get(key) is not None
 
-    def say(self, word: str, **facts: str) -> str:
-        words = self.w.get("compact", {}) if self.compact else {}
-        return words.get(word, self.w[word]).format(**facts)
+    def text(self, message: Message, count: str | None = None, n: str | None = None,
+             **facts: str) -> str:
+        """A message in the text's language, filled with facts; a plural message counts the
+        payload fact `count` (shown as {n}: the fact formatted, unless `n` says how)."""
+        number = None
+        if message.plural is not None:
+            if count is None:
+                raise RenderError(f"no count for {message}")
+            number = int(self.fact(count))
+            facts["n"] = self.num(count) if n is None else n
+        return translate(self.lang, message, number).format(**facts)
+
+    def say(self, word: str, count: str | None = None, **facts: str) -> str:
+        """A word of sms.words (its compact form in a compact text)."""
+        message = COMPACT.get(word, WORDS[word]) if self.compact else WORDS[word]
+        return self.text(message, count, **facts)
+
+    def kind(self, kind: object) -> str:
+        """An entry's kind named in the text's language ("entry" when the kind is unknown)."""
+        return translate(self.lang, KINDS.get(str(kind), KINDS["entry"]))
 
 
 def compose(ctx: _Ctx, head: str, required: list[str], optional: list[str] = (),  # type: ignore[assignment]
@@ -153,12 +173,9 @@ def _receipt(c: _Ctx) -> str:
     required: list[str]
     optional: list[str] = []
     if kind == "share_purchase":
-        shares = int(c.fact("shares"))
-        required = [c.say("bought_one" if shares == 1 else "bought", shares=c.num("shares"),
-                          amount=amount)]
+        required = [c.say("bought", count="shares", amount=amount)]
         if c.has("total_shares") and c.has("savings"):
-            required.append(c.say("shares_total", shares=c.num("total_shares"),
-                                  savings=c.money("savings")))
+            required.append(c.say("shares_total", count="total_shares", savings=c.money("savings")))
         optional = _loan_tail(c)
     elif kind == "social_fund":
         required = [c.say("social_paid", amount=amount)]
@@ -184,14 +201,12 @@ def _receipt(c: _Ctx) -> str:
     elif kind == "member_exit":
         return _exit(c)
     elif kind == "reversal":
-        what = c.w["kinds"].get(str(c.p.get("reversed_kind")), c.w["kinds"]["entry"])
-        by = c.w["by_treasurer"] if c.p.get("by") == "treasurer" else c.w["by_staff"]
-        amount_part = f"{c.w['comma']}{amount}" if amount and int(c.p["amount"]) else ""
-        required = [c.say("reversed", day=c.date("reversed_date"), what=what, amount=amount_part,
-                          by=by)]
+        what = c.kind(c.p.get("reversed_kind"))
+        by = c.say("by_treasurer" if c.p.get("by") == "treasurer" else "by_staff")
+        word = "reversed" if amount and int(c.p["amount"]) else "reversed_nothing"
+        required = [c.say(word, day=c.date("reversed_date"), what=what, amount=amount, by=by)]
     else:
-        what = c.w["kinds"].get(kind, c.w["kinds"]["entry"])
-        required = [c.say("recorded", what=what, amount=amount)]
+        required = [c.say("recorded", what=c.kind(kind), amount=amount)]
     return compose(c, head, required, optional)
 
 
@@ -210,14 +225,14 @@ def _exit(c: _Ctx) -> str:
 
 def _statement(c: _Ctx) -> str:
     meeting = c.p.get("reason") == "meeting" and c.has("meeting_date")
-    head = c.date("meeting_date") if meeting else c.w["statement"]
-    required = [c.say("shares_total", shares=c.num("shares"), savings=c.money("savings"))]
+    head = c.date("meeting_date") if meeting else c.say("statement")
+    required = [c.say("shares_total", count="shares", savings=c.money("savings"))]
     if c.has("payout") and c.has("payout_kind"):
         # Her share-out or exit payout, when it is her latest entry: the statement says so.
-        what = c.w["kinds"].get(str(c.p["payout_kind"]), c.w["kinds"]["entry"])
+        what = c.kind(c.p["payout_kind"])
         required.append(f"{what} {c.say('exit_paid', payout=c.money('payout'))}")
     loan = _loan_tail(c)
-    if not loan and c.has("loan_balance"):
+    if not loan and c.has("loan_balance") and not c.compact:  # the compact form leaves it out
         loan = [c.say("no_loan")]
     required += loan
     optional = []
@@ -237,7 +252,7 @@ def _grant(c: _Ctx) -> str:
 
 
 def _share_out(c: _Ctx) -> str:
-    required = [c.say("share_out", shares=c.num("shares"), payout=c.money("payout"))]
+    required = [c.say("share_out", count="shares", payout=c.money("payout"))]
     optional = []
     if c.has("value_per_share") and c.currency:
         # An exact decimal in major units; shown to the minor unit, as the money counters read it.
@@ -254,7 +269,7 @@ def _major(value: str, currency: str) -> str:
 
 
 def _reminder(c: _Ctx) -> str:
-    return compose(c, c.w["reminder"], [c.say("reminder_due", amount=c.money("loan_balance"),
+    return compose(c, c.say("reminder"), [c.say("reminder_due", amount=c.money("loan_balance"),
                                                due=c.date("loan_due_on"))])
 
 
@@ -263,15 +278,15 @@ def _reply(c: _Ctx) -> str:
     if command == "balance":
         return _statement(c)
     if command == "loan":
-        loan = _loan_tail(c) or [c.w["no_loan"]]
-        return compose(c, c.w["loan_head"], loan)
+        loan = _loan_tail(c) or [c.say("no_loan")]
+        return compose(c, c.say("loan_head"), loan)
     if command == "lang":
-        return compose(c, "", [c.w["lang_set"]], with_group=False)
+        return compose(c, "", [c.say("lang_set")], with_group=False)
     if command == "stranger":
-        return compose(c, "", [c.w["stranger"]], with_group=False)
+        return compose(c, "", [c.say("stranger")], with_group=False)
     if command.startswith("meeting_"):
         return _meeting_reply(c, command)
-    return compose(c, "", [c.w["help"]], with_group=False)
+    return compose(c, "", [c.say("help")], with_group=False)
 
 
 _MEETING_MONEY: Final = ("owed", "expected_loan_fund", "expected_social_fund")
@@ -279,9 +294,8 @@ _MEETING_MONEY: Final = ("owed", "expected_loan_fund", "expected_social_fund")
 
 def _meeting_reply(c: _Ctx, command: str) -> str:
     """The answer to a meeting sent by SMS: what was understood and its code, the result, or why not."""
-    w = MEETING_WORDS[c.lang]
     if command == "meeting_already":
-        return compose(c, "", [w["already"].format(code=c.fact("code"))], with_group=False)
+        return compose(c, "", [c.text(mw.ALREADY, code=c.fact("code"))], with_group=False)
     if command == "meeting_refused":
         reason = str(c.fact("reason"))
         if reason == "rule":
@@ -289,32 +303,37 @@ def _meeting_reply(c: _Ctx, command: str) -> str:
             facts = {k: (c.money(k) if k in _MEETING_MONEY else c.num(k) if isinstance(v, int) else str(v))
                      for k, v in c.p.items() if v is not None and k not in ("group", "currency")}
             try:
-                return compose(c, "", [w[code].format(**facts), w["tail"]], with_group=False)
-            except KeyError:
-                return compose(c, "", [w["rule"].format(code=code)], with_group=False)
+                said = c.text(mw.REFUSALS[code], mw.COUNTED.get(code), **facts)
+                return compose(c, "", [said, c.text(mw.TAIL)], with_group=False)
+            except (KeyError, RenderError):  # a code without words, or a fact they need missing
+                return compose(c, "", [c.text(mw.RULE, code=code)], with_group=False)
         facts = {k: str(c.p.get(k) or "") for k in ("word", "number", "days", "minutes")}
         for k in ("day", "last"):
             facts[k] = c.date(k) if c.has(k) else ""
         if c.lang != "ar":
             facts["word"] = gsm_safe(facts["word"])[:20]
-        return compose(c, "", [w[reason].format(**facts)], with_group=False)
+        counted = mw.COUNTED.get(reason)
+        # The count shows as the command wrote it (the digits it was given).
+        shown = facts.pop(counted) if counted else None
+        said = c.text(mw.REASONS[reason], counted, n=shown, example=mw.EXAMPLE, **facts)
+        return compose(c, "", [said], with_group=False)
     # Five amounts: named once (the currency in the head), as in Arabic's compact form.
     c = _Ctx(c.p, c.lang, compact=True)
-    head = w["head"].format(day=c.date("day")) + (w["opens"] if c.p.get("opens") else "")
+    head = c.text(mw.HEAD_OPENS if c.p.get("opens") else mw.HEAD, day=c.date("day"))
     required = []
     if int(c.p.get("shares") or 0):
-        required.append(w["shares"].format(shares=c.num("shares"), buyers=c.num("buyers"),
-                                           amount=c.money("shares_amount")))
+        required.append(c.text(mw.SHARES, "buyers", shares=c.num("shares"),
+                               amount=c.money("shares_amount")))
     if int(c.p.get("social") or 0):
-        required.append(w["social"].format(count=c.num("social"), amount=c.money("social_amount")))
+        required.append(c.text(mw.SOCIAL, "social", amount=c.money("social_amount")))
     if int(c.p.get("repaid") or 0):
-        required.append(w["repaid"].format(count=c.num("repaid"), amount=c.money("repaid_amount")))
+        required.append(c.text(mw.REPAID, "repaid", amount=c.money("repaid_amount")))
     if c.has("close_loan_fund"):
-        required.append(w["close"].format(loan_fund=c.money("close_loan_fund"),
-                                          social=c.money("close_social_fund")))
+        required.append(c.text(mw.CLOSE, loan_fund=c.money("close_loan_fund"),
+                               social=c.money("close_social_fund")))
     if command == "meeting_done":
-        return compose(c, head, [w["done"], *required], with_group=False)
-    required.append(w["ok"].format(code=c.fact("code"), minutes=c.num("minutes")))
+        return compose(c, head, [c.text(mw.DONE), *required], with_group=False)
+    required.append(c.text(mw.OK, "minutes", code=c.fact("code")))
     return compose(c, head, required, with_group=False)
 
 

@@ -14,11 +14,16 @@ from vision_ledger.gsm import is_gsm7
 MESSAGES = i18n.message_ids()
 
 
-def test_extraction_finds_the_texts_of_the_doors() -> None:
+def test_extraction_finds_the_texts_of_both_doors() -> None:
     msgids = {m.msgid for m in MESSAGES}
     assert "No such member." in msgids  # a USSD refusal, marked in ussd/texts.py's table
     assert "0 Back  00 Menu" in msgids  # a USSD screen's t("...")
     assert i18n.Message(None, "OK {name}: {n} share.", "OK {name}: {n} shares.") in MESSAGES
+    assert i18n.Message("sms", "No loan.") in MESSAGES  # an SMS word (sms/words.py)
+    assert i18n.Message("sms", "share-out: {n} share, {payout} paid to you.",
+                        "share-out: {n} shares, {payout} paid to you.") in MESSAGES
+    assert i18n.Message("sms kind", "loan") in MESSAGES
+    assert i18n.Message("sms", "Meeting {day} (opens)") in MESSAGES  # sms/meeting_words.py
 
 
 @pytest.mark.parametrize("language", i18n.LANGUAGES)

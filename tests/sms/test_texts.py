@@ -148,3 +148,55 @@ def test_unknown_kind_and_missing_facts_are_render_errors() -> None:
 
 def test_gsm_safe_folds_accents_and_replaces_the_rest() -> None:
     assert gsm_safe("Zoë  Ngʼang\u2019a \u4e2d") == "Zoe Ng?ang'a ?"
+
+
+# -- plurals: the catalogs' forms for each language, never a hand-made "s" -----------------------
+
+
+def _share_out(shares: int, language: str) -> str:
+    return render("share_out", {"group": "Umoja VSLA", "currency": "KES", "shares": shares,
+                                "payout": 30000, "date": "2024-11-21"}, language)
+
+
+def test_one_share_is_a_share_not_shares() -> None:
+    assert "share-out: 1 share, KES 300 paid to you." in _share_out(1, "en")
+    assert "share-out: 2 shares, KES 300 paid to you." in _share_out(2, "en")
+    assert "1 shares" not in _share_out(1, "en")
+
+
+def test_a_meeting_reply_counts_one_member_and_one_day_in_the_singular() -> None:
+    preview = {"command": "meeting_preview", "code": "7KR4", "minutes": 30, "day": "2024-09-30",
+               "shares": 3, "buyers": 1, "shares_amount": 30000, "currency": "KES"}
+    assert "Shares 3 (1 member) 300." in render("reply", preview, "en")
+    assert "Hisa 3 (mwanachama 1) 300." in render("reply", preview, "sw")
+    assert "Shares 6 (2 members) 600." in render(
+        "reply", {**preview, "shares": 6, "buyers": 2, "shares_amount": 60000}, "en")
+    too_old = {"command": "meeting_refused", "reason": "date_too_old", "day": "2024-09-30",
+               "days": "1"}
+    assert "is more than 1 day ago." in render("reply", too_old, "en")
+    assert "is more than 7 days ago." in render("reply", {**too_old, "days": "7"}, "en")
+    refused = {"command": "meeting_refused", "reason": "rule", "code": "shares.below_minimum",
+               "member_number": 4, "minimum": 1, "currency": "KES"}
+    assert render("reply", refused, "en") == "Member 4: at least 1 share. Nothing recorded."
+
+
+@pytest.mark.parametrize(("shares", "bought"), [
+    (1, "اشتريت سهما واحدا بمبلغ KES ٣٠٠."),
+    (2, "اشتريت سهمين بمبلغ KES ٣٠٠."),
+    (3, "اشتريت أسهما عددها ٣ بمبلغ KES ٣٠٠."),
+    (11, "اشتريت أسهما عددها ١١ بمبلغ KES ٣٠٠."),
+])
+def test_arabic_says_one_and_two_shares_in_words(shares: int, bought: str) -> None:
+    payload = {"group": "الأمل", "currency": "KES", "kind": "share_purchase", "shares": shares,
+               "amount": 30000, "date": "2024-11-21"}
+    assert render("receipt", payload, "ar") == f"الأمل ٢١ نوفمبر: {bought}"
+
+
+def test_arabic_minutes_take_the_form_of_their_number() -> None:
+    def expired(minutes: str) -> str:
+        return render("reply", {"command": "meeting_refused", "reason": "expired",
+                                "minutes": minutes}, "ar")
+    assert "دقيقة واحدة" in expired("1")
+    assert "دقيقتين" in expired("2")
+    assert "3 دقائق" in expired("3")
+    assert "30 دقيقة" in expired("30")
