@@ -80,7 +80,8 @@ def locked_text(t: Texts, who: Who, ctx: Ctx) -> str:
     if until is not None and until.tzinfo is None:
         until = until.replace(tzinfo=ctx.now.tzinfo)
     minutes = max(1, math.ceil((until - ctx.now).total_seconds() / 60)) if until else 30
-    return t("Too many wrong PINs. Try again in {minutes} minutes.", minutes=t.digits(minutes))
+    return t.n("Too many wrong PINs. Try again in {n} minute.",
+               "Too many wrong PINs. Try again in {n} minutes.", minutes)
 
 
 def verify(ctx: Ctx, who: Who, pin: str) -> Stay | None:
@@ -107,7 +108,7 @@ def verify(ctx: Ctx, who: Who, pin: str) -> Stay | None:
     if (failure is not None and not failure.ok and failure.stamp == stamp
             and proves(ctx, who, pin, failure.nonce, failure.pin_mac)):
         left = max(who.policy.pin_attempts - (member.pin_failures or 0), 1)
-        return Stay(t("Wrong PIN. {attempts_left} tries left.", attempts_left=t.digits(left)))
+        return Stay(t.n("Wrong PIN. {n} try left.", "Wrong PIN. {n} tries left.", left))
     # The slow hash runs before the write lock is asked for (on SQLite the read-only pass gets
     # here first), so other sessions' hops do not queue behind it.
     memo_key = (member.pin_hash, pin)

@@ -13,7 +13,7 @@ from babel.dates import format_date
 
 from vision_ledger.errors import DomainError
 from vision_ledger.gsm import fits_ussd_page, ussd_size
-from vision_ledger.i18n import LANGUAGES, marker, translator
+from vision_ledger.i18n import LANGUAGES, Message, marker, plural, translator
 from vision_ledger.money import Money, locale_for
 
 LANGUAGE_NAMES = {"en": "English", "sw": "Kiswahili", "ar": "العربية"}
@@ -85,7 +85,6 @@ _MONEY_FACTS = {"maximum", "minimum", "requested", "available", "owed", "savings
 REFUSALS: dict[str, str] = {
     "meeting.not_open": marker("No meeting is open."),
     "meeting.already_open": marker("A meeting is already open."),
-    "group.forming": marker("The group needs {minimum} members to meet."),
     "meeting.no_quorum": marker("No quorum: {present} of {active} present."),
     "meeting.date_before_last": marker("A meeting cannot be dated before the last one."),
     "meeting.before_cycle": marker("The cycle has not started."),
@@ -96,8 +95,6 @@ REFUSALS: dict[str, str] = {
     "cycle.none_open": marker("The group has no open cycle."),
     "member.not_found": marker("No such member."),
     "member.not_active": marker("That member has left the group."),
-    "shares.below_minimum": marker("Buy at least {minimum} share(s)."),
-    "shares.above_maximum": marker("At most {maximum} shares a meeting ({already} bought)."),
     "social_fund.already_paid": marker("Social fund already paid at this meeting."),
     "social_fund.none_set": marker("This cycle has no social fund contribution."),
     "fine.unknown": marker("The group has no such fine."),
@@ -109,7 +106,6 @@ REFUSALS: dict[str, str] = {
     "loan.above_savings_multiple": marker("Loan above {multiple}x savings ({maximum})."),
     "loan.active_loan_exists": marker("The member must repay the current loan first."),
     "loan.above_cash_on_hand": marker("The loan fund holds only {available}."),
-    "loan.term_too_long": marker("A loan is for at most {maximum} months."),
     "loan.invalid_term": marker("A loan term is a whole number of months."),
     "loan.due_after_shareout": marker("The loan would fall due after the share-out."),
     "loan.none_active": marker("The member has no loan to repay."),
@@ -121,8 +117,6 @@ REFUSALS: dict[str, str] = {
     "reversal.loan_has_later_entries": marker("Undo the loan's later entries first."),
     "reversal.staff_only": marker("Only programme staff can undo this entry."),
     "ledger.cash_short": marker("Not enough cash in the bag."),
-    "pin.wrong": marker("Wrong PIN. {attempts_left} tries left."),
-    "pin.locked": marker("Too many wrong PINs. Try again in {minutes} minutes."),
     "pin.not_set": marker("No PIN is set. Ask your programme officer."),
     "pin.invalid_format": marker("A PIN is 4 digits."),
     "pin.same": marker("Choose a PIN different from the old one."),
@@ -135,11 +129,29 @@ REFUSALS: dict[str, str] = {
     "permission.denied": marker("Not allowed."),
 }
 GENERIC_REFUSAL = marker("Not allowed ({code}).")
+# Refusals that show a count, in the language's plural form for it: code -> (the fact counted,
+# shown as {n}; the message).
+COUNTED_REFUSALS: dict[str, tuple[str, Message]] = {
+    "group.forming": ("minimum", plural(None, "The group needs {n} member to meet.",
+                                        "The group needs {n} members to meet.")),
+    "shares.below_minimum": ("minimum", plural(None, "Buy at least {n} share.",
+                                               "Buy at least {n} shares.")),
+    "shares.above_maximum": ("maximum", plural(None, "At most {n} share a meeting ({already} bought).",
+                                               "At most {n} shares a meeting ({already} bought).")),
+    "loan.term_too_long": ("maximum", plural(None, "A loan is for at most {n} month.",
+                                             "A loan is for at most {n} months.")),
+    "pin.wrong": ("attempts_left", plural(None, "Wrong PIN. {n} try left.", "Wrong PIN. {n} tries left.")),
+    "pin.locked": ("minutes", plural(None, "Too many wrong PINs. Try again in {n} minute.",
+                                     "Too many wrong PINs. Try again in {n} minutes.")),
+}
+# An error without its count says "?" in the form a round hundred takes (every language shows {n}).
+_UNKNOWN_COUNT = 100
 
 
 def refusal(t: Texts, error: DomainError) -> str:
     """A domain error as a short sentence in the member's language."""
     msgid = REFUSALS.get(error.code)
+    counted = COUNTED_REFUSALS.get(error.code)
     facts = dict(error.facts)
     for name, value in list(facts.items()):
         if name in _MONEY_FACTS and isinstance(value, str):
@@ -149,6 +161,12 @@ def refusal(t: Texts, error: DomainError) -> str:
                 facts[name] = value
         elif isinstance(value, int):
             facts[name] = t.digits(value)
+    if counted is not None:
+        fact, text = counted
+        count = error.facts.get(fact)
+        if isinstance(count, int) and not isinstance(count, bool):
+            return t.n(text.msgid, str(text.plural), count, **facts)
+        return t.n(text.msgid, str(text.plural), _UNKNOWN_COUNT, **{**facts, "n": "?"})
     if msgid is None:
         return t(GENERIC_REFUSAL, code=error.code)
     return t(msgid, **facts)

@@ -48,9 +48,8 @@ def test_a_missing_message_is_found(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
 
 def test_a_changed_placeholder_is_found(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    _catalog_with(tmp_path, monkeypatch, "ar", "{minimum} أعضاء", "{minimun} أعضاء")
-    assert i18n.problems("ar", MESSAGES) == [
-        "placeholders differ: The group needs {minimum} members to meet."]
+    _catalog_with(tmp_path, monkeypatch, "ar", "{active} حاضرون", "{actives} حاضرون")
+    assert i18n.problems("ar", MESSAGES) == ["placeholders differ: No quorum: {present} of {active} present."]
 
 
 def test_a_missing_plural_form_is_found(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -98,7 +98,7 @@ def test_change_pin_with_the_wrong_current_pin_is_refused(world, phone, lang):
     p.walk("5")
     screen = p.send("0000")
     assert screen.name == "pin_old"
-    wrong = tx(lang, "Wrong PIN. {attempts_left} tries left.", attempts_left=Texts(lang).digits(2))
+    wrong = Texts(lang).n("Wrong PIN. {n} try left.", "Wrong PIN. {n} tries left.", 2)
     assert screen.text.startswith(wrong)
 
 

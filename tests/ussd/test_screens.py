@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from ussd.texts import REFUSALS, Texts, fits, page_size, refusal
+from ussd.texts import COUNTED_REFUSALS, REFUSALS, Texts, fits, page_size, refusal
 from vision_ledger import loans, pins, savings
 from vision_ledger.errors import DomainError
 from vision_ledger.gsm import is_gsm7
@@ -125,6 +125,11 @@ def test_every_refusal_fits_a_page_with_large_amounts(language):
         text = refusal(t, DomainError(code, "x", **facts))
         assert "?" not in text.replace("؟", ""), (code, text)
         assert fits(text + "\n" + t("0 Back  00 Menu")), (code, page_size(text), text)
+    for code, (counted, _) in COUNTED_REFUSALS.items():
+        for count in (1, 2, 3, 11, 999):
+            text = refusal(t, DomainError(code, "x", **{**facts, counted: count}))
+            assert "?" not in text.replace("؟", ""), (code, text)
+            assert fits(text + "\n" + t("0 Back  00 Menu")), (code, page_size(text), text)
     assert refusal(t, DomainError("something.new", "x")) == t("Not allowed ({code}).", code="something.new")
 
 
@@ -135,3 +140,17 @@ def test_arabic_amounts_and_dates_use_arabic_digits():
     assert t.money(260000) == "KES ٢٬٦٠٠"
     assert "٢٠٢٦" in t.date(date(2026, 3, 5))
 
+
+def test_refusals_that_count_take_the_languages_plural_form():
+    def said(language, code, **facts):
+        return refusal(Texts(language), DomainError(code, "x", **facts))
+
+    assert said("en", "pin.wrong", attempts_left=1) == "Wrong PIN. 1 try left."
+    assert said("en", "pin.wrong", attempts_left=2) == "Wrong PIN. 2 tries left."
+    assert said("en", "shares.below_minimum", minimum=1, requested=0) == "Buy at least 1 share."
+    assert said("sw", "loan.term_too_long", maximum=1) == "Mkopo ni wa mwezi 1 zaidi."
+    assert said("ar", "pin.wrong", attempts_left=2) == "رمز خاطئ. بقيت محاولتان."
+    assert said("ar", "pin.wrong", attempts_left=3) == "رمز خاطئ. بقيت ٣ محاولات."
+    assert said("ar", "shares.above_maximum", maximum=11, already=4) == "١١ سهما حدا أقصى (اشترى ٤)."
+    # A refusal that lost its count still reads, with "?" where the number goes.
+    assert said("en", "pin.locked") == "Too many wrong PINs. Try again in ? minutes."
