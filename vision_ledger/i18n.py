@@ -55,10 +55,14 @@ KEYWORDS: dict[str, object] = {
 }
 
 
-@cache
 def translator(language: str) -> gettext.NullTranslations:
     """The translations of a language, compiled once per process (English and unknown: the msgids)."""
-    if language == SOURCE_LANGUAGE or language not in LANGUAGES or not catalog_path(language).exists():
+    return _compiled(language if language in LANGUAGES else SOURCE_LANGUAGE)
+
+
+@cache
+def _compiled(language: str) -> gettext.NullTranslations:
+    if language == SOURCE_LANGUAGE or not catalog_path(language).exists():
         return gettext.NullTranslations()
     buffer = io.BytesIO()
     write_mo(buffer, read_catalog(language))
