@@ -91,8 +91,9 @@ def test_shares_above_the_maximum_of_a_meeting_are_refused(treasurer, world, lan
     treasurer.walk("2", "4", "1")
     screen = treasurer.send(PIN)
     assert screen.name == "shares_done_refused"
-    assert tx(lang, "At most {maximum} shares a meeting ({already} bought).",
-              maximum=Texts(lang).digits(5), already=Texts(lang).digits(5)) in screen
+    assert Texts(lang).n("At most {n} share a meeting ({already} bought).",
+                         "At most {n} shares a meeting ({already} bought).", 5,
+                         already=Texts(lang).digits(5)) in screen
 
 
 def test_the_pin_is_asked_once_per_session(treasurer, world, lang, meeting):
@@ -290,8 +291,8 @@ def test_a_locked_treasurer_cannot_write(treasurer, world, lang, meeting, last_s
         assert screen.name == "shares_confirm" and not screen.end
     screen = treasurer.send("2222")
     assert screen.end
-    assert tx(lang, "Too many wrong PINs. Try again in {minutes} minutes.",
-              minutes=Texts(lang).digits(30)) in screen
+    assert Texts(lang).n("Too many wrong PINs. Try again in {n} minute.",
+                         "Too many wrong PINs. Try again in {n} minutes.", 30) in screen
     screen = treasurer.walk("2", "4", "1", PIN)  # the right PIN, too late
     assert screen.end
     assert last_seq() == before
