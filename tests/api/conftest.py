@@ -1,9 +1,19 @@
 """Fixtures of the REST API's tests: the app on the test's database, tokens per role, a world
-with two programmes (each with a group holding an open meeting) to probe scope."""
+with two programmes (each with a group holding an open meeting) to probe scope.
+
+The world is built once per session (and again when the local day changes) in a database of its
+own, inside an outer transaction that is never committed. Each test that asks for it gets the
+connection holding that world and a SAVEPOINT that is rolled back after the test: every test,
+also one that writes (postings, tokens, rate-limit counters, idempotency rows), starts from the
+same pristine world, and building it (two groups, 30 postings, 10 tokens) is paid once instead of
+per test. Tests that do not ask for the world keep the suite database and its per-test
+transaction (tests/conftest.py).
+"""
 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -11,11 +21,18 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
 
 from api import create_app
 from api.auth import create_token
 from vision_ledger import loans, savings
+from vision_ledger.db import Database, make_engine
 from vision_ledger.models import Group, Meeting, Member, Programme
+
+from ..conftest import fresh_database_url
+from ..factories import Factory
 
 _keys = itertools.count(1)
 
@@ -117,12 +134,101 @@ def build_side(session: Any, factory: Any) -> Side:
     return side
 
 
-@pytest.fixture
-def world(session: Any, factory: Any, client: FlaskClient) -> World:
-    own = build_side(session, factory)
-    other = build_side(session, factory)
+@dataclass(frozen=True)
+class SideIds:
+    """What a test needs to load one side of the world into its own session."""
+
+    programme: int
+    group: int
+    members: tuple[int, ...]
+    meeting: int
+    tokens: dict[str, str]
+
+    @classmethod
+    def of(cls, side: Side) -> SideIds:
+        return cls(side.programme.id, side.group.id, tuple(m.id for m in side.members), side.meeting.id,
+                   dict(side.tokens))
+
+    def load(self, session: Session) -> Side:
+        by_id = {m.id: m for m in session.scalars(select(Member).where(Member.id.in_(self.members)))}
+        return Side(programme=session.get_one(Programme, self.programme),
+                    group=session.get_one(Group, self.group), members=[by_id[i] for i in self.members],
+                    meeting=session.get_one(Meeting, self.meeting), tokens=dict(self.tokens))
+
+
+@dataclass
+class BuiltWorld:
+    """The world built in `connection`'s outer transaction (never committed) on `day`."""
+
+    connection: Connection
+    day: date
+    own: SideIds
+    other: SideIds
+
+
+@pytest.fixture(scope="session")
+def _world_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    engine = make_engine(fresh_database_url(tmp_path_factory, "world"))
+    yield engine
+    engine.dispose()
+
+
+_built: dict[str, BuiltWorld] = {}
+
+
+def _build_world(engine: Any) -> BuiltWorld:
+    """The world of today, built once; rebuilt (the old one rolled back) when the day has changed."""
+    built = _built.get("world")
+    if built is not None and built.day == date.today():
+        return built
+    if built is not None:
+        built.connection.rollback()
+        built.connection.close()
+    conn = engine.connect()
+    conn.begin()
+    session = Database(connection=conn).session()
+    factory = Factory(session)
+    own, other = build_side(session, factory), build_side(session, factory)
     session.commit()
-    return World(own=own, other=other, client=client)
+    built = BuiltWorld(conn, date.today(), SideIds.of(own), SideIds.of(other))
+    session.close()
+    _built["world"] = built
+    return built
+
+
+@pytest.fixture(scope="session")
+def _world_base(_world_engine: Any) -> Iterator[None]:
+    yield
+    built = _built.pop("world", None)
+    if built is not None:
+        built.connection.rollback()
+        built.connection.close()
+
+
+@pytest.fixture
+def connection(request: pytest.FixtureRequest, engine: Any) -> Iterator[Connection]:
+    """The test's connection: for a test of the world, the world's, inside a SAVEPOINT rolled back
+    afterwards; for any other test, one on the suite database in a rolled-back transaction."""
+    if "world" not in request.fixturenames:
+        with engine.connect() as conn:
+            outer = conn.begin()
+            yield conn
+            if outer.is_active:
+                outer.rollback()
+        return
+    request.getfixturevalue("_world_base")
+    conn = _build_world(request.getfixturevalue("_world_engine")).connection
+    savepoint = conn.begin_nested()
+    yield conn
+    if savepoint.is_active:
+        savepoint.rollback()
+
+
+@pytest.fixture
+def world(connection: Connection, session: Session, client: FlaskClient) -> World:
+    built = _built["world"]
+    assert connection is built.connection
+    return World(own=built.own.load(session), other=built.other.load(session), client=client)
 
 
 @pytest.fixture
