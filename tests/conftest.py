@@ -82,6 +82,18 @@ def find_leaks(text: str) -> list[str]:
             or any(pattern.search(line) for pattern in _LEAKS)]
 
 
+# A test marked nodb runs in scripts/test.sh's SQLite pass only; one that asks for a database is
+# not what its mark says.
+_DATABASE_FIXTURES = frozenset({"engine", "connection", "db", "session", "fresh_db", "committed"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        uses = _DATABASE_FIXTURES.intersection(getattr(item, "fixturenames", ()))
+        if item.get_closest_marker("nodb") and uses:
+            raise pytest.UsageError(f"{item.nodeid} is marked nodb but uses {sorted(uses)}")
+
+
 def is_postgres() -> bool:
     return TEST_URL.startswith("postgresql")
 
