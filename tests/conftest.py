@@ -24,7 +24,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from migrations import upgrade
-from vision_ledger import money
+from vision_ledger import money, pins
 from vision_ledger.db import Database, make_engine
 
 from .factories import Factory
@@ -112,6 +112,14 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
         return real_connect(self, address)  # type: ignore[arg-type]
 
     monkeypatch.setattr(socket.socket, "connect", guarded)
+
+
+@pytest.fixture(autouse=True)
+def _cheap_pin_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """New PIN hashes at 1/16 of production's scrypt cost (n=2**10: about 1 ms instead of 20-40).
+    pins.SCRYPT is the cost of new hashes, and each hash names its own parameters, so checking and
+    rehashing run production's code unchanged; tests of the parameters set their own."""
+    monkeypatch.setattr(pins, "SCRYPT", {**pins.SCRYPT, "n": 2**10})
 
 
 @pytest.fixture(autouse=True)

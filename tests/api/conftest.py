@@ -1,13 +1,8 @@
 """Fixtures of the REST API's tests: the app on the test's database, tokens per role, a world
 with two programmes (each with a group holding an open meeting) to probe scope.
 
-The world is built once per session (and again when the local day changes) in a database of its
-own, inside an outer transaction that is never committed. Each test that asks for it gets the
-connection holding that world and a SAVEPOINT that is rolled back after the test: every test,
-also one that writes (postings, tokens, rate-limit counters, idempotency rows), starts from the
-same pristine world, and building it (two groups, 30 postings, 10 tokens) is paid once instead of
-per test. Tests that do not ask for the world keep the suite database and its per-test
-transaction (tests/conftest.py).
+The world is built once per session and shared between its tests, each in a SAVEPOINT rolled
+back afterwards (tests/worlds.py).
 """
 
 from __future__ import annotations
@@ -28,10 +23,9 @@ from sqlalchemy.orm import Session
 from api import create_app
 from api.auth import create_token
 from vision_ledger import loans, savings
-from vision_ledger.db import Database, make_engine
 from vision_ledger.models import Group, Meeting, Member, Programme
 
-from ..conftest import fresh_database_url
+from .. import worlds
 from ..factories import Factory
 
 _keys = itertools.count(1)
@@ -156,79 +150,20 @@ class SideIds:
                     meeting=session.get_one(Meeting, self.meeting), tokens=dict(self.tokens))
 
 
-@dataclass
-class BuiltWorld:
-    """The world built in `connection`'s outer transaction (never committed) on `day`."""
-
-    connection: Connection
-    day: date
-    own: SideIds
-    other: SideIds
-
-
-@pytest.fixture(scope="session")
-def _world_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    engine = make_engine(fresh_database_url(tmp_path_factory, "world"))
-    yield engine
-    engine.dispose()
-
-
-_built: dict[str, BuiltWorld] = {}
-
-
-def _build_world(engine: Any) -> BuiltWorld:
-    """The world of today, built once; rebuilt (the old one rolled back) when the day has changed."""
-    built = _built.get("world")
-    if built is not None and built.day == date.today():
-        return built
-    if built is not None:
-        built.connection.rollback()
-        built.connection.close()
-    conn = engine.connect()
-    conn.begin()
-    session = Database(connection=conn).session()
-    factory = Factory(session)
-    own, other = build_side(session, factory), build_side(session, factory)
-    session.commit()
-    built = BuiltWorld(conn, date.today(), SideIds.of(own), SideIds.of(other))
-    session.close()
-    _built["world"] = built
-    return built
-
-
-@pytest.fixture(scope="session")
-def _world_base(_world_engine: Any) -> Iterator[None]:
-    yield
-    built = _built.pop("world", None)
-    if built is not None:
-        built.connection.rollback()
-        built.connection.close()
+def _build_world(session: Session, factory: Factory) -> tuple[SideIds, SideIds]:
+    return SideIds.of(build_side(session, factory)), SideIds.of(build_side(session, factory))
 
 
 @pytest.fixture
 def connection(request: pytest.FixtureRequest, engine: Any) -> Iterator[Connection]:
-    """The test's connection: for a test of the world, the world's, inside a SAVEPOINT rolled back
-    afterwards; for any other test, one on the suite database in a rolled-back transaction."""
-    if "world" not in request.fixturenames:
-        with engine.connect() as conn:
-            outer = conn.begin()
-            yield conn
-            if outer.is_active:
-                outer.rollback()
-        return
-    request.getfixturevalue("_world_base")
-    conn = _build_world(request.getfixturevalue("_world_engine")).connection
-    savepoint = conn.begin_nested()
-    yield conn
-    if savepoint.is_active:
-        savepoint.rollback()
+    """The world's connection in a SAVEPOINT for a test of the world, else the suite database's."""
+    yield from worlds.connection(request, engine, "api", "world", _build_world)
 
 
 @pytest.fixture
-def world(connection: Connection, session: Session, client: FlaskClient) -> World:
-    built = _built["world"]
-    assert connection is built.connection
-    return World(own=built.own.load(session), other=built.other.load(session), client=client)
+def world(connection: Connection, session: Session, factory: Factory, client: FlaskClient) -> World:
+    own, other = worlds.ids("api", connection, factory)
+    return World(own=own.load(session), other=other.load(session), client=client)
 
 
 @pytest.fixture
