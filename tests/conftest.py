@@ -15,7 +15,7 @@ import socket
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -24,7 +24,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from migrations import upgrade
-from vision_ledger import money, pins
+from vision_ledger import clock, money, pins
 from vision_ledger.db import Database, make_engine
 
 from .factories import Factory
@@ -120,6 +120,28 @@ def _cheap_pin_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
     pins.SCRYPT is the cost of new hashes, and each hash names its own parameters, so checking and
     rehashing run production's code unchanged; tests of the parameters set their own."""
     monkeypatch.setattr(pins, "SCRYPT", {**pins.SCRYPT, "n": 2**10})
+
+
+class SteppedClock:
+    """The system clock plus whatever the test advanced it by: time passes without sleeping."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta()
+
+    def __call__(self) -> datetime:
+        return clock.system_now() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def stepped_clock() -> Iterator[SteppedClock]:
+    """The service reads its time (vision_ledger.clock) from a clock the test advances."""
+    stepped = SteppedClock()
+    previous = clock.use(stepped)
+    yield stepped
+    clock.use(previous)
 
 
 @pytest.fixture(autouse=True)
