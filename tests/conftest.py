@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import shutil
 import socket
 import time
 import uuid
@@ -153,21 +154,45 @@ def _installation_digits() -> Iterator[None]:
     money.reset_minor_digits()
 
 
+_templates: dict[str, str] = {}  # the suite's migrated template: a database name or a file path
+
+
+def _template(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A database migrated once per session (Alembic to heads) that fresh databases are copied from:
+    on PostgreSQL CREATE DATABASE ... TEMPLATE, on SQLite a copy of the file; nothing connects to it
+    after its migration."""
+    if "template" not in _templates:
+        if is_postgres():
+            name = f"vt_template_{uuid.uuid4().hex[:8]}"
+            _create_pg_database(f'CREATE DATABASE "{name}"')
+            upgrade(f"{TEST_URL.rsplit('/', 1)[0]}/{name}")
+        else:
+            name = str(tmp_path_factory.mktemp("template") / "ledger.sqlite3")
+            upgrade(f"sqlite:///{name}")
+        _templates["template"] = name
+    return _templates["template"]
+
+
+def _create_pg_database(statement: str) -> None:
+    admin = make_engine(TEST_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(statement))
+    admin.dispose()
+
+
 def fresh_database_url(tmp_path_factory: pytest.TempPathFactory, name: str = "db") -> str:
-    """A new, empty, migrated database of the suite's kind, for tests that need real commits."""
+    """A new, empty, migrated database of the suite's kind, for tests that need real commits: a copy
+    of the session's migrated template (the migrations themselves run once)."""
+    template = _template(tmp_path_factory)
     if is_postgres():
-        admin = make_engine(TEST_URL, isolation_level="AUTOCOMMIT")
         dbname = f"vt_{name}_{uuid.uuid4().hex[:8]}"
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{dbname}"'))
-        admin.dispose()
-        base = TEST_URL.rsplit("/", 1)[0]
-        url = f"{base}/{dbname}"
-    else:
-        path: Path = tmp_path_factory.mktemp(name) / "ledger.sqlite3"
-        url = f"sqlite:///{path}"
-    upgrade(url)
-    return url
+        _create_pg_database(f'CREATE DATABASE "{dbname}" TEMPLATE "{template}"')
+        return f"{TEST_URL.rsplit('/', 1)[0]}/{dbname}"
+    path: Path = tmp_path_factory.mktemp(name) / "ledger.sqlite3"
+    shutil.copyfile(template, path)
+    if os.path.exists(template + "-wal"):
+        shutil.copyfile(template + "-wal", str(path) + "-wal")
+    return f"sqlite:///{path}"
 
 
 @pytest.fixture(scope="session")
