@@ -8,9 +8,13 @@
 # installs the app with its test extras, starts a throwaway PostgreSQL with
 # scripts/pg.sh (stopped again on exit), then runs
 #   1. ruff check .
-#   2. pytest with VISION_TEST_DATABASE_URL unset            (SQLite)
-#   3. pytest with VISION_TEST_DATABASE_URL=postgresql://...  (PostgreSQL)
+#   2. pytest with VISION_TEST_DATABASE_URL unset            (SQLite: every test)
+#   3. pytest with VISION_TEST_DATABASE_URL=postgresql://...  (PostgreSQL: -m "not nodb")
 #   (2 and 3 run side by side; VISION_TEST_SERIAL=1 runs them one after the other)
+# Tests marked nodb touch no database (pure parsing, texts, GSM-7, money formatting, the SMS
+# gateway against its stand-in): they run in the SQLite pass only, the PostgreSQL pass skips
+# them (a `-m` given to this script replaces that filter in the PostgreSQL pass). Tests marked
+# slow (servers, kill -9, backups, replicas) run in both passes like any other.
 # Every step runs even if an earlier one failed; the exit status is non-zero if any
 # failed. "No tests collected" (pytest exit 5) counts as a failure.
 #
@@ -156,7 +160,7 @@ banner "pytest on SQLite and on PostgreSQL (output follows when each is done)"
 start_pytest "SQLite" "$LOG_DIR/sqlite.log" -- "$@"
 [[ "${VISION_TEST_SERIAL:-}" == 1 ]] && wait
 if [[ -n "$PG_URL" ]]; then
-    start_pytest "PostgreSQL" "$LOG_DIR/pg.log" "VISION_TEST_DATABASE_URL=$PG_URL" -- "$@"
+    start_pytest "PostgreSQL" "$LOG_DIR/pg.log" "VISION_TEST_DATABASE_URL=$PG_URL" -- -m "not nodb" "$@"
 fi
 wait
 finish_pytest "SQLite (VISION_TEST_DATABASE_URL unset)" "$LOG_DIR/sqlite.log"

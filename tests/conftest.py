@@ -11,11 +11,12 @@ from __future__ import annotations
 import logging
 import os
 import re
+import shutil
 import socket
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from migrations import upgrade
-from vision_ledger import money
+from vision_ledger import clock, money, pins
 from vision_ledger.db import Database, make_engine
 
 from .factories import Factory
@@ -82,6 +83,18 @@ def find_leaks(text: str) -> list[str]:
             or any(pattern.search(line) for pattern in _LEAKS)]
 
 
+# A test marked nodb runs in scripts/test.sh's SQLite pass only; one that asks for a database is
+# not what its mark says.
+_DATABASE_FIXTURES = frozenset({"engine", "connection", "db", "session", "fresh_db", "committed"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        uses = _DATABASE_FIXTURES.intersection(getattr(item, "fixturenames", ()))
+        if item.get_closest_marker("nodb") and uses:
+            raise pytest.UsageError(f"{item.nodeid} is marked nodb but uses {sorted(uses)}")
+
+
 def is_postgres() -> bool:
     return TEST_URL.startswith("postgresql")
 
@@ -103,6 +116,36 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _cheap_pin_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """New PIN hashes at 1/16 of production's scrypt cost (n=2**10: about 1 ms instead of 20-40).
+    pins.SCRYPT is the cost of new hashes, and each hash names its own parameters, so checking and
+    rehashing run production's code unchanged; tests of the parameters set their own."""
+    monkeypatch.setattr(pins, "SCRYPT", {**pins.SCRYPT, "n": 2**10})
+
+
+class SteppedClock:
+    """The system clock plus whatever the test advanced it by: time passes without sleeping."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta()
+
+    def __call__(self) -> datetime:
+        return clock.system_now() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def stepped_clock() -> Iterator[SteppedClock]:
+    """The service reads its time (vision_ledger.clock) from a clock the test advances."""
+    stepped = SteppedClock()
+    previous = clock.use(stepped)
+    yield stepped
+    clock.use(previous)
+
+
+@pytest.fixture(autouse=True)
 def _installation_digits() -> Iterator[None]:
     """Each test starts with no recorded minor digits (a process's choices come from its database,
     and each test has its own)."""
@@ -111,21 +154,45 @@ def _installation_digits() -> Iterator[None]:
     money.reset_minor_digits()
 
 
+_templates: dict[str, str] = {}  # the suite's migrated template: a database name or a file path
+
+
+def _template(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A database migrated once per session (Alembic to heads) that fresh databases are copied from:
+    on PostgreSQL CREATE DATABASE ... TEMPLATE, on SQLite a copy of the file; nothing connects to it
+    after its migration."""
+    if "template" not in _templates:
+        if is_postgres():
+            name = f"vt_template_{uuid.uuid4().hex[:8]}"
+            _create_pg_database(f'CREATE DATABASE "{name}"')
+            upgrade(f"{TEST_URL.rsplit('/', 1)[0]}/{name}")
+        else:
+            name = str(tmp_path_factory.mktemp("template") / "ledger.sqlite3")
+            upgrade(f"sqlite:///{name}")
+        _templates["template"] = name
+    return _templates["template"]
+
+
+def _create_pg_database(statement: str) -> None:
+    admin = make_engine(TEST_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(statement))
+    admin.dispose()
+
+
 def fresh_database_url(tmp_path_factory: pytest.TempPathFactory, name: str = "db") -> str:
-    """A new, empty, migrated database of the suite's kind, for tests that need real commits."""
+    """A new, empty, migrated database of the suite's kind, for tests that need real commits: a copy
+    of the session's migrated template (the migrations themselves run once)."""
+    template = _template(tmp_path_factory)
     if is_postgres():
-        admin = make_engine(TEST_URL, isolation_level="AUTOCOMMIT")
         dbname = f"vt_{name}_{uuid.uuid4().hex[:8]}"
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{dbname}"'))
-        admin.dispose()
-        base = TEST_URL.rsplit("/", 1)[0]
-        url = f"{base}/{dbname}"
-    else:
-        path: Path = tmp_path_factory.mktemp(name) / "ledger.sqlite3"
-        url = f"sqlite:///{path}"
-    upgrade(url)
-    return url
+        _create_pg_database(f'CREATE DATABASE "{dbname}" TEMPLATE "{template}"')
+        return f"{TEST_URL.rsplit('/', 1)[0]}/{dbname}"
+    path: Path = tmp_path_factory.mktemp(name) / "ledger.sqlite3"
+    shutil.copyfile(template, path)
+    if os.path.exists(template + "-wal"):
+        shutil.copyfile(template + "-wal", str(path) + "-wal")
+    return f"sqlite:///{path}"
 
 
 @pytest.fixture(scope="session")

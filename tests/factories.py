@@ -21,7 +21,7 @@ class Factory:
     def __init__(self, session: Session) -> None:
         self.session = session
         self.system = Actor.system("tests")
-        self._phone = 0
+        self.phones_used = 0  # numbers handed out by next_phone; a shared world sets it past its own
 
     def programme(self, currency: str = "KES", **policy: Any) -> Programme:
         if currency != "USD":
@@ -46,8 +46,8 @@ class Factory:
         return Actor(role="member", group_id=member.group_id, member_id=member.id)
 
     def next_phone(self) -> str:
-        self._phone += 1
-        return f"+2547{self._phone:08d}"
+        self.phones_used += 1
+        return f"+2547{self.phones_used:08d}"
 
     def group(self, programme: Programme | None = None, members: int = 15, *,
               policy: dict[str, Any] | None = None, **kw: Any) -> Group:

@@ -1,9 +1,14 @@
 """Fixtures of the REST API's tests: the app on the test's database, tokens per role, a world
-with two programmes (each with a group holding an open meeting) to probe scope."""
+with two programmes (each with a group holding an open meeting) to probe scope.
+
+The world is built once per session and shared between its tests, each in a SAVEPOINT rolled
+back afterwards (tests/worlds.py).
+"""
 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -11,11 +16,17 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
 
 from api import create_app
 from api.auth import create_token
 from vision_ledger import loans, savings
 from vision_ledger.models import Group, Meeting, Member, Programme
+
+from .. import worlds
+from ..factories import Factory
 
 _keys = itertools.count(1)
 
@@ -117,12 +128,42 @@ def build_side(session: Any, factory: Any) -> Side:
     return side
 
 
+@dataclass(frozen=True)
+class SideIds:
+    """What a test needs to load one side of the world into its own session."""
+
+    programme: int
+    group: int
+    members: tuple[int, ...]
+    meeting: int
+    tokens: dict[str, str]
+
+    @classmethod
+    def of(cls, side: Side) -> SideIds:
+        return cls(side.programme.id, side.group.id, tuple(m.id for m in side.members), side.meeting.id,
+                   dict(side.tokens))
+
+    def load(self, session: Session) -> Side:
+        by_id = {m.id: m for m in session.scalars(select(Member).where(Member.id.in_(self.members)))}
+        return Side(programme=session.get_one(Programme, self.programme),
+                    group=session.get_one(Group, self.group), members=[by_id[i] for i in self.members],
+                    meeting=session.get_one(Meeting, self.meeting), tokens=dict(self.tokens))
+
+
+def _build_world(session: Session, factory: Factory) -> tuple[SideIds, SideIds]:
+    return SideIds.of(build_side(session, factory)), SideIds.of(build_side(session, factory))
+
+
 @pytest.fixture
-def world(session: Any, factory: Any, client: FlaskClient) -> World:
-    own = build_side(session, factory)
-    other = build_side(session, factory)
-    session.commit()
-    return World(own=own, other=other, client=client)
+def connection(request: pytest.FixtureRequest, engine: Any) -> Iterator[Connection]:
+    """The world's connection in a SAVEPOINT for a test of the world, else the suite database's."""
+    yield from worlds.connection(request, engine, "api", "world", _build_world)
+
+
+@pytest.fixture
+def world(connection: Connection, session: Session, factory: Factory, client: FlaskClient) -> World:
+    own, other = worlds.ids("api", connection, factory)
+    return World(own=own.load(session), other=other.load(session), client=client)
 
 
 @pytest.fixture

@@ -14,6 +14,9 @@ from vision_ledger.money import Money
 
 from .helpers import refused
 
+# No database: runs in the SQLite pass of scripts/test.sh only (marker nodb).
+pytestmark = pytest.mark.nodb
+
 AMBIGUOUS, INVALID, PRECISE = "money.ambiguous_amount", "money.invalid_amount", "money.too_precise"
 LOCALES = ("en_KE", "sw_KE", "ar_YE", "sq_XK", "sr_Latn_XK", "en_GH")
 DOT_DECIMAL = ("en_KE", "sw_KE", "ar_YE", "en_GH")  # "." decimals, "," groups (CLDR)

@@ -24,6 +24,9 @@ from vision_ledger.money import Money
 
 from ..factories import Factory
 
+# A heavy system test: marked slow, still run by scripts/test.sh.
+pytestmark = pytest.mark.slow
+
 MEMBERS = 14
 member_index = st.integers(0, MEMBERS - 1)
 amounts = st.integers(1, 150_000)

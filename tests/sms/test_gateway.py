@@ -21,6 +21,9 @@ from sms import gateway as gw
 from sms.gateway import AfricasTalkingGateway, SendResult, backoff, classify_response
 from tests.sms.standin import AUTH_INVALID, StandIn
 
+# No database: runs in the SQLite pass of scripts/test.sh only (marker nodb).
+pytestmark = pytest.mark.nodb
+
 PHONE = "+254711000111"
 OTHER = "+254722000222"
 TIMEOUT = (0.3, 0.3)  # small, so the slow-answer tests stay fast

@@ -18,6 +18,9 @@ from sms.gsm import (
     ucs2_length,
 )
 
+# No database: runs in the SQLite pass of scripts/test.sh only (marker nodb).
+pytestmark = pytest.mark.nodb
+
 BASIC = sorted(GSM7_BASIC)
 EXTENSION = sorted(GSM7_EXTENSION)
 basic_text = st.text(alphabet=BASIC)

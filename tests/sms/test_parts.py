@@ -15,6 +15,9 @@ from sms.gsm import GSM7_EXTENSION, encoding, gsm7_length, segments, ucs2_length
 from sms.texts import render
 from tests.sms.test_texts import BIG, RECEIPTS
 
+# No database: runs in the SQLite pass of scripts/test.sh only (marker nodb).
+pytestmark = pytest.mark.nodb
+
 # The longest names the validators accept (200 characters: the columns' limit), written to cost
 # the most: extension-table characters (two septets each) in the GSM-7 name, Arabic for Arabic.
 LATIN_NAME = ("Umoja [Mtwapa] {Kilifi} Women|Youth ~ Akiba na Mikopo ^ Kikundi \\ " * 4)[:200]

@@ -9,6 +9,9 @@ import pytest
 from sms.gsm import encoding, segments
 from sms.texts import RenderError, gsm_safe, render
 
+# No database: runs in the SQLite pass of scripts/test.sh only (marker nodb).
+pytestmark = pytest.mark.nodb
+
 LONG_GROUP = "Wanawake Wajasiriamali wa Kijiji cha Mtwapa Kaskazini Kikundi cha Akiba na Mikopo"
 BIG = 987_654_321  # KES 9,876,543.21: more than any VSLA holds
 MAX = {"group": LONG_GROUP, "currency": "KES", "member": "Nyambura Wanjiku-Kamau Achieng",

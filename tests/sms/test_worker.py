@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
@@ -16,7 +15,7 @@ from sms import outbox
 from sms.gateway import AfricasTalkingGateway
 from sms.models import SmsAttempt
 from sms.worker import Worker, WorkerAlreadyRunning, single_worker
-from tests.conftest import is_postgres
+from tests.conftest import SteppedClock, is_postgres
 from tests.sms.conftest import FAST, receipt_row
 from tests.sms.standin import StandIn
 from vision_ledger.db import Database, utcnow
@@ -141,13 +140,14 @@ def test_a_timed_out_send_is_uncertain_and_sent_again_after_the_delay(
 
 
 def test_rows_left_sending_by_a_dead_worker_are_reclaimed_as_uncertain(
-    fresh_db: Database, queue: Queue, at_gateway: AfricasTalkingGateway, at_standin: StandIn
+    fresh_db: Database, queue: Queue, at_gateway: AfricasTalkingGateway, at_standin: StandIn,
+    stepped_clock: SteppedClock,
 ) -> None:
     ids = queue(fresh_db, 3)
     claimed = outbox.claim(fresh_db, "dead-worker", 2, FAST)  # claimed, then the worker died
     assert [c.id for c in claimed] == ids[:2]
-    if is_postgres():  # no lock file proves the owner dead: wait until the claim is stale
-        time.sleep(FAST.stale_after + 0.1)
+    if is_postgres():  # no lock file proves the owner dead: the claim is reclaimed once stale
+        stepped_clock.advance(FAST.stale_after + 0.1)
     stats = Worker(fresh_db, at_gateway, FAST).run(once=True)
     assert stats["reclaimed"] == 2
     assert {r.status for r in rows(fresh_db).values()} == {"sent"}

@@ -11,12 +11,16 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from sms.models import SmsAttempt
 from tests.sms.standin import StandIn
 from vision_ledger.db import Database
 from vision_ledger.models import OutboxMessage
+
+# A heavy system test (kill -9 of a worker process): marked slow, still run by scripts/test.sh.
+pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -11,6 +11,8 @@ from urllib.parse import urlencode
 
 import pytest
 from flask import Flask
+from sqlalchemy import select
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
 from api import logmask
@@ -19,6 +21,9 @@ from ussd.web import blueprint
 from vision_ledger import pins
 from vision_ledger.db import Database
 from vision_ledger.models import Group, Member
+
+from .. import worlds
+from ..factories import Factory
 
 SECRET = "s3cret"
 SERVICE_CODE = "*384*44135#"
@@ -138,17 +143,30 @@ class World:
         self.session.expire_all()
 
 
-@pytest.fixture
-def world(session: Session, factory: object) -> World:
-    """Umoja VSLA: 15 members, an open cycle (KES 100 a share, KES 20 social fund), member 1 the
-    treasurer with PIN 4321 (already changed), member 2 with PIN 2468."""
-    group = factory.ready(members=15, start=date.today() - timedelta(weeks=30))  # type: ignore[attr-defined]
-    members = factory.members(group)  # type: ignore[attr-defined]
+def _build_world(session: Session, factory: Factory) -> tuple[int, tuple[int, ...]]:
+    group = factory.ready(members=15, start=date.today() - timedelta(weeks=30))
+    members = factory.members(group)
     for member, pin in ((members[0], PIN), (members[1], MEMBER_PIN)):
         pins.set_initial_pin(member, pin)
         member.pin_must_change = False
     session.flush()
-    return World(session, factory, group, members)
+    return group.id, tuple(m.id for m in members)
+
+
+@pytest.fixture
+def connection(request: pytest.FixtureRequest, engine: Engine) -> Iterator[Connection]:
+    """The world's connection in a SAVEPOINT for a test of the world, else the suite database's
+    (the world is built once per session: tests/worlds.py)."""
+    yield from worlds.connection(request, engine, "ussd", "world", _build_world)
+
+
+@pytest.fixture
+def world(connection: Connection, session: Session, factory: Factory) -> World:
+    """Umoja VSLA: 15 members, an open cycle (KES 100 a share, KES 20 social fund), member 1 the
+    treasurer with PIN 4321 (already changed), member 2 with PIN 2468."""
+    group_id, member_ids = worlds.ids("ussd", connection, factory)
+    by_id = {m.id: m for m in session.scalars(select(Member).where(Member.id.in_(member_ids)))}
+    return World(session, factory, session.get_one(Group, group_id), [by_id[i] for i in member_ids])
 
 
 @pytest.fixture

@@ -8,6 +8,9 @@ import pytest
 from ussd.session import NAME_SIZE, short_names
 from ussd.texts import Texts, fits
 
+# No database: runs in the SQLite pass of scripts/test.sh only (marker nodb).
+pytestmark = pytest.mark.nodb
+
 SHARES = ("OK {name}: {n} share.", "OK {name}: {n} shares.")
 SOCIAL = ("OK {name}: {n} share + social fund.", "OK {name}: {n} shares + social fund.")
 
