@@ -25,7 +25,7 @@ def lock_group(session: Session, group_id: int) -> Group:
     decision is made on what was read (unless the transaction began IMMEDIATE, which holds it).
     A second call in the same transaction costs nothing. Raises group.not_found.
     """
-    locked: dict[int, Head] = session.info.setdefault(_LOCKED, {})
+    locked: dict[int, bool] = session.info.setdefault(_LOCKED, {})
     if group_id in locked:
         held = session.get(Group, group_id)
         assert held is not None
@@ -49,25 +49,14 @@ def lock_group(session: Session, group_id: int) -> Group:
     if found is None:
         raise NotFound("group.not_found", "No such group", group_id=group_id)
     group, programme_closed_at = found
-    locked[group_id] = Head(group.last_seq, group.last_hash,
-                            closed=group.closed_at is not None or programme_closed_at is not None)
+    locked[group_id] = group.closed_at is not None or programme_closed_at is not None
     return group
 
 
-class Head:
-    """The journal's head (last sequence number and hash) as post() advances it under the lock."""
-
-    __slots__ = ("closed", "last_hash", "last_seq")
-
-    def __init__(self, last_seq: int, last_hash: str, *, closed: bool):
-        self.last_seq = last_seq
-        self.last_hash = last_hash
-        self.closed = closed  # the group or its programme, when the lock was taken
-
-
-def head_of(session: Session, group_id: int) -> Head | None:
-    """The head of a group locked in the session's current transaction, or None if it is not."""
-    locked: dict[int, Head] = session.info.get(_LOCKED, {})
+def locked_closed(session: Session, group_id: int) -> bool | None:
+    """None when the group is not locked in the session's current transaction; else whether it
+    (or its programme) was closed when the lock was taken."""
+    locked: dict[int, bool] = session.info.get(_LOCKED, {})
     return locked.get(group_id)
 
 

@@ -13,6 +13,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from .. import closure, faults, telemetry
 from ..actors import Actor
@@ -25,7 +26,7 @@ from .chart import CASH_ACCOUNTS, Line, open_account
 from .driver import ENTRY_COLUMNS, Pending, converted, cursor_of, driver_for
 from .idempotency import find_replay, fingerprint_of, key_reused
 from .journal import entry_hash
-from .locking import head_of
+from .locking import locked_closed
 from .postgresql import post_postgresql
 from .sqlite import post_sqlite
 
@@ -107,13 +108,13 @@ def post(
     breaks the ledger's own invariants (unbalanced, empty posting, fewer than two postings, another
     currency) is a bug of its caller: LedgerFault, logged and counted.
     """
-    head = head_of(session, group.id)
-    if head is None:
+    closed = locked_closed(session, group.id)
+    if closed is None:
         telemetry.invariant_fault("ledger.post_without_lock")
         raise RuntimeError("post() needs lock_group() first in this transaction")
     session.flush()  # whatever the operation changed before posting goes first
     gid = group.id
-    if head.closed or group.closed_at is not None:
+    if closed or group.closed_at is not None:
         # A request repeated after the close is still answered with what it did before.
         replay = find_replay(session, gid, idempotency_key, request)
         if replay is not None:
@@ -133,14 +134,14 @@ def post(
     keys = sorted({line.key for line in lines})  # a fixed order of account rows
     deltas = {k: (sum(line.amount.minor for line in lines if line.key == k),
                   sum(line.units for line in lines if line.key == k)) for k in keys}
-    seq = head.last_seq + 1
+    seq = group.last_seq + 1
     values: dict[str, Any] = dict(
         group_id=gid, seq=seq, kind=kind, member_id=member_id, meeting_id=meeting_id,
         cycle_id=cycle_id, loan_id=loan_id, effective_date=effective_date, recorded_at=utcnow(),
         actor=actor.label, channel=actor.channel,
         idempotency_key=idempotency_key or f"auto:{uuid.uuid4().hex}",
         fingerprint=fingerprint_of(request), reverses_id=reverses_id, memo=memo,
-        details=details or {}, prev_hash=head.last_hash,
+        details=details or {}, prev_hash=group.last_hash,
     )
     values["hash"] = entry_hash(SimpleNamespace(**values),
                                 [(line.key, line.amount.minor, line.units) for line in lines])
@@ -178,9 +179,10 @@ def post(
     assert done is not None
     entry_id, posting_ids = done
 
-    head.last_seq, head.last_hash = seq, values["hash"]
-    # The ORM's copies of what the SQL changed are stale: expired, they load again if read.
-    session.expire(group, ["last_seq", "last_hash"])
+    # The SQL moved the journal's head: the group's copy says so as committed state (no UPDATE of
+    # its own at the next flush). Held accounts' balances are expired: they load again if read.
+    set_committed_value(group, "last_seq", seq)
+    set_committed_value(group, "last_hash", values["hash"])
     for account_id, _, _, _ in state.values():
         held = session.identity_map.get(session.identity_key(Account, account_id))
         if held is not None:
