@@ -16,7 +16,7 @@ from .money import Money
 
 
 def record_grant(session: Session, actor: Actor, group: Group, amount: Money, *,
-                 reference: str | None = None, idempotency_key: str | None = None) -> Entry:
+                 reference: str | None = None, idempotency_key: str | None = None) -> Entry | ledger.Posted:
     """Programme staff record a seed-capital grant; every member is told.
 
     The grant's cash is handed over at a meeting, so it is attached to the open meeting when there

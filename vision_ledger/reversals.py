@@ -36,7 +36,7 @@ def is_reversed(session: Session, entry: Entry) -> bool:
 
 
 def reverse_entry(session: Session, actor: Actor, group: Group, entry: Entry, reason: str, *,
-                  idempotency_key: str | None = None) -> Entry:
+                  idempotency_key: str | None = None) -> Entry | ledger.Posted:
     """Post the reversal of `entry` and undo what it did to its loan, if any.
 
     Raises reversal.outside_open_meeting (treasurer), reversal.reason_required (staff),

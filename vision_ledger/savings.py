@@ -56,7 +56,7 @@ def shares_bought_at(session: Session, meeting_id: int, member_id: int) -> int:
 
 
 def buy_shares(session: Session, actor: Actor, group: Group, member: Member, shares: int, *,
-               idempotency_key: str | None = None) -> Entry:
+               idempotency_key: str | None = None) -> Entry | ledger.Posted:
     """A member buys shares at the meeting: amount = shares x the cycle's share price.
 
     Raises meeting.not_open, member.not_active, shares.below_minimum, shares.above_maximum.
@@ -77,8 +77,9 @@ def buy_shares(session: Session, actor: Actor, group: Group, member: Member, sha
                           f"At most {b.policy.shares_max} shares a meeting", maximum=b.policy.shares_max,
                           requested=shares, already=already)
     amount = b.money(b.cycle.share_price) * shares
-    held = ledger.units(session, b.group, member.id) + shares
-    savings = ledger.balance(session, b.group, "member_shares", member.id) + amount
+    held, savings = ledger.holding(session, b.group, member.id)
+    held += shares
+    savings += amount
     return b.post(
         kind="share_purchase", member_id=member.id,
         lines=[debit("loan_fund_cash", amount), credit("member_shares", amount, member.id, shares)],
@@ -89,7 +90,7 @@ def buy_shares(session: Session, actor: Actor, group: Group, member: Member, sha
 
 
 def pay_social_fund(session: Session, actor: Actor, group: Group, member: Member, *,
-                    idempotency_key: str | None = None) -> Entry:
+                    idempotency_key: str | None = None) -> Entry | ledger.Posted:
     """The member's fixed social-fund contribution for this meeting (once per meeting).
 
     Raises meeting.not_open, member.not_active, social_fund.already_paid, social_fund.none_set.
@@ -125,7 +126,7 @@ def social_fund_paid_at(session: Session, meeting_id: int, member_id: int) -> bo
 
 
 def charge_fine(session: Session, actor: Actor, group: Group, member: Member, fine: str, *,
-                idempotency_key: str | None = None) -> Entry:
+                idempotency_key: str | None = None) -> Entry | ledger.Posted:
     """A fine from the cycle's schedule (late, absent...), paid into the loan fund.
 
     Raises meeting.not_open, member.not_active, fine.unknown, fine.above_maximum.
@@ -154,7 +155,7 @@ def charge_fine(session: Session, actor: Actor, group: Group, member: Member, fi
 
 def pay_welfare(  # noqa: PLR0917  (doors call it positionally; the signature is public)
         session: Session, actor: Actor, group: Group, member: Member, amount: Money,
-                reason: str, *, idempotency_key: str | None = None) -> Entry:
+                reason: str, *, idempotency_key: str | None = None) -> Entry | ledger.Posted:
     """A welfare grant from the social fund, decided by the group; never more than its bag holds.
 
     Raises meeting.not_open, welfare.invalid_amount, welfare.above_maximum, welfare.reason_required,
