@@ -15,7 +15,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify
 from sqlalchemy import text
 
-from vision_ledger.db import Database, replica_status
+from vision_ledger.db import database_of, replica_status
 
 from . import problems
 
@@ -51,7 +51,7 @@ def _not_ready(check: str, detail: str, **facts: Any) -> Response:
 @blueprint.get("/readyz")
 def readyz() -> Response:
     """Ready to serve: database reachable, schema at the heads, replica lag under the bound."""
-    db: Database = current_app.config["DATABASE"]
+    db = database_of(current_app.config)
     try:
         with db.unit_of_work(write=False) as s:
             found = frozenset(s.scalars(text("SELECT version_num FROM alembic_version")))

@@ -14,9 +14,8 @@ from http import HTTPStatus
 from typing import Any
 
 from flask import Flask, Response, g, json, request
-from werkzeug.exceptions import HTTPException
-
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
+from werkzeug.exceptions import HTTPException
 
 from vision_ledger.errors import Conflict, DomainError, LedgerFault, NotFound, PermissionDenied
 

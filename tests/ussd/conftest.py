@@ -13,12 +13,12 @@ import pytest
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from api import logmask
 from ussd.texts import fits, page_size
 from ussd.web import blueprint
 from vision_ledger import pins
 from vision_ledger.db import Database
 from vision_ledger.models import Group, Member
+from vision_ledger.obs import logs as logmask
 
 SECRET = "s3cret"
 SERVICE_CODE = "*384*44135#"
