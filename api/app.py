@@ -147,7 +147,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     problems.register(app)
     if metrics_enabled(app.config):
         # prometheus_client picks its storage when first imported: only once `serve` set it up.
-        from . import observability
+        from . import observability  # noqa: PLC0415
 
         observability.install(app, gauges=[HEARTBEAT_GAUGE])  # the SMS workers' heartbeats
     app.register_blueprint(health.blueprint)

@@ -13,7 +13,7 @@ import logging
 import secrets
 from datetime import datetime, timedelta
 
-from flask import g, request
+from flask import current_app, g, request
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -129,8 +129,6 @@ def _failure_keys(secret: str) -> list[str]:
 
 
 def _failure_limit() -> ratelimits.Limit:
-    from flask import current_app
-
     return ratelimits.Limit.parse(str(current_app.config.get("VISION_AUTH_FAILURE_LIMIT")
                                       or DEFAULT_AUTH_FAILURE_LIMIT))
 

@@ -30,9 +30,10 @@ RETRY_AFTER = "5"
 @cache
 def schema_heads() -> frozenset[str]:
     """The revisions a database at the newest schema carries (every branch head)."""
-    from alembic.script import ScriptDirectory
+    # Read once, at the first readiness probe: the app itself never loads Alembic otherwise.
+    from alembic.script import ScriptDirectory  # noqa: PLC0415
 
-    from migrations import alembic_config
+    from migrations import alembic_config  # noqa: PLC0415
 
     return frozenset(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads())
 

@@ -41,7 +41,7 @@ def remove_multiprocess_dir(path: Path) -> None:
 
 def worker_exited(_server: Any, worker: Any) -> None:
     """gunicorn's child_exit hook: a dead worker's live gauges stop counting."""
-    from prometheus_client import multiprocess
+    from prometheus_client import multiprocess  # noqa: PLC0415 (see the comment at the top)
 
     multiprocess.mark_process_dead(worker.pid)
 

@@ -204,7 +204,7 @@ def run_from_env(*, once: bool, url: str | None = None) -> int:
     port = os.environ.get("VISION_WORKER_METRICS_PORT")
     if port:
         # prometheus_client is imported only by a worker that exports metrics.
-        from vision_ledger.obs.metrics import start_exporter
+        from vision_ledger.obs.metrics import start_exporter  # noqa: PLC0415
 
         start_exporter(db, int(port), os.environ.get("VISION_WORKER_METRICS_ADDR", "127.0.0.1"),
                        gauges=[heartbeat.HEARTBEAT_GAUGE])

@@ -17,7 +17,8 @@ from vision_ledger.db import Database, database_of
 
 from . import pin_auth
 from .models import Event
-from .session import Ctx, NeedsWrite, Reply, hop
+from .router import hop
+from .session import Ctx, NeedsWrite, Reply
 from .texts import Texts
 
 blueprint = Blueprint("ussd", __name__)
