@@ -21,8 +21,9 @@ from vision_ledger import groups, ratelimits
 from vision_ledger.actors import Actor, can_read_member
 from vision_ledger.db import utcnow
 from vision_ledger.errors import DomainError, NotFound
-from vision_ledger.models import ApiToken, Group, Member, Programme
+from vision_ledger.models import Group, Member, Programme
 
+from .models import ApiToken
 from .problems import ApiProblem
 from .session import database, session
 

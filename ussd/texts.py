@@ -17,6 +17,7 @@ from babel.dates import format_date
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
+from vision_ledger.amounts import ARABIC_DIGITS
 from vision_ledger.errors import DomainError
 from vision_ledger.gsm import fits_ussd_page, ussd_size
 from vision_ledger.money import Money, locale_for
@@ -29,7 +30,6 @@ TRANSLATIONS = Path(__file__).resolve().parent / "translations"
 # characters once one character is outside GSM-7 (every Arabic page).
 fits = fits_ussd_page
 page_size = ussd_size
-_ARABIC_DIGITS = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
 
 
 @cache
@@ -82,7 +82,7 @@ class Texts:
     def digits(self, text: object) -> str:
         """Numbers shown to read (not typed): Arabic-Indic digits where the locale writes them."""
         text = str(text)
-        return text.translate(_ARABIC_DIGITS) if self.language == "ar" else text
+        return text.translate(ARABIC_DIGITS) if self.language == "ar" else text
 
 
 class _Facts(dict):
