@@ -1,6 +1,14 @@
 """The schema: SQLAlchemy 2 typed mappings. Every group-owned row carries `group_id`.
 
 Alembic (migrations/) is the schema's only author in production.
+
+Why one module of 500 lines: it is the core schema, one class a table (about 20), each a list of
+columns and named constraints with no behaviour, read side by side with its revision
+(migrations/versions/0001_core_core_schema.py) and compared with it by
+tests/core/test_schema_indexes.py; the tables refer to each other by foreign key throughout, so a
+split by concept would cut those references across modules without making any table easier to
+find. The doors map their own tables in their own packages (api/models.py, ussd/models.py,
+sms/models.py).
 """
 
 from __future__ import annotations
