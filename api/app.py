@@ -3,6 +3,7 @@ registered in one visible place."""
 
 from __future__ import annotations
 
+import http
 import logging
 import os
 import re
@@ -11,16 +12,23 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
-from flask import Flask, Response, g, request
+import marshmallow as ma
+from flask import Flask, Response, g, has_request_context, request
 from flask_smorest import Api
+from flask_smorest.utils import prepare_response
 
+from sms.heartbeat import HEARTBEAT_GAUGE
+from sms.web import blueprint as sms_blueprint
+from ussd.web import blueprint as ussd_blueprint
 from vision_ledger import currencies
 from vision_ledger.db import Database
+from vision_ledger.obs import logs, metrics_enabled
 
-from . import health, logmask, problems
+from . import health, idempotency, problems
 from . import session as request_session
-from .schemas.common import ProblemSchema
-from .server import metrics_enabled
+from .audit import blp as audit_blp
+from .schemas.common import Change, ProblemSchema
+from .views import books, groups, imports, meetings, outbox, programmes
 
 # Settings read from the environment (the test's dict wins over them).
 ENV_SETTINGS = (
@@ -45,10 +53,6 @@ class LedgerApi(Api):
         """Errors are answered by `api.problems` (installed by the factory), not as smorest's JSON."""
 
     def _register_responses(self) -> None:
-        import http
-
-        from flask_smorest.utils import prepare_response
-
         for status in http.HTTPStatus:
             if status < 400:
                 continue
@@ -64,8 +68,6 @@ class LedgerApi(Api):
 def _decimal_as_string(self: Any, field: Any, ret: dict[str, Any], **_: Any) -> dict[str, Any]:
     """Decimal fields, documented as they travel: a Decimal dumped as a string is a string (apispec
     says "number"), and bounds are JSON numbers (apispec writes Decimal bounds as strings)."""
-    import marshmallow as ma
-
     if not isinstance(field, ma.fields.Decimal):
         return {}
     if getattr(field, "as_string", False):
@@ -87,6 +89,10 @@ def _config_from_env() -> dict[str, Any]:
     if secret:
         config["SECRET_KEY"] = secret
     return config
+
+
+def _request_id_of_this_request() -> str | None:
+    return g.get("request_id") if has_request_context() else None
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -116,8 +122,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
     app.config.update(_config_from_env())
     app.config.update(config or {})
-    logmask.install()
-    logmask.remember_secret(*(app.config.get(name) for name in (
+    logs.install()
+    logs.use_request_ids(_request_id_of_this_request)
+    logs.remember_secret(*(app.config.get(name) for name in (
         "USSD_SECRET", "SMS_SECRET", "VISION_USSD_SECRET", "VISION_SMS_SECRET", "AT_API_KEY")))
 
     database = app.config.get("DATABASE")
@@ -135,12 +142,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         given = request.headers.get("X-Request-Id", "")
         g.request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
 
-    request_session.install(app)
+    request_session.install(app, before_commit=idempotency.store,
+                            after_clash=idempotency.replay_after_race)
     problems.register(app)
     if metrics_enabled(app.config):
-        from . import observability  # imports prometheus_client: only once `serve` set it up
+        # prometheus_client picks its storage when first imported: only once `serve` set it up.
+        from . import observability  # noqa: PLC0415
 
-        observability.install(app)
+        observability.install(app, gauges=[HEARTBEAT_GAUGE])  # the SMS workers' heartbeats
     app.register_blueprint(health.blueprint)
 
     api = LedgerApi(app)
@@ -154,7 +163,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         callback secret or ids; a callback's secret placeholder written ***), status and
         duration, with the request id."""
         started = g.get("started_at")
-        rule = logmask.mask(request.url_rule.rule) if request.url_rule is not None else "unmatched"
+        rule = logs.mask(request.url_rule.rule) if request.url_rule is not None else "unmatched"
         request_log.info("%s %s %s", request.method, rule, response.status_code, extra={
             "event": "request", "method": request.method, "route": rule,
             "status": response.status_code,
@@ -172,8 +181,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 def document_changes(api: Api) -> None:
     """A PATCH body must change something (schemas.common.Change refuses an empty one): the
     document says so with minProperties, so clients and fuzzers know an empty object is invalid."""
-    from .schemas.common import Change
-
     converter = next(p.converter for p in api.spec.plugins if getattr(p, "converter", None))
     for key, name in converter.refs.items():
         component = api.spec.components.schemas.get(name)
@@ -183,20 +190,12 @@ def document_changes(api: Api) -> None:
 
 def register_blueprints(app: Flask, api: Api) -> None:
     """Every blueprint of the service, here and nowhere else."""
-    from .views import books, groups, imports, meetings, programmes
-
     for module in (programmes, groups, meetings, books, imports):
         api.register_blueprint(module.blp)
 
     # The other doors: the USSD and SMS callbacks are plain Flask blueprints (AT posts forms, not
     # JSON, and they stay out of the OpenAPI document); audit and the outbox are API resources.
-    from sms.admin_api import admin_blp
-    from sms.web import blueprint as sms_blueprint
-    from ussd.web import blueprint as ussd_blueprint
-
-    from .audit import blp as audit_blp
-
     api.register_blueprint(audit_blp)
-    api.register_blueprint(admin_blp)
+    api.register_blueprint(outbox.blp)
     app.register_blueprint(ussd_blueprint)
     app.register_blueprint(sms_blueprint)

@@ -13,7 +13,7 @@ import logging
 import secrets
 from datetime import datetime, timedelta
 
-from flask import g, request
+from flask import current_app, g, request
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -21,8 +21,9 @@ from vision_ledger import groups, ratelimits
 from vision_ledger.actors import Actor, can_read_member
 from vision_ledger.db import utcnow
 from vision_ledger.errors import DomainError, NotFound
-from vision_ledger.models import ApiToken, Group, Member, Programme
+from vision_ledger.models import Group, Member, Programme
 
+from .models import ApiToken
 from .problems import ApiProblem
 from .session import database, session
 
@@ -129,8 +130,6 @@ def _failure_keys(secret: str) -> list[str]:
 
 
 def _failure_limit() -> ratelimits.Limit:
-    from flask import current_app
-
     return ratelimits.Limit.parse(str(current_app.config.get("VISION_AUTH_FAILURE_LIMIT")
                                       or DEFAULT_AUTH_FAILURE_LIMIT))
 

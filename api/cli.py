@@ -107,6 +107,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from migrations import upgrade
+    from vision_ledger.obs import metrics_enabled
 
     from . import server
     from .server import serve
@@ -120,7 +121,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         cmd_demo(args)
         _demo_doors(args)
     metrics_dir = None
-    if server.metrics_enabled(os.environ):
+    if metrics_enabled(os.environ):
         # gunicorn's workers each count in files of this directory; any worker answers a scrape
         # with the sum. Set before gunicorn forks, so every worker inherits it.
         metrics_dir = server.prepare_multiprocess_dir()
@@ -285,8 +286,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     each programme's run, which auditors read at GET /api/programmes/{id}/verify. Exit 1 if any
     group failed, 2 if there is nothing to verify."""
     from vision_ledger.audit import describe
-
-    from .verification import run
+    from vision_ledger.verification_runs import run
 
     kept = run(_database(args), trigger="command", programme_id=args.programme, group_id=args.group)
     if not kept:
@@ -472,8 +472,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     from vision_ledger.errors import DomainError
-
-    from .logmask import install
+    from vision_ledger.obs.logs import install
 
     install()
     args = build_parser().parse_args(argv)

@@ -15,7 +15,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify
 from sqlalchemy import text
 
-from vision_ledger.db import Database, replica_status
+from vision_ledger.db import database_of, replica_status
 
 from . import problems
 
@@ -30,9 +30,10 @@ RETRY_AFTER = "5"
 @cache
 def schema_heads() -> frozenset[str]:
     """The revisions a database at the newest schema carries (every branch head)."""
-    from alembic.script import ScriptDirectory
+    # Read once, at the first readiness probe: the app itself never loads Alembic otherwise.
+    from alembic.script import ScriptDirectory  # noqa: PLC0415
 
-    from migrations import alembic_config
+    from migrations import alembic_config  # noqa: PLC0415
 
     return frozenset(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads())
 
@@ -51,7 +52,7 @@ def _not_ready(check: str, detail: str, **facts: Any) -> Response:
 @blueprint.get("/readyz")
 def readyz() -> Response:
     """Ready to serve: database reachable, schema at the heads, replica lag under the bound."""
-    db: Database = current_app.config["DATABASE"]
+    db = database_of(current_app.config)
     try:
         with db.unit_of_work(write=False) as s:
             found = frozenset(s.scalars(text("SELECT version_num FROM alembic_version")))

@@ -26,7 +26,7 @@ from vision_ledger import ledger
 from .auth import scope_of
 from .models import IdempotentResponse
 from .problems import ApiProblem
-from .session import session
+from .session import database, session
 
 HEADER = "Idempotency-Key"
 _KEY = re.compile(r"^[\x21-\x7e]{1,100}$")  # visible ASCII, at most 100 characters
@@ -119,8 +119,6 @@ def replay_after_race() -> Response | None:
     info = g.get("idempotency")
     if info is None:
         return None
-    from .session import database
-
     with database().unit_of_work(write=False) as s:
         stored = _lookup(s, info["scope"], info["route"], info["key"])
         if stored is None or stored.fingerprint != info["fingerprint"]:

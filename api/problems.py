@@ -14,9 +14,10 @@ from http import HTTPStatus
 from typing import Any
 
 from flask import Flask, Response, g, json, request
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 
-from vision_ledger.errors import Conflict, DomainError, LedgerFault
+from vision_ledger.errors import Conflict, DomainError, LedgerFault, NotFound, PermissionDenied
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://vision-ledger.org/problems/"
@@ -73,12 +74,29 @@ def problem(status: int, code: str, detail: str, *, facts: dict[str, Any] | None
     return response
 
 
+# The HTTP status of each kind of domain refusal (the core's errors carry none); the most
+# specific class listed first wins, and a refusal of any other kind is a 422.
+DOMAIN_STATUSES: tuple[tuple[type[DomainError], int], ...] = (
+    (NotFound, 404),
+    (PermissionDenied, 403),
+    (Conflict, 409),
+)
+# Codes answered otherwise than their class says.
+CODE_STATUSES = {
+    # The issue asks for 422 here: the request is well-formed but cannot be honoured.
+    "idempotency.key_reused": 422,
+}
+
+
+def domain_status(exc: DomainError) -> int:
+    """The HTTP status that answers a domain refusal."""
+    if exc.code in CODE_STATUSES:
+        return CODE_STATUSES[exc.code]
+    return next((status for kind, status in DOMAIN_STATUSES if isinstance(exc, kind)), 422)
+
+
 def from_domain_error(exc: DomainError) -> Response:
-    status = exc.status
-    if isinstance(exc, Conflict) and exc.code == "idempotency.key_reused":
-        # The issue asks for 422 here: the request is well-formed but cannot be honoured.
-        status = 422
-    return problem(status, exc.code, exc.message, facts=exc.facts)
+    return problem(domain_status(exc), exc.code, exc.message, facts=exc.facts)
 
 
 def _flatten(messages: Any, prefix: str = "") -> list[dict[str, Any]]:
@@ -148,8 +166,6 @@ def database_kind(exc: BaseException) -> str:
     Only a lost or refused connection is "unreachable": an overflow or a constraint is a fault
     however the driver labels it (SQLite reports "integer overflow" as an OperationalError).
     """
-    from sqlalchemy.exc import DBAPIError
-
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return "unreachable"
     state = _sqlstate(exc)
@@ -213,8 +229,6 @@ def value_refused(exc: BaseException) -> Response:
 
 def register(app: Flask) -> None:
     """Install the handlers: domain errors, the API's own refusals, HTTP errors, anything else."""
-    from sqlalchemy.exc import DataError, IntegrityError, OperationalError
-
     app.register_error_handler(DataError, value_refused)
     app.register_error_handler(OperationalError, database_error)
     app.register_error_handler(IntegrityError, integrity_error)

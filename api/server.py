@@ -5,21 +5,17 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
+from vision_ledger.obs import MULTIPROC_ENV, logs
+
+from .app import create_app
+
 # prometheus_client picks its storage when it is first imported: this module must not import it,
-# so that `serve` can set the directory before anything does (api.observability imports it).
-MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
-
-
-def metrics_enabled(config: Mapping[str, Any]) -> bool:
-    """VISION_METRICS=on (also 1, true, yes) in the app's config or the environment."""
-    return str(config.get("VISION_METRICS", "off")).strip().lower() in ("on", "1", "true", "yes")
-
+# so that `serve` can set the directory before anything does (vision_ledger.obs.metrics imports it).
 
 def prepare_multiprocess_dir() -> Path:
     """Before gunicorn starts: an empty directory for the workers' samples, in the environment the
@@ -45,7 +41,7 @@ def remove_multiprocess_dir(path: Path) -> None:
 
 def worker_exited(_server: Any, worker: Any) -> None:
     """gunicorn's child_exit hook: a dead worker's live gauges stop counting."""
-    from prometheus_client import multiprocess
+    from prometheus_client import multiprocess  # noqa: PLC0415 (see the comment at the top)
 
     multiprocess.mark_process_dead(worker.pid)
 
@@ -64,12 +60,10 @@ class LedgerServer(BaseApplication):
                 self.cfg.set(key, value)
 
     def load(self) -> Any:
-        from . import create_app, jsonlog, logmask
-
-        logmask.install()
+        logs.install()
         # The application's own lines (one per request, USSD hop, SMS send...) as JSON on stderr;
         # gunicorn's access log stays its own (masked) line beside them.
-        jsonlog.configure(os.environ.get("VISION_LOG_LEVEL", "INFO"))
+        logs.configure(os.environ.get("VISION_LOG_LEVEL", "INFO"))
         return create_app(self.app_config)
 
 

@@ -4,13 +4,15 @@ response is a success, rolled back otherwise (the door owns the commit; the core
 from __future__ import annotations
 
 import fcntl
+import functools
 import logging
+from collections.abc import Callable
 
 from flask import Flask, Response, current_app, g, request
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-from vision_ledger.db import Database, ReplicaStatus, begin_write, replica_status
+from vision_ledger.db import Database, ReplicaStatus, begin_write, database_of, replica_status
 
 from . import problems
 
@@ -20,7 +22,8 @@ WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 def database() -> Database:
-    return current_app.config["DATABASE"]
+    """The app's Database."""
+    return database_of(current_app.config)
 
 
 def _sqlite_file(db: Database) -> str | None:
@@ -95,24 +98,21 @@ def _close_read_session(response: Response | None = None) -> None:
         response.headers.update(replica_headers(status))
 
 
-def _finish(response: Response) -> Response:
+def _finish(response: Response, before_commit: Callable[[Session, Response], None],
+            after_clash: Callable[[], Response | None]) -> Response:
     _close_read_session(response)
     s: Session | None = g.pop("db_session", None)
     if s is None:
         return response
     try:
         if response.status_code < 400:
-            from . import idempotency
-
-            idempotency.store(s, response)
+            before_commit(s, response)
             s.commit()
         else:
             s.rollback()
     except IntegrityError as exc:
         s.rollback()
-        from . import idempotency
-
-        replay = idempotency.replay_after_race()
+        replay = after_clash()
         if replay is not None:
             return replay
         log.warning("integrity error at commit (request %s): %s", problems.request_id(), exc.orig)
@@ -136,6 +136,10 @@ def _teardown(_exc: BaseException | None) -> None:
     _leave_write_queue()
 
 
-def install(app: Flask) -> None:
-    app.after_request(_finish)
+def install(app: Flask, *, before_commit: Callable[[Session, Response], None],
+            after_clash: Callable[[], Response | None]) -> None:
+    """Commit each request's session once: `before_commit(session, response)` runs just before a
+    successful response's commit (the idempotency store), `after_clash()` after a unique-key clash
+    at commit and may answer instead (the response a concurrent twin stored)."""
+    app.after_request(functools.partial(_finish, before_commit=before_commit, after_clash=after_clash))
     app.teardown_request(_teardown)

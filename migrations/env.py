@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
+import api.models  # noqa: F401  (registers the API's tables: api_tokens, api_idempotency)
 import vision_ledger.models  # noqa: F401  (registers the tables)
 from vision_ledger.db import Base, make_engine
 

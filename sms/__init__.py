@@ -4,7 +4,8 @@ Modules: gsm (GSM-7/UCS-2), gateway (one send through the SDK, classified), text
 meeting_words (rendering in en/sw/ar; the words are messages of the shared catalogs,
 vision_ledger.i18n), outbox (claim/record/reclaim, operators' summary and retry), worker
 (thread pool, SQLite single-worker lock), schedule (loan-due reminders, monthly statements),
-web (delivery reports, inbound), inbound (commands), admin_api (/api/outbox), cli, models.
+web (delivery reports, inbound), inbound (commands), cli, models. The operators' outbox routes
+(/api/outbox) are the API's (api/views/outbox.py), on top of `outbox`.
 
 Delivery policy (what the worker does with each outcome the gateway reports)
 ----------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from sms import heartbeat, outbox, schedule, worker
 from sms.settings import Settings
 from vision_ledger import currencies
 from vision_ledger.db import Database
+from vision_ledger.errors import DomainError
 
 
 def register(subparsers: Any) -> None:
@@ -92,8 +93,6 @@ def _status(args: argparse.Namespace, db: Database | None = None) -> int:
 
 def _retry(args: argparse.Namespace, db: Database | None = None) -> int:
     db = db or _database(args)
-    from vision_ledger.errors import DomainError
-
     try:
         with db.unit_of_work() as session:
             row = outbox.retry(session, outbox.get_message(session, args.id))

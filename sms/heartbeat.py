@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from sms.models import WorkerHeartbeat
 from vision_ledger.db import Database, utcnow
+from vision_ledger.obs import Gauge
 
 STALE_AFTER_BEATS = 3  # a worker that missed this many beats is reported as not alive
 
@@ -52,3 +53,14 @@ def workers(session: Session, every: float, now: datetime | None = None) -> list
         out.append(WorkerState(row.worker, row.started_at, row.beat_at, row.stopped_at, age,
                                alive=row.stopped_at is None and age <= STALE_AFTER_BEATS * every))
     return out
+
+
+def _running_ages(session: Session, now: datetime) -> list[tuple[list[str], float]]:
+    rows = session.scalars(select(WorkerHeartbeat).where(WorkerHeartbeat.stopped_at.is_(None)))
+    return [([row.worker], max(0.0, (now - _aware(row.beat_at)).total_seconds())) for row in rows]
+
+
+# What every scrape of /metrics (the app's and the worker's own) reports of the workers.
+HEARTBEAT_GAUGE = Gauge("vision_worker_heartbeat_age_seconds",
+                        "Seconds since each running SMS worker last wrote its heartbeat.",
+                        ("worker",), _running_ages)

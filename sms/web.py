@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from sms import inbound
 from vision_ledger import ratelimits
-from vision_ledger.db import Database, utcnow
+from vision_ledger.db import database_of, utcnow
 from vision_ledger.models import OutboxMessage
 
 log = logging.getLogger("sms.web")
@@ -28,11 +28,6 @@ FINAL: Final = frozenset({"Success", "Rejected", "Failed"})  # AT's final delive
 # Replies to inbound commands allowed per phone (COUNT/SECONDS): each one spends SMS budget.
 REPLY_LIMIT_SETTING: Final = "VISION_SMS_REPLY_LIMIT"
 DEFAULT_REPLY_LIMIT: Final = "10/3600"
-
-
-def database() -> Database:
-    """The app's Database (config DATABASE, where create_app puts it)."""
-    return current_app.config["DATABASE"]
 
 
 def reply_limit() -> ratelimits.Limit:
@@ -77,7 +72,7 @@ def delivery(secret: str) -> Response:
     if not at_id or not status:
         log.warning("delivery report without id or status: %s", dict(form))
         return Response("ignored", 200, mimetype="text/plain")
-    with database().unit_of_work() as session:
+    with database_of(current_app.config).unit_of_work() as session:
         matched = record_delivery(session, at_id, status, form.get("failureReason"))
     if not matched:
         log.warning("delivery report for unknown message id %s (status %s)", at_id, status)
@@ -89,7 +84,7 @@ def inbound_sms(secret: str) -> Response:
     """An SMS to our short code: from, to, text, date, id, linkId, networkCode."""
     _check_secret(secret)
     try:
-        with database().unit_of_work() as session:
+        with database_of(current_app.config).unit_of_work() as session:
             done = inbound.handle(session, request.form, reply_limit())
     except IntegrityError:
         done = "duplicate"  # the same AT id, handled by a concurrent request

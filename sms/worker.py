@@ -24,8 +24,9 @@ from typing import Protocol
 from sms import heartbeat, outbox, schedule
 from sms.gateway import SendResult
 from sms.settings import Settings, gateway_from_env, worker_name
-from vision_ledger import currencies, telemetry
+from vision_ledger import currencies, telemetry, verification_runs
 from vision_ledger.db import Database
+from vision_ledger.obs import logs
 
 log = logging.getLogger("sms.worker")
 
@@ -171,10 +172,8 @@ class Worker:
 
     def _verify(self) -> None:
         """The nightly `verify --all`, on a thread of its own so that sending goes on meanwhile."""
-        from api.verification import run  # the host's job: replica reads, runs kept on the primary
-
         try:
-            kept = run(self.db, trigger="schedule")
+            kept = verification_runs.run(self.db, trigger="schedule")
         except Exception:
             log.exception("nightly verification failed to run")
             schedule.release_nightly_verification(self.db)
@@ -198,17 +197,17 @@ def main(argv: list[str] | None = None) -> int:
 def run_from_env(*, once: bool, url: str | None = None) -> int:
     """Build database (`url`, else VISION_DATABASE_URL), gateway and settings from the environment
     and run a worker."""
-    from api import jsonlog  # the host application's log format (JSON lines, masked)
-
-    jsonlog.configure(os.environ.get("VISION_LOG_LEVEL", "INFO"))
+    logs.configure(os.environ.get("VISION_LOG_LEVEL", "INFO"))
     db = Database(url, replica_url=os.environ.get("VISION_DATABASE_REPLICA_URL") or None)
     currencies.install(db)  # texts render amounts with the installation's digits
     worker = Worker(db, gateway_from_env(), Settings.from_env())
     port = os.environ.get("VISION_WORKER_METRICS_PORT")
     if port:
-        from api.observability import start_worker_exporter  # the host's Prometheus metrics
+        # prometheus_client is imported only by a worker that exports metrics.
+        from vision_ledger.obs.metrics import start_exporter  # noqa: PLC0415
 
-        start_worker_exporter(db, int(port), os.environ.get("VISION_WORKER_METRICS_ADDR", "127.0.0.1"))
+        start_exporter(db, int(port), os.environ.get("VISION_WORKER_METRICS_ADDR", "127.0.0.1"),
+                       gauges=[heartbeat.HEARTBEAT_GAUGE])
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: worker.stop.set())
     try:

@@ -19,7 +19,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def ussd_sim(args: argparse.Namespace) -> int:
-    from .sim import run
+    from .sim import run  # noqa: PLC0415 (the simulator loads requests: only for this command)
 
     url = args.url or f"http://127.0.0.1:8000/ussd/{os.environ.get('VISION_USSD_SECRET', '')}"
     return run(url, args.phone, args.service_code, sys.stdout)

@@ -12,7 +12,7 @@ from vision_ledger import pins
 
 from . import pin_auth
 from .models import Done
-from .session import Ctx, Node, Result, Stay, Who
+from .session import Ctx, Node, Page, Result, Stay, Who
 from .texts import fits
 
 
@@ -35,8 +35,6 @@ class Confirm(Node):
         self._blocking = blocking  # the objection is final (no PIN can change it): no PIN is read
 
     def render(self, ctx: Ctx) -> object:
-        from .session import Page
-
         t = self.t
         objection = self._check() if self._check else None
         if objection:
@@ -85,8 +83,6 @@ class PinOld(Node):
         self.gate = gate
 
     def render(self, ctx: Ctx) -> object:
-        from .session import Page
-
         t = self.t
         head = t("Please choose a new PIN.") if self.gate else t("Change PIN.")
         return Page([head, t("Current PIN:")])
@@ -110,8 +106,6 @@ class PinNew(Node):
         self.old = old
 
     def render(self, ctx: Ctx) -> object:
-        from .session import Page
-
         return Page([self.t("New PIN (4 digits):")])
 
     def accept(self, ctx: Ctx, value: str) -> Node | Stay:
@@ -132,8 +126,6 @@ class PinRepeat(Node):
         self.new = new
 
     def render(self, ctx: Ctx) -> object:
-        from .session import Page
-
         return Page([self.t("Repeat the new PIN:")])
 
     def accept(self, ctx: Ctx, value: str) -> Node | Stay:

@@ -1,58 +1,11 @@
-"""The first page: who is dialling, which group, and their home menu."""
+"""Menus: a numbered list of choices over as many pages as it takes (the home menus and every
+list of the USSD door are built on it)."""
 
 from __future__ import annotations
 
 import copy
 
-from vision_ledger import groups
-
-from .session import Ctx, End, Node, Page, Stay, Who, paginate
-from .texts import Texts, short
-
-
-def root(ctx: Ctx) -> Node:
-    memberships = groups.groups_of_phone(ctx.session, ctx.phone)
-    if not memberships:
-        t = Texts("en")
-        return End(None, "unknown_phone",  # type: ignore[arg-type]
-                   [t("Sorry, this number is not registered with a savings group. "
-                      "Please ask your group's treasurer.")])
-    people = [Who(ctx, member, group) for member, group in memberships]
-    if len(people) == 1:
-        return home(people[0])
-    return GroupChoice(people)
-
-
-def home(who: Who) -> Node:
-    if who.is_treasurer:
-        from .treasurer_menu import TreasurerHome
-
-        return TreasurerHome(who)
-    from .member_menu import MemberHome
-
-    return MemberHome(who)
-
-
-class GroupChoice(Node):
-    """A phone of members of two groups picks the group first."""
-
-    name = "choose_group"
-    is_menu = True
-
-    def __init__(self, people: list[Who]) -> None:
-        super().__init__(people[0])
-        self.people = people
-
-    def render(self, ctx: Ctx) -> Page:
-        t = self.t
-        lines = [t("Choose your group:")]
-        lines += [f"{i} {short(p.group.name, 20)}" for i, p in enumerate(self.people[:8], 1)]
-        return Page(lines)
-
-    def accept(self, ctx: Ctx, value: str) -> Node | Stay:
-        if value.isdigit() and 1 <= int(value) <= min(len(self.people), 8):
-            return home(self.people[int(value) - 1])
-        return Stay(self.t("Choose one of the options."))
+from .session import Ctx, Node, Page, Stay, paginate
 
 
 class Menu(Node):

@@ -1,13 +1,8 @@
-"""The router: a hop is a function of (phone number, the whole text).
+"""The page framework of the USSD door: pages (Page, paginate), the nodes a walk moves through
+(Node, Ask, End, Result), who is dialling (Who) and the hop's context (Ctx, Reply).
 
-The text is split on `*` and walked from the first page: each input moves from one page (a Node)
-to the next, `0` goes back and `00` to the start. Nothing about where the user is in the menu is
-kept on the server. Only the LAST input of a hop may act (post an entry, queue a statement...):
-earlier inputs were acted on by earlier hops, and an action is idempotent on (session, text up to
-it), so a retried or duplicated hop shows the same page and moves nothing twice.
-
-What the walk may consult besides the text is the books themselves (is a meeting open, who is
-still to be recorded) and authentication state (ussd/pin_auth.py).
+The router (ussd/router.py) walks a hop's inputs through these; the menus of ussd/menus.py,
+member_menu.py, treasurer_menu.py... are built on them and never import the router.
 """
 
 from __future__ import annotations
@@ -358,42 +353,6 @@ class Reply:
     end: bool
     screen: str
     language: str
-
-
-def hop(ctx: Ctx) -> Reply:
-    """Walk the inputs from the first page and render where they lead."""
-    from .menus import root
-
-    stack: list[Node] = [root(ctx)]
-    reason: str | None = None
-    end = False
-    for index, raw in enumerate(ctx.inputs):
-        ctx.index = index
-        value = raw.strip()
-        node = stack[-1]
-        reason, end = None, False
-        if value == "00":
-            del stack[1:]
-            continue
-        if value == BACK_ALWAYS or (value == BACK and not node.takes_zero):
-            if len(stack) > 1 and not node.terminal:
-                stack.pop()
-            continue
-        outcome = node.accept(ctx, value)
-        if isinstance(outcome, Stay):
-            reason, end = outcome.reason, outcome.end
-            if end:
-                break  # the session ends here (a locked PIN): what follows is not read
-            continue
-        if outcome.is_result:
-            while len(stack) > 1 and not stack[-1].is_menu:
-                stack.pop()
-        stack.append(outcome)
-    node = stack[-1]
-    page = node.render(ctx)
-    language = node.who.t.language if node.who else "en"
-    text = Page([reason]).body() if end and reason else page.body(reason)
-    return Reply(text, page.end or end or node.terminal, node.name, language)
 
 
 def closing(t: Texts, lines: list[str]) -> list[str]:

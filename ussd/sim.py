@@ -19,7 +19,7 @@ def session_id() -> str:
 
 def http_post(timeout: float = 15.0) -> Post:
     """POST a form with `requests` (URL-encoded, as AT sends it); the body of the answer."""
-    import requests
+    import requests  # noqa: PLC0415 (tests hand in their own post; only the terminal needs it)
 
     http = requests.Session()
     http.headers["User-Agent"] = "at-ussd-api/1.0 (vision-ledger ussd-sim)"

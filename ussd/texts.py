@@ -11,6 +11,7 @@ from datetime import date
 
 from babel.dates import format_date
 
+from vision_ledger.amounts import ARABIC_DIGITS
 from vision_ledger.errors import DomainError
 from vision_ledger.gsm import fits_ussd_page, ussd_size
 from vision_ledger.i18n import LANGUAGES, Message, marker, plural, translator
@@ -22,7 +23,6 @@ LANGUAGE_NAMES = {"en": "English", "sw": "Kiswahili", "ar": "العربية"}
 # characters once one character is outside GSM-7 (every Arabic page).
 fits = fits_ussd_page
 page_size = ussd_size
-_ARABIC_DIGITS = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
 
 
 class Texts:
@@ -61,7 +61,7 @@ class Texts:
     def digits(self, text: object) -> str:
         """Numbers shown to read (not typed): Arabic-Indic digits where the locale writes them."""
         text = str(text)
-        return text.translate(_ARABIC_DIGITS) if self.language == "ar" else text
+        return text.translate(ARABIC_DIGITS) if self.language == "ar" else text
 
 
 class _Facts(dict):

@@ -13,11 +13,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from vision_ledger import groups, ratelimits
-from vision_ledger.db import Database
+from vision_ledger.db import Database, database_of
 
 from . import pin_auth
 from .models import Event
-from .session import Ctx, NeedsWrite, Reply, hop
+from .router import hop
+from .session import Ctx, NeedsWrite, Reply
 from .texts import Texts
 
 blueprint = Blueprint("ussd", __name__)
@@ -167,7 +168,7 @@ def callback(secret: str) -> Response:
     started = time.perf_counter()
     db: Database | None = None
     try:
-        db = current_app.config["DATABASE"]
+        db = database_of(current_app.config)
         if (wait := over_hop_limit(db, phone)) is not None:
             log.warning("ussd hop over the limit: session=%s phone=%s retry in %ss", sid,
                         mask_phone(phone), wait)
@@ -192,7 +193,7 @@ def events(secret: str) -> Response:
     """Record AT's end-of-session notification once per session (AT may repeat it)."""
     if not _secret_ok(secret):
         return _forbidden()
-    db = current_app.config["DATABASE"]
+    db = database_of(current_app.config)
     form = request.form
     sid = form.get("sessionId", "")[:100]
 

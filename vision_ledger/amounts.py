@@ -38,6 +38,8 @@ from babel.numbers import get_decimal_symbol, get_group_symbol
 from .errors import DomainError
 
 ARABIC_DECIMAL, ARABIC_GROUP = "\u066b", "\u066c"
+# Western digits written as Arabic-Indic ones (what an Arabic reader's page and SMS show).
+ARABIC_DIGITS = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
 SPACES = frozenset(" \u00a0\u202f\u2009")
 APOSTROPHES = frozenset("'\u2019")
 _LOCALE_NAME = re.compile(r"[a-z]{2,3}(_[A-Z][a-z]{3})?(_[A-Z]{2}|_[0-9]{3})?")

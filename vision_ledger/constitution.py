@@ -15,46 +15,9 @@ from sqlalchemy.orm import Session
 
 from . import ledger
 from .actors import Actor, can_manage
-from .errors import DomainError
 from .groups import get_group, open_cycle, update_group
-from .models import Cycle, Group, Programme
-from .policy import Policy, from_dict, refine, refinement_bounds
-
-
-def check_refinements(session: Session, group: Group, programme: Programme,
-                      refinements: dict[str, Any] | None) -> Policy:
-    """The policy a group would have with these refinements; refused outside the programme's
-    bounds or when the open cycle would no longer fit. Raises policy.unknown_setting,
-    policy.out_of_range, policy.open_cycle_outside."""
-    in_force = refine(from_dict(programme.policy), refinements)
-    cycle = open_cycle(session, group.id)
-    if cycle is not None:
-        refine(in_force, cycle.policy)
-        _check_open_cycle(in_force, cycle)
-    return in_force
-
-
-def _check_open_cycle(p: Policy, cycle: Cycle) -> None:
-    fixed = [
-        ("share_price_max", cycle.share_price, cycle.share_price <= p.share_price_max),
-        ("social_fund_max", cycle.social_fund_contribution,
-         cycle.social_fund_contribution <= p.social_fund_max),
-        ("fine_max", max(cycle.fines.values(), default=0), max(cycle.fines.values(), default=0)
-         <= p.fine_max),
-        ("service_charge_bp", cycle.service_charge_bp,
-         p.service_charge_min_bp <= cycle.service_charge_bp <= p.service_charge_max_bp),
-        ("charge_method", cycle.charge_method, cycle.charge_method in p.charge_methods),
-        ("loan_term_max_months", cycle.loan_term_months,
-         cycle.loan_term_months <= p.loan_term_max_months),
-        ("cycle_weeks", cycle.weeks, p.cycle_weeks_min <= cycle.weeks <= p.cycle_weeks_max),
-    ]
-    for setting, value, ok in fixed:
-        if not ok:
-            raise DomainError(
-                "policy.open_cycle_outside",
-                f"The open cycle's {setting.replace('_', ' ')} ({value}) would be outside the "
-                "group's constitution; change it at the next cycle",
-                setting=setting, value=value, cycle_id=cycle.id)
+from .models import Group, Programme
+from .policy import from_dict, refine, refinement_bounds
 
 
 def policy_view(session: Session, actor: Actor, group: Group) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -186,6 +186,13 @@ class Database:
             raise
         finally:
             session.close()
+
+
+def database_of(config: Mapping[str, Any]) -> Database:
+    """The Database an application's configuration holds (`DATABASE`, where `api.create_app`
+    puts it): how every door's request handlers find it (`database_of(current_app.config)`)."""
+    database: Database = config["DATABASE"]
+    return database
 
 
 def begin_write(session: Session) -> None:

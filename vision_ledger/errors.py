@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Any
 
 
@@ -23,37 +24,33 @@ class DomainError(_Coded):
 
     `code` is stable (`loan.above_maximum`); `facts` carries the numbers a door needs to explain
     the refusal in the member's language (`{"maximum": "20.00", "requested": "25.00"}`).
-    """
 
-    status = 422  # what an HTTP door answers; subclasses refine it
+    Errors carry no transport status: each door decides what a refusal means to it (the API maps
+    these classes to HTTP statuses in `api/problems.py`).
+    """
 
 
 class NotFound(DomainError):
     """The thing does not exist, or is outside the actor's scope (never say which)."""
 
-    status = 404
-
 
 class PermissionDenied(DomainError):
     """The actor may see the thing but not do this to it."""
-
-    status = 403
 
 
 class Conflict(DomainError):
     """The request clashes with state: an idempotency key reused with another payload, etc."""
 
-    status = 409
-
 
 def _plain(value: Any) -> Any:
-    """Facts are JSON-friendly: Money becomes its decimal string, dates their ISO form."""
-    from datetime import date, datetime
+    """Facts are JSON-friendly: Money becomes its decimal string, dates their ISO form.
 
-    from .money import Money
-
-    if isinstance(value, Money):
-        return value.decimal_string()
+    Money is recognised by its `decimal_string` method rather than by class: errors sit below
+    money in the core (money raises them), so this module does not import it.
+    """
+    decimal_string = getattr(value, "decimal_string", None)
+    if callable(decimal_string):
+        return decimal_string()
     if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, list | tuple):

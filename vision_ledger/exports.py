@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from . import metrics
+from . import ledger, metrics
 from .actors import Actor
 from .errors import DomainError
 from .models import Account, Entry, Group, Member, Posting
@@ -34,7 +34,6 @@ from .money import minor_digits
 CHUNK = 64 * 1024  # characters per chunk handed to the door
 BATCH = 500  # rows per round trip of the server-side cursor
 FORMATS = ("csv", "json")
-CASH = ("loan_fund_cash", "social_fund_cash")
 
 JOURNAL_COLUMNS = (
     "group_id", "group_name", "seq", "entry_id", "effective_date", "recorded_at", "kind", "member_id",
@@ -309,7 +308,7 @@ def _statement_chunks(session: Session, group_id: int, currency: str, members: d
             line["shares"] += row.units
         elif row.code == "loans_receivable":
             line["loan_change"] += row.amount
-        elif row.code in CASH and row.member_id == row.owner:
+        elif row.code in ledger.CASH_ACCOUNTS and row.member_id == row.owner:
             line["cash"] += row.amount
         if buf.full():
             yield buf.take()

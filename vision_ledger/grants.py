@@ -6,11 +6,11 @@ from sqlalchemy.orm import Session
 
 from . import ledger
 from .actors import Actor, can_administer
+from .business import current_meeting, local_today
 from .errors import DomainError
-from .groups import active_members, group_policy
+from .groups import active_members, group_policy, open_cycle
 from .ledger import credit, debit
 from .limits import check_maximum
-from .meetings import current_meeting, local_today
 from .models import Entry, Group
 from .money import Money
 
@@ -37,8 +37,6 @@ def record_grant(session: Session, actor: Actor, group: Group, amount: Money, *,
         raise DomainError("grant.invalid_amount", "A grant must be more than zero")
     check_maximum("grant.above_maximum", "Grant", amount, group_policy(session, group).grant_max)
     meeting = current_meeting(session, group.id)
-    from .groups import open_cycle
-
     cycle = open_cycle(session, group.id)
     entry = ledger.post(
         session, group, actor, kind="grant",

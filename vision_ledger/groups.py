@@ -15,6 +15,7 @@ from .actors import Actor, can_administer, can_manage, can_read_group
 from .amounts import check_locale, default_locale
 from .errors import DomainError, NotFound, PermissionDenied
 from .models import Cycle, Group, Member, Programme
+from .pins import set_initial_pin
 from .policy import Policy, from_dict, refine
 from .programmes import (  # noqa: F401  (re-exported: the doors and tests know them as groups.*)
     LANGUAGES,
@@ -130,6 +131,42 @@ def group_policy(session: Session, group: Group, cycle: Cycle | None = None) -> 
     return policy
 
 
+def check_refinements(session: Session, group: Group, programme: Programme,
+                      refinements: dict[str, Any] | None) -> Policy:
+    """The policy a group would have with these refinements; refused outside the programme's
+    bounds or when the open cycle would no longer fit. Raises policy.unknown_setting,
+    policy.out_of_range, policy.open_cycle_outside."""
+    in_force = refine(from_dict(programme.policy), refinements)
+    cycle = open_cycle(session, group.id)
+    if cycle is not None:
+        refine(in_force, cycle.policy)
+        _check_open_cycle(in_force, cycle)
+    return in_force
+
+
+def _check_open_cycle(p: Policy, cycle: Cycle) -> None:
+    fixed = [
+        ("share_price_max", cycle.share_price, cycle.share_price <= p.share_price_max),
+        ("social_fund_max", cycle.social_fund_contribution,
+         cycle.social_fund_contribution <= p.social_fund_max),
+        ("fine_max", max(cycle.fines.values(), default=0), max(cycle.fines.values(), default=0)
+         <= p.fine_max),
+        ("service_charge_bp", cycle.service_charge_bp,
+         p.service_charge_min_bp <= cycle.service_charge_bp <= p.service_charge_max_bp),
+        ("charge_method", cycle.charge_method, cycle.charge_method in p.charge_methods),
+        ("loan_term_max_months", cycle.loan_term_months,
+         cycle.loan_term_months <= p.loan_term_max_months),
+        ("cycle_weeks", cycle.weeks, p.cycle_weeks_min <= cycle.weeks <= p.cycle_weeks_max),
+    ]
+    for setting, value, ok in fixed:
+        if not ok:
+            raise DomainError(
+                "policy.open_cycle_outside",
+                f"The open cycle's {setting.replace('_', ' ')} ({value}) would be outside the "
+                "group's constitution; change it at the next cycle",
+                setting=setting, value=value, cycle_id=cycle.id)
+
+
 def update_group(session: Session, actor: Actor, group: Group, **changes: Any) -> Group:
     """Change a group's name, location, language, locale, schedule or policy refinements (its
     constitution: within the programme's bounds, and still fitting its open cycle's settings).
@@ -140,8 +177,6 @@ def update_group(session: Session, actor: Actor, group: Group, **changes: Any) -
     programme = session.get(Programme, group.programme_id)
     assert programme is not None
     if "policy" in changes:
-        from .constitution import check_refinements
-
         check_refinements(session, group, programme, changes["policy"])
     for key, given in changes.items():
         value = given
@@ -218,8 +253,6 @@ def add_member(session: Session, actor: Actor, group: Group, *, name: str, phone
     session.flush()
     ledger.open_member_accounts(session, group, member)
     if pin is not None:
-        from .pins import set_initial_pin
-
         set_initial_pin(member, pin)
     session.flush()
     return member

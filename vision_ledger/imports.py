@@ -17,15 +17,10 @@ Knows nothing of HTTP: the API and the command line hand it the file's bytes.
 
 from __future__ import annotations
 
-import csv
-import io
-import re
-import unicodedata
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import phonenumbers
-from babel import Locale
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -33,56 +28,24 @@ from . import groups
 from .actors import Actor, can_administer
 from .errors import DomainError
 from .models import Group, Member, Programme
-
-MAX_BYTES = 1024 * 1024  # the API's request limit too
-MAX_ROWS = 5000
-
-# The canonical columns, what each holds, and the longest value the schema stores.
-COLUMNS: dict[str, str] = {
-    "group_name": "the group's name (required)",
-    "village": "the group's village (with the name, identifies the group)",
-    "district": "the group's district",
-    "member_name": "the member's full name (required)",
-    "phone": "the member's mobile number, any local or international form (required)",
-    "gender": "female, male or other (F, M)",
-    "year_of_birth": "four digits",
-    "disability": "yes or no (empty: no)",
-    "role": "member (default), chair, treasurer, secretary, money_counter, key_holder, box_keeper",
-    "language": "the member's language: en, sw, ar or its name (default: the group's)",
-    "region": "the group's region (county, governorate)",
-    "country": "the group's country, ISO 3166 code (default: the programme's)",
-    "timezone": "the group's time zone, e.g. Africa/Nairobi (default: the import's, else the programme's)",
-    "meeting_schedule": "a weekday (Thursday) or an RRULE (default: the import's)",
-    "group_language": "the group's language (default: the import's, else the first member's)",
-}
-REQUIRED = ("group_name", "member_name", "phone")
-LENGTHS = {"group_name": 200, "member_name": 200, "village": 100, "district": 100, "region": 100}
-GROUP_COLUMNS = ("village", "district", "region", "country", "timezone", "meeting_schedule",
-                 "group_language")
-MEMBER_COLUMNS = ("member_name", "gender", "year_of_birth", "disability", "role", "language")
-
-# Other spellings of the headers (after lower-casing and joining words with "_").
-ALIASES = {
-    "group": "group_name", "vsla": "group_name", "vsla_name": "group_name", "name_of_group": "group_name",
-    "name": "member_name", "member": "member_name", "full_name": "member_name",
-    "name_of_member": "member_name", "member_full_name": "member_name",
-    "phone_number": "phone", "mobile": "phone", "mobile_number": "phone", "telephone": "phone",
-    "phone_no": "phone", "tel": "phone", "msisdn": "phone",
-    "sex": "gender", "birth_year": "year_of_birth", "yob": "year_of_birth",
-    "disabled": "disability", "pwd": "disability", "person_with_disability": "disability",
-    "living_with_disability": "disability", "disability_status": "disability",
-    "position": "role", "committee_role": "role", "preferred_language": "language",
-    "member_language": "language", "county": "region", "governorate": "region",
-    "country_code": "country", "time_zone": "timezone", "tz": "timezone",
-    "schedule": "meeting_schedule", "meeting_day": "meeting_schedule",
-}
-GENDER_WORDS = {"f": "female", "m": "male"}
-ROLE_WORDS = {"chairperson": "chair", "chairman": "chair", "chairwoman": "chair",
-              "keyholder": "key_holder", "boxkeeper": "box_keeper", "counter": "money_counter"}
-YES = frozenset({"yes", "y", "true", "1", "x", "ndiyo", "ndio", "نعم", "po", "da"})
-NO = frozenset({"", "no", "n", "false", "0", "hapana", "لا", "jo", "ne"})
-WEEKDAYS = {"monday": "MO", "tuesday": "TU", "wednesday": "WE", "thursday": "TH", "friday": "FR",
-            "saturday": "SA", "sunday": "SU"}
+from .spreadsheet import (  # noqa: F401  (MAX_BYTES, MAX_ROWS, COLUMNS, canonical_column, schedule_of: callers know them as imports.*)
+    COLUMNS,
+    GROUP_COLUMNS,
+    LENGTHS,
+    MAX_BYTES,
+    MAX_ROWS,
+    MEMBER_ARGS,
+    REQUIRED,
+    birth_year_of,
+    canonical_column,
+    disability_of,
+    fold,
+    gender_of,
+    language_of,
+    read_csv,
+    role_of,
+    schedule_of,
+)
 
 
 @dataclass(frozen=True)
@@ -144,131 +107,7 @@ class ImportRefused(DomainError):
         self.report = report
 
 
-# --- reading the file -------------------------------------------------------------------------
-
-
-def _header_key(raw: str) -> str:
-    words = re.sub(r"[\W_]+", "_", unicodedata.normalize("NFKC", raw).casefold())
-    return words.strip("_")
-
-
-def canonical_column(raw: str) -> str | None:
-    """"Year of birth", "year_of_birth", "YEAR OF BIRTH", "Phone number" -> the canonical name."""
-    key = _header_key(raw)
-    if key in COLUMNS:
-        return key
-    return ALIASES.get(key)
-
-
-def _delimiter(first_line: str) -> str:
-    """Comma, semicolon (Excel in comma-decimal locales) or tab: whichever splits the header most."""
-    counts = {d: first_line.count(d) for d in (",", ";", "\t")}
-    return max(counts, key=lambda d: (counts[d], d == ","))
-
-
-def _decode(data: bytes | str) -> str:
-    if isinstance(data, str):
-        data = data.encode("utf-8")
-    if len(data) > MAX_BYTES:
-        raise DomainError("import.too_large", f"The file is larger than {MAX_BYTES} bytes; split it",
-                          maximum=MAX_BYTES)
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise DomainError("import.not_utf8", f"The file is not UTF-8 (byte {exc.start}); save it "
-                          "from the spreadsheet as \"CSV UTF-8\"", position=exc.start) from exc
-    if "\x00" in text:
-        raise DomainError("import.not_csv", "The file holds NUL characters: it is not a CSV text")
-    return text
-
-
-def read_csv(data: bytes | str) -> list[tuple[int, dict[str, str]]]:
-    """The rows as (row number, {canonical column: stripped cell}); blank rows are skipped.
-
-    Raises import.too_large, import.not_utf8, import.not_csv, import.empty, import.unknown_columns,
-    import.duplicate_column, import.missing_columns, import.too_many_rows, import.extra_cells.
-    """
-    text = _decode(data)
-    if not text.strip():
-        raise DomainError("import.empty", "The file is empty")
-    reader = csv.reader(io.StringIO(text, newline=""),
-                        delimiter=_delimiter(text.lstrip("\r\n").split("\n", 1)[0]))
-    try:
-        header = next(reader)
-        while not any(cell.strip() for cell in header):
-            header = next(reader)
-        return _records(reader, header)
-    except csv.Error as exc:
-        raise DomainError("import.not_csv", f"Not a CSV file at line {reader.line_num}: {exc}",
-                          line=reader.line_num) from exc
-
-
-def _records(reader: Any, header: list[str]) -> list[tuple[int, dict[str, str]]]:
-    columns: list[str | None] = []
-    unknown: list[str] = []
-    for cell in header:
-        name = canonical_column(cell) if cell.strip() else None
-        if cell.strip() and name is None:
-            unknown.append(cell.strip())
-        if name is not None and name in columns:
-            raise DomainError("import.duplicate_column", f"The column {name} appears twice",
-                              column=name)
-        columns.append(name)
-    if unknown:
-        raise DomainError("import.unknown_columns", f"Unknown column(s): {', '.join(unknown)}. "
-                          f"Known: {', '.join(COLUMNS)}", columns=unknown, known=list(COLUMNS))
-    missing = [c for c in REQUIRED if c not in columns]
-    if missing:
-        raise DomainError("import.missing_columns", f"The file needs the column(s) {', '.join(missing)}",
-                          columns=missing)
-    records: list[tuple[int, dict[str, str]]] = []
-    row = 1  # the header
-    for cells in reader:
-        row += 1
-        if not any(cell.strip() for cell in cells):
-            continue
-        if len(records) == MAX_ROWS:
-            raise DomainError("import.too_many_rows", f"At most {MAX_ROWS} rows in one file; split it",
-                              maximum=MAX_ROWS)
-        values: dict[str, str] = {}
-        for index, cell in enumerate(cells):
-            name = columns[index] if index < len(columns) else None
-            if name is not None:
-                values[name] = " ".join(cell.split())
-            elif cell.strip():
-                raise DomainError("import.extra_cells", f"Row {row} has a value in column "
-                                  f"{index + 1}, which has no header", row=row, column=index + 1)
-        records.append((row, values))
-    return records
-
-
 # --- reading a row ----------------------------------------------------------------------------
-
-
-def _fold(value: str | None) -> str:
-    return unicodedata.normalize("NFC", value or "").casefold()
-
-
-def _language_names() -> dict[str, str]:
-    names: dict[str, str] = {}
-    for code in groups.LANGUAGES:
-        names[code] = code
-        names[_fold(Locale("en").languages.get(code, code))] = code
-        names[_fold(Locale(code).display_name)] = code
-    return names
-
-
-def _language(raw: str) -> str:
-    return groups.check_language(_language_names().get(_fold(raw), raw))
-
-
-def schedule_of(raw: str) -> str:
-    """A weekday ("Thursday", "every Thu") or an RRULE -> an RRULE. Raises group.invalid_schedule."""
-    words = _fold(raw).removeprefix("every ").strip()
-    for day, code in WEEKDAYS.items():
-        if len(words) >= 3 and day.startswith(words):
-            return f"FREQ=WEEKLY;BYDAY={code}"
-    return groups.check_schedule(raw.upper() if raw.upper().startswith("FREQ=") else raw)
 
 
 @dataclass
@@ -293,52 +132,19 @@ def _check_row(row: _Row) -> None:
     for column, longest in LENGTHS.items():
         if len(row.given(column)) > longest:
             row.fail(column, "import.too_long", f"The {column} is longer than {longest} characters")
-    checks = (("gender", _gender), ("year_of_birth", _birth_year), ("disability", _disability),
-              ("role", _role), ("language", _language))
+    checks = (("gender", gender_of), ("year_of_birth", birth_year_of), ("disability", disability_of),
+              ("role", role_of), ("language", language_of))
     for column, parse in checks:
         raw = row.given(column)
         if not raw and column != "disability":
             continue
         try:
-            row.member[_MEMBER_ARGS[column]] = parse(raw)
+            row.member[MEMBER_ARGS[column]] = parse(raw)
         except DomainError as exc:
             row.fail(column, exc.code, exc.message)
     country = row.given("country").upper()
     if country and country not in phonenumbers.SUPPORTED_REGIONS:
         row.fail("country", "import.unknown_country", f"Not a country code: {row.given('country')}")
-
-
-_MEMBER_ARGS = {"gender": "gender", "year_of_birth": "birth_year", "disability": "disability",
-                "role": "role", "language": "language", "member_name": "name"}
-
-
-def _gender(raw: str) -> str:
-    value = GENDER_WORDS.get(_fold(raw), _fold(raw))
-    groups.check_member_fields(gender=value)
-    return value
-
-
-def _birth_year(raw: str) -> int:
-    try:
-        value = int(raw)
-    except ValueError:
-        raise DomainError("member.invalid_birth_year", f"Not a year of birth: {raw}") from None
-    groups.check_member_fields(birth_year=value)
-    return value
-
-
-def _disability(raw: str) -> bool:
-    value = _fold(raw)
-    if value in YES or value in NO:
-        return value in YES
-    raise DomainError("import.invalid_disability", f"Disability is yes or no, not {raw}")
-
-
-def _role(raw: str) -> str:
-    value = _header_key(raw)
-    value = ROLE_WORDS.get(value.replace("_", ""), value)
-    groups.check_member_fields(role=value)
-    return value
 
 
 # --- the import -------------------------------------------------------------------------------
@@ -408,7 +214,7 @@ class _Importer:
 
     @staticmethod
     def _key(name: str, village: str | None) -> tuple[str, str]:
-        return _fold(" ".join(name.split())), _fold(" ".join((village or "").split()))
+        return fold(" ".join(name.split())), fold(" ".join((village or "").split()))
 
     def run(self, records: list[tuple[int, dict[str, str]]]) -> list[_GroupState]:
         for number, values in records:
@@ -467,7 +273,7 @@ class _Importer:
         if row.given("timezone"):
             out["timezone"] = row.given("timezone")
         for column, setting, parse in (("meeting_schedule", "schedule", schedule_of),
-                                       ("group_language", "language", _language)):
+                                       ("group_language", "language", language_of)):
             if row.given(column):
                 try:
                     out[setting] = parse(row.given(column))
@@ -489,7 +295,7 @@ class _Importer:
         for column, setting, flag, parse in (
                 ("timezone", "timezone", "timezone", str),
                 ("meeting_schedule", "schedule", "schedule", schedule_of),
-                ("group_language", "language", "group_language", _language)):
+                ("group_language", "language", "group_language", language_of)):
             if not settings[setting]:
                 wrong = True
                 row.fail(column, f"import.{setting}_required",
@@ -519,7 +325,7 @@ class _Importer:
         group = state.group
         for setting, given in settings.items():
             stored = getattr(group, setting)
-            if setting != "village" and _fold(str(stored or "")) != _fold(given):
+            if setting != "village" and fold(str(stored or "")) != fold(given):
                 column = {"schedule": "meeting_schedule", "language": "group_language"}.get(setting, setting)
                 where = (f"row {state.outcome.row}" if state.outcome.status == "created"
                          else "the stored group")
@@ -558,12 +364,12 @@ class _Importer:
 
     def _same_member(self, row: _Row, member: Member) -> None:
         given = {"member_name": row.given("member_name"), **{
-            column: row.member[arg] for column, arg in _MEMBER_ARGS.items() if arg in row.member}}
+            column: row.member[arg] for column, arg in MEMBER_ARGS.items() if arg in row.member}}
         if not row.given("disability"):
             given.pop("disability", None)  # an empty cell says nothing about a stored member
         for column, value in given.items():
-            stored = getattr(member, _MEMBER_ARGS[column])
-            same = (_fold(" ".join(stored.split())) == _fold(value) if column == "member_name"
+            stored = getattr(member, MEMBER_ARGS[column])
+            same = (fold(" ".join(stored.split())) == fold(value) if column == "member_name"
                     else stored == value)
             if not same:
                 row.fail(column, "import.conflict",

@@ -13,10 +13,10 @@ from sqlalchemy.orm import Session
 
 from . import ledger
 from .actors import Actor, can_record
+from .business import Business
 from .errors import DomainError, NotFound
 from .groups import get_member
 from .ledger import credit, debit
-from .meetings import Business
 from .models import Cycle, Entry, Group, Loan, Meeting, Member
 from .money import Money
 from .policy import Policy

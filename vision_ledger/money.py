@@ -10,7 +10,7 @@ from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from babel.core import Locale
 from babel.numbers import format_decimal, get_currency_precision
 
-from .amounts import MACHINE, convention, to_minor
+from .amounts import ARABIC_DIGITS, MACHINE, convention, to_minor
 from .errors import DomainError
 
 # The largest amount, in minor units, that any single amount, balance or running total of one group
@@ -178,7 +178,6 @@ class Money:
 
 
 _LOCALES = {"en": "en_KE", "sw": "sw_KE", "ar": "ar_YE"}
-_ARABIC_DIGITS = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
 
 
 def locale_for(language: str) -> Locale:
@@ -219,5 +218,5 @@ def format_money(money: Money, language: str = "en", *, with_minor: bool = True,
         decimal_quantization=False,
     )
     if arabic:
-        number = number.translate(_ARABIC_DIGITS)
+        number = number.translate(ARABIC_DIGITS)
     return f"{money.currency} {number.translate(_PLAIN_MARKS)}"

@@ -16,13 +16,15 @@ each loan's id, what the register must say, and reports every difference to a `V
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session, aliased
 
-from .ledger import VerifyReport
 from .models import Account, Entry, Loan, Posting
+
+if TYPE_CHECKING:  # the ledger's verify calls this module: its report type is only named here
+    from .ledger import VerifyReport
 
 _ISSUED = ("loan", "service_charge", "rollover")
 _REPAID = ("repayment", "member_exit")

@@ -15,6 +15,7 @@ from .loans import active_loan, loan_facts
 from .meetings import Business
 from .models import Account, Entry, Group, Member, Posting
 from .money import Money
+from .statements import social_fund_paid
 
 
 def _active(member: Member) -> None:
@@ -108,8 +109,6 @@ def pay_social_fund(session: Session, actor: Actor, group: Group, member: Member
         raise DomainError("social_fund.already_paid",
                           f"{member.name} already paid the social fund at this meeting")
     amount = b.money(b.cycle.social_fund_contribution)
-    from .statements import social_fund_paid
-
     # The receipt carries the member's running total of the cycle: two contributions on one day
     # then read as two payments, not as one SMS sent twice.
     total = social_fund_paid(session, b.group.id, b.cycle.id, member.id) + amount.minor

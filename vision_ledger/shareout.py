@@ -10,12 +10,13 @@ from sqlalchemy.orm import Session
 
 from . import ledger
 from .actors import Actor, can_read_group, can_record
+from .business import Business, local_today
+from .cycles import require_open_cycle
 from .db import utcnow
 from .errors import DomainError
 from .groups import get_member, group_policy, open_cycle
 from .ledger import Line, credit, debit
 from .loans import active_loan, outstanding_loans
-from .meetings import Business, local_today
 from .models import Account, Cycle, Entry, Group, Loan, Member, ShareOut, ShareOutPayout
 from .money import Money, minor_digits
 
@@ -99,8 +100,6 @@ def plan(session: Session, group: Group, cycle: Cycle) -> ShareOutPlan:
 def preview(session: Session, actor: Actor, group: Group) -> ShareOutPlan:
     """What each member would receive if the share-out happened now. Raises cycle.none_open."""
     can_read_group(actor, group)
-    from .cycles import require_open_cycle
-
     return plan(session, group, require_open_cycle(session, group))
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, aliased
 
 from . import ledger
 from .actors import Actor, can_read_member
+from .business import local_today
 from .cycles import next_meeting_date
 from .groups import active_members, open_cycle
 from .loans import active_loan
@@ -59,8 +60,6 @@ def position(session: Session, group: Group, member: Member) -> Position:
         paid = session.scalar(_SOCIAL_FUND_PAID, {"group_id": group.id, "cycle_id": cycle.id,
                                                    "member_id": member.id}) or 0
     last = session.scalar(select(func.max(Meeting.date)).where(Meeting.group_id == group.id))
-    from .meetings import local_today
-
     after = max(last or local_today(group), local_today(group))
     schedule = cycle.schedule if cycle else group.schedule
     return Position(

@@ -7,9 +7,11 @@ from typing import Any
 import marshmallow as ma
 from flask import g
 from marshmallow import fields, validate
+from sqlalchemy import select
 
 from vision_ledger.models import Account
 
+from ..session import session
 from .common import MoneyField, MoneyIn, Strict, Timestamp, positive_id
 
 
@@ -17,10 +19,6 @@ def account_keys() -> dict[int, str]:
     """Account id -> key for the request's group, read once per request."""
     keys = g.get("account_keys")
     if keys is None:
-        from sqlalchemy import select
-
-        from ..session import session
-
         keys = g.account_keys = dict(session().execute(
             select(Account.id, Account.key).where(Account.group_id == g.group.id)).all())
     return keys

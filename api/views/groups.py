@@ -7,7 +7,8 @@ from typing import Any
 from flask import Response, g
 
 from vision_ledger import constitution, cycles, groups, shareout, statements
-from vision_ledger.actors import can_manage
+from vision_ledger.actors import can_manage, can_read_group
+from vision_ledger.pins import set_initial_pin
 
 from .. import queries
 from ..idempotency import HEADER_DOC, core_key, idempotent
@@ -108,8 +109,6 @@ def update_member(changes: dict[str, Any], group_id: int, member_id: int) -> Any
 @blp.response(200, MemberSchema)
 def set_pin(data: dict[str, Any], group_id: int, member_id: int) -> Any:
     """Set a member's initial PIN (admins, the treasurer); the member must change it on first use."""
-    from vision_ledger.pins import set_initial_pin
-
     s = session()
     can_manage(g.actor, g.group)
     member = groups.get_member(s, g.actor, g.group, member_id)
@@ -164,7 +163,5 @@ def start_cycle(data: dict[str, Any], group_id: int) -> Any:
 @blp.response(200, CycleSchema)
 def get_cycle(group_id: int, cycle_id: int) -> Any:
     """A cycle's settings."""
-    from vision_ledger.actors import can_read_group
-
     can_read_group(g.actor, g.group)
     return cycles.get_cycle(session(), g.group, cycle_id)

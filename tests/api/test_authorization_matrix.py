@@ -120,7 +120,7 @@ MATRIX: dict[str, tuple[str, str, Any, tuple[int, int, int, int]]] = {
     "audit.last_verification": ("GET", P + "/verify", _verified, (200, 404, 200, 404)),
     "audit.export_journal": ("GET", P + "/export/journal.csv", None, (200, 404, 200, 404)),
     "audit.export_statements": ("GET", G + "/export/statements.json", None, (200, 403, 200, 403)),
-    # sms/admin_api.py (the outbox: programme staff see it, admins retry a failed message)
+    # api/views/outbox.py (the outbox: programme staff see it, admins retry a failed message)
     "outbox.outbox_summary": ("GET", "/api/outbox", None, (200, 403, 200, 403)),
     "outbox.outbox_retry": ("POST", "/api/outbox/{failed_sms}/retry", None, (403, 403, 200, 403)),
 }

@@ -5,9 +5,10 @@ from __future__ import annotations
 import itertools
 
 from api import cli, demo
+from api.models import ApiToken
 from tests.conftest import fresh_database_url
 from vision_ledger.db import Database
-from vision_ledger.models import ApiToken, VerificationRun
+from vision_ledger.models import VerificationRun
 
 
 def _run(url, *argv):

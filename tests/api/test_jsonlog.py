@@ -12,8 +12,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from api.jsonlog import JsonFormatter, log_format
 from sms.gateway import SendResult
+from vision_ledger.obs.logs import JsonFormatter, log_format
 
 
 @pytest.fixture

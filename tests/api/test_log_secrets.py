@@ -14,8 +14,8 @@ from pathlib import Path
 import requests
 
 from api import create_app
-from api.logmask import mask
 from tests.conftest import SUITE_SECRETS, find_leaks, fresh_database_url
+from vision_ledger.obs.logs import mask
 
 
 def test_log_records_are_masked_wherever_they_are_made(db, caplog):

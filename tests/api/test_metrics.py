@@ -11,11 +11,14 @@ from urllib.parse import urlencode
 import pytest
 from prometheus_client import REGISTRY
 
-from api import create_app, observability
+from api import create_app
+from sms import heartbeat
+from sms.heartbeat import HEARTBEAT_GAUGE
 from vision_ledger import ledger, pins, savings
 from vision_ledger.db import utcnow
 from vision_ledger.errors import DomainError
 from vision_ledger.models import OutboxMessage
+from vision_ledger.obs import metrics as observability
 
 USSD_SECRET = "path-secret-7f3a"
 PHONE = "+254799123456"
@@ -128,8 +131,10 @@ def test_the_worker_exports_its_sends_on_its_own_port(db, factory):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    observability.start_worker_exporter(db, port)
+    observability.start_exporter(db, port, gauges=[HEARTBEAT_GAUGE])
+    heartbeat.beat(db, "host-a:1")
     telemetry.sms_send("failed", 403)
     text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
     assert 'vision_sms_sends_total{outcome="failed",status_code="403"}' in text
     assert "vision_outbox_oldest_unsent_age_seconds" in text
+    assert 'vision_worker_heartbeat_age_seconds{worker="host-a:1"}' in text

@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 from prometheus_client import REGISTRY
 from sqlalchemy import text
 
-from api import observability
-from api.verification import run
 from sms import schedule
 from tests.conftest import is_postgres
+from vision_ledger.obs import metrics as observability
+from vision_ledger.verification_runs import run
 
 from .conftest import assert_problem
 

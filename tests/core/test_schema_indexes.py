@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from sqlalchemy import inspect
 
+from api import models as api_models
 from vision_ledger import models
 from vision_ledger.db import Base
 
-CORE_TABLES = sorted({m.__table__.name for m in vars(models).values()
+# The core schema's tables (revision 0001_core), api_tokens among them though the API maps it.
+CORE_TABLES = sorted({m.__table__.name for module in (models, api_models) for m in vars(module).values()
                       if isinstance(m, type) and issubclass(m, Base) and m is not Base
-                      and m.__module__ == models.__name__})
+                      and m.__module__ == module.__name__})
 
 
 def _declared(table_name: str) -> dict[str, tuple[tuple[str, ...], bool]]:

@@ -270,7 +270,7 @@ class Books(RuleBasedStateMachine):
         report = ledger.verify(self.session, self.group)
         assert report.ok, report.problems
         assert ledger.trial_balance(self.session, self.group)["balanced"]
-        for bag in ("loan_fund_cash", "social_fund_cash"):
+        for bag in ledger.CASH_ACCOUNTS:
             assert ledger.balance(self.session, self.group, bag).minor >= 0
         # every member's receivable account holds exactly what their active loan owes
         owed: dict[int, int] = {}

@@ -10,7 +10,8 @@ from flask import Flask, Response, g, jsonify
 from flask_smorest import Api
 from sqlalchemy.orm import Session
 
-from sms.admin_api import admin_blp
+from api.problems import domain_status
+from api.views.outbox import blp as admin_blp
 from sms.gateway import AfricasTalkingGateway
 from sms.settings import Settings
 from sms.web import blueprint
@@ -99,7 +100,7 @@ def make_app() -> Callable[..., Flask]:
 
         @app.errorhandler(DomainError)
         def _domain(exc: DomainError) -> tuple[Response, int]:
-            return jsonify({"code": exc.code}), exc.status
+            return jsonify({"code": exc.code}), domain_status(exc)
 
         app.register_blueprint(blueprint)
         Api(app).register_blueprint(admin_blp)

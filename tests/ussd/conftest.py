@@ -15,12 +15,12 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
-from api import logmask
 from ussd.texts import fits, page_size
 from ussd.web import blueprint
 from vision_ledger import pins
 from vision_ledger.db import Database
 from vision_ledger.models import Group, Member
+from vision_ledger.obs import logs as logmask
 
 from .. import worlds
 from ..factories import Factory

@@ -1,6 +1,7 @@
 """Verification as a job: read the books on the read replica (when there is one), keep each
 programme's result on the primary. Used by `vision-ledger verify` (cron), the SMS worker's nightly
-run and `POST /api/programmes/{id}/verify`.
+run and `POST /api/programmes/{id}/verify`. In the core, because the API and the SMS worker
+both run it and neither may import the other.
 """
 
 from __future__ import annotations
@@ -9,11 +10,11 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from vision_ledger import audit, verification
-from vision_ledger.actors import Actor
-from vision_ledger.db import Database, utcnow
-from vision_ledger.errors import NotFound
-from vision_ledger.models import Group, Programme
+from . import audit, verification
+from .actors import Actor
+from .db import Database, utcnow
+from .errors import NotFound
+from .models import Group, Programme
 
 SYSTEM = Actor.system("verification")
 

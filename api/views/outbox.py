@@ -1,7 +1,8 @@
-"""Operators' view of the outbox: GET /api/outbox and POST /api/outbox/<id>/retry.
+"""Operators' view of the outbox: GET /api/outbox and POST /api/outbox/<id>/retry, on top of the
+SMS door's outbox service (`sms.outbox`: summary, parts report, retry).
 
-The caller's Actor is `flask.g.actor`, set by the API's authentication (api.auth); if the host
-app has not set it, this blueprint authenticates with `api.auth.authenticate` itself.
+The caller's Actor is `flask.g.actor`: the bearer token's (`api.auth.authenticate`) unless the app
+serving this blueprint has already set one (the SMS tests' small app does).
 """
 
 from __future__ import annotations
@@ -14,20 +15,20 @@ from marshmallow import Schema, ValidationError, fields, validate
 from sqlalchemy import select
 
 from sms import outbox
-from sms.web import database
 from vision_ledger.actors import Actor, can_administer, can_read_group
 from vision_ledger.errors import NotFound, PermissionDenied
 from vision_ledger.models import Group
 
-admin_blp = Blueprint("outbox", "outbox", url_prefix="/api",
+from ..auth import authenticate
+from ..session import database
+
+blp = Blueprint("outbox", "outbox", url_prefix="/api",
                       description="The SMS outbox: counts, failed and held messages, retry")
 
 
-@admin_blp.before_request
+@blp.before_request
 def _actor() -> None:
     if g.get("actor") is None:
-        from api.auth import authenticate  # the host app's bearer tokens
-
         g.actor = authenticate()
 
 
@@ -95,9 +96,9 @@ def _staff(actor: Actor) -> None:
                                role=actor.role)
 
 
-@admin_blp.get("/outbox")
-@admin_blp.arguments(OutboxQuery, location="query")
-@admin_blp.response(200, OutboxSummary)
+@blp.get("/outbox")
+@blp.arguments(OutboxQuery, location="query")
+@blp.response(200, OutboxSummary)
 def outbox_summary(query: dict[str, Any]) -> dict[str, Any]:
     """Counts by status, and the failed, held and uncertain messages with their reasons."""
     actor: Actor = g.actor
@@ -119,8 +120,8 @@ def outbox_summary(query: dict[str, Any]) -> dict[str, Any]:
         return report
 
 
-@admin_blp.post("/outbox/<int(min=1, max=999999999999):message_id>/retry")
-@admin_blp.response(200, ProblemMessage)
+@blp.post("/outbox/<int(min=1, max=999999999999):message_id>/retry")
+@blp.response(200, ProblemMessage)
 def outbox_retry(message_id: int) -> dict[str, Any]:
     """Send a failed, held or uncertain message again (programme admins)."""
     actor: Actor = g.actor
