@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..models import Entry, Group, Posting
+from ..register import check_loans
 from .journal import GENESIS, entry_hash
 from .reads import balances
 
@@ -125,7 +126,6 @@ def verify(session: Session, group: Group, *, batch: int = 5000) -> VerifyReport
             report.fail(problem="balance_mismatch", account=account.key,
                         expected=bal, found=account.balance, expected_units=unit,
                         found_units=account.units)
-    from ..register import check_loans  # the register proves itself against these postings
-
+    # the loan register proves itself against these postings
     check_loans(session, select(Group.id).where(Group.id == group.id), {group.id: report})
     return report
