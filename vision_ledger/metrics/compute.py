@@ -1,0 +1,203 @@
+"""The measures of many groups over one period, read from the per-period totals.
+
+Every figure is a sum over day rows (`metrics.tables`) plus the tail no refresh has folded yet
+(`metrics.fold`), the loan register, the member register: a handful of set-based queries over all
+the groups at once, so a programme of a thousand groups costs the same number of round trips as
+one group, and a group's cost follows the days it was active, not its entries.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import and_, case, func, literal_column, select
+from sqlalchemy.orm import Session
+from sqlalchemy.sql import ColumnElement, Select
+
+from ..errors import DomainError
+from ..models import Group, Loan, Member
+from .fold import stale_groups, stored_and_tail
+from .measures import SEGMENTS, Facts, GroupMeasures, Measures
+from .tables import GroupDayTotal, LoanDayTotal, MemberDayTotal
+
+
+def original_due(dialect: str) -> ColumnElement[Any]:
+    """A loan's contractual due date (issue + term months, clamped to the month's end like
+    relativedelta), in SQL of either database."""
+    if dialect == "postgresql":
+        return literal_column("CAST(loans.issued_on + loans.term_months * INTERVAL '1 month' AS DATE)")
+    shifted = "date(loans.issued_on, '+' || loans.term_months || ' months')"
+    return literal_column(
+        f"CASE WHEN strftime('%d', {shifted}) <> strftime('%d', loans.issued_on) "
+        f"THEN date({shifted}, 'start of month', '-1 day') ELSE {shifted} END")
+
+
+def _sum(condition: ColumnElement[bool], value: Any) -> ColumnElement[int]:
+    return func.coalesce(func.sum(case((condition, value), else_=0)), 0)
+
+
+def _group_rows(session: Session, scope: Select[Any], stale: list[int], start: date, end: date) -> list[Any]:
+    """Per group: closing cash of both bags, the period's income, grants and meetings, and the
+    date of its first grant (ever)."""
+    r = stored_and_tail(GroupDayTotal, scope, stale)
+    dated, closing_day = r.c.day <= end, r.c.day == end
+    in_period = and_(r.c.day >= start, dated)
+    return list(session.execute(
+        select(r.c.group_id,
+               (_sum(dated, r.c.loan_fund_cash) - _sum(closing_day, r.c.loan_fund_cash_share_out))
+               .label("loan_fund_cash"),
+               (_sum(dated, r.c.social_fund_cash) - _sum(closing_day, r.c.social_fund_cash_share_out))
+               .label("social_fund_cash"),
+               _sum(in_period, r.c.service_charges).label("service_charges"),
+               _sum(in_period, r.c.fines).label("fines"),
+               _sum(in_period, r.c.cash_variance).label("cash_variance"),
+               _sum(in_period, r.c.grants).label("grants"),
+               _sum(in_period, r.c.meetings).label("meetings"),
+               func.min(case((r.c.grant_entries > 0, r.c.day))).label("first_grant"))
+        .group_by(r.c.group_id)))
+
+
+def _member_rows(session: Session, scope: Select[Any], stale: list[int], start: date, end: date) -> list[Any]:
+    """Per member: savings and loan balance at the end of the period, attendance in it."""
+    r = stored_and_tail(MemberDayTotal, scope, stale)
+    closing_day, in_period = r.c.day == end, r.c.day >= start
+    return list(session.execute(
+        select(r.c.member_id,
+               (func.sum(r.c.shares) - _sum(closing_day, r.c.shares_share_out)).label("shares"),
+               (func.sum(r.c.receivable) - _sum(closing_day, r.c.receivable_share_out)).label("receivable"),
+               _sum(in_period, r.c.present).label("present"),
+               _sum(in_period, r.c.attendance_rows).label("attendance_rows"))
+        .where(r.c.day <= end).group_by(r.c.member_id)))
+
+
+def _loans(session: Session, scope: Select[Any], stale: list[int], start: date, end: date) -> list[Any]:
+    """Per group and member: loans disbursed, outstanding, at risk, fell due and repaid."""
+    r = stored_and_tail(LoanDayTotal, scope, stale)
+    due = original_due(session.get_bind().dialect.name)
+    dated = r.c.day <= end
+    per_loan = (
+        select(Loan.id, Loan.group_id, Loan.member_id, Loan.principal, Loan.issued_on, due.label("due"),
+               _sum(dated, r.c.outstanding).label("outstanding"),
+               _sum(r.c.day <= due, r.c.owed).label("fell_due"),
+               _sum(dated, -r.c.repaid).label("repaid"),
+               _sum(and_(r.c.day >= start, dated), -r.c.written_off).label("written_off"))
+        .select_from(Loan)
+        .join(r, and_(r.c.loan_id == Loan.id, r.c.group_id == Loan.group_id))
+        .where(Loan.group_id.in_(scope), Loan.status != "cancelled", Loan.issued_on <= end)
+        .group_by(Loan.id, Loan.group_id, Loan.member_id, Loan.principal, Loan.issued_on)
+        .subquery()
+    )
+    issued = and_(per_loan.c.issued_on >= start, per_loan.c.issued_on <= end)
+    cohort = and_(per_loan.c.due >= start, per_loan.c.due <= end)
+    capped = case((per_loan.c.repaid > per_loan.c.fell_due, per_loan.c.fell_due), else_=per_loan.c.repaid)
+    return list(session.execute(
+        select(per_loan.c.group_id, per_loan.c.member_id,
+               _sum(issued, 1).label("loans_count"),
+               _sum(issued, per_loan.c.principal).label("loans_amount"),
+               _sum(per_loan.c.due <= end - timedelta(days=1), per_loan.c.outstanding).label("par1"),
+               _sum(per_loan.c.due <= end - timedelta(days=30), per_loan.c.outstanding).label("par30"),
+               _sum(cohort, per_loan.c.fell_due).label("fell_due"),
+               _sum(cohort, capped).label("repaid"),
+               func.sum(per_loan.c.written_off).label("written_off"))
+        .group_by(per_loan.c.group_id, per_loan.c.member_id)))
+
+
+def _loans_by_day(session: Session, scope: Select[Any], start: date, end: date) -> list[Any]:
+    """Principal of the loans issued in the period, per group and day (loans after grants)."""
+    return list(session.execute(
+        select(Loan.group_id, Loan.issued_on, func.sum(Loan.principal))
+        .where(Loan.group_id.in_(scope), Loan.status != "cancelled", Loan.issued_on >= start,
+               Loan.issued_on <= end)
+        .group_by(Loan.group_id, Loan.issued_on)))
+
+
+def _members(session: Session, scope: Select[Any]) -> list[Any]:
+    return list(session.execute(
+        select(Member.id, Member.group_id, Member.gender, Member.birth_year, Member.disability,
+               Member.joined_on, Member.left_on).where(Member.group_id.in_(scope))
+    ))
+
+
+def _member_facts(session: Session, scope: Select[Any], start: date, end: date,
+                  youth_age_max: int) -> tuple[dict[int, Facts], dict[int, tuple[int, tuple[str, ...]]]]:
+    """Each member's register facts (on the register at the start and end of the period) and
+    segments, from the members table: joined and left dates, gender, year of birth, disability."""
+    facts: dict[int, Facts] = defaultdict(Facts)
+    segments_of: dict[int, tuple[int, tuple[str, ...]]] = {}
+    for m in _members(session, scope):
+        f = facts[m.id]
+        tags = tuple(s for s, on in (
+            ("female", m.gender == "female"), ("male", m.gender == "male"),
+            ("youth", m.birth_year is not None and end.year - m.birth_year <= youth_age_max),
+            ("disability", bool(m.disability))) if on)
+        segments_of[m.id] = (m.group_id, tags)
+        at_end = m.joined_on <= end and (m.left_on is None or m.left_on > end)
+        at_start = m.joined_on <= start and (m.left_on is None or m.left_on >= start)
+        f.members = int(at_end)
+        for tag in tags:
+            setattr(f, tag, int(at_end))
+        f.members_at_start = int(at_start)
+        f.retained = int(at_start and at_end)
+    return facts, segments_of
+
+
+def compute(session: Session, scope: Select[Any], start: date, end: date, youth_age_max: int,
+            *, cycle_ids: dict[int, int] | None = None) -> list[GroupMeasures]:
+    """The measures of every group in `scope` (a SELECT of group ids) over one period.
+
+    Raises measures.invalid_period.
+    """
+    if end < start:
+        raise DomainError("measures.invalid_period", "The period ends before it starts",
+                          start=start, end=end)
+    days = (end - start).days + 1
+    groups = {row.id: row for row in session.execute(
+        select(Group.id, Group.name, Group.region, Group.currency).where(Group.id.in_(scope))
+        .order_by(Group.id))}
+    stale = stale_groups(session, list(groups))
+    group_facts = {gid: Facts() for gid in groups}
+    first_grant: dict[int, date] = {}
+    for row in _group_rows(session, scope, stale, start, end):
+        g = group_facts[row.group_id]
+        g.loan_fund_cash, g.social_fund_cash = int(row.loan_fund_cash), int(row.social_fund_cash)
+        g.service_charges, g.fines = -int(row.service_charges), -int(row.fines)
+        g.cash_variance, g.grants, g.meetings = int(row.cash_variance), -int(row.grants), int(row.meetings)
+        if row.first_grant is not None:
+            first_grant[row.group_id] = row.first_grant
+    for gid, issued_on, principal in _loans_by_day(session, scope, start, end):
+        if gid in first_grant and issued_on >= first_grant[gid]:
+            group_facts[gid].loans_after_grants += int(principal)
+    member_facts, segments_of = _member_facts(session, scope, start, end, youth_age_max)
+    for row in _member_rows(session, scope, stale, start, end):
+        f = member_facts[row.member_id]
+        f.savings, f.loans_outstanding = -int(row.shares), int(row.receivable)
+        f.present, f.attendance_rows = int(row.present), int(row.attendance_rows)
+    for row in _loans(session, scope, stale, start, end):
+        f = member_facts[row.member_id]
+        f.loans_count += int(row.loans_count)
+        f.loans_amount += int(row.loans_amount)
+        f.par1_outstanding += int(row.par1)
+        f.par30_outstanding += int(row.par30)
+        f.fell_due += int(row.fell_due)
+        f.repaid += int(row.repaid)
+        f.written_off += int(row.written_off)
+
+    seg_facts: dict[int, dict[str, Facts]] = {gid: {s: Facts() for s in SEGMENTS} for gid in groups}
+    for member_id, f in member_facts.items():
+        group_id, tags = segments_of.get(member_id, (None, ()))
+        if group_id is None or group_id not in groups:
+            continue
+        group_facts[group_id].add(f)
+        for tag in tags:
+            seg_facts[group_id][tag].add(f)
+    return [GroupMeasures(
+        group_id=gid, name=row.name, region=row.region, start=start, end=end,
+        cycle_id=(cycle_ids or {}).get(gid),
+        measures=Measures(row.currency, days, group_facts[gid]),
+        segments={s: Measures(row.currency, days, seg_facts[gid][s], whole_group=False) for s in SEGMENTS},
+    ) for gid, row in groups.items()]
+
+
+__all__ = ["compute", "original_due"]
