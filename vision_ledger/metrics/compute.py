@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import date, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import and_, case, func, literal_column, select
+from sqlalchemy import Date, and_, bindparam, case, func, literal_column, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement, Select
 
@@ -38,95 +39,100 @@ def _sum(condition: ColumnElement[bool], value: Any) -> ColumnElement[int]:
     return func.coalesce(func.sum(case((condition, value), else_=0)), 0)
 
 
-def _group_rows(session: Session, scope: Select[Any], stale: list[int], start: date, end: date) -> list[Any]:
+# The statements below are built once per database kind (and with or without a tail to add) and
+# executed with parameters: building SQLAlchemy expressions costs more than a small group's query.
+START, END = bindparam("start", type_=Date), bindparam("end", type_=Date)
+PAR1, PAR30 = bindparam("par1", type_=Date), bindparam("par30", type_=Date)
+IDS = bindparam("ids", expanding=True)
+
+
+@cache
+def _group_statement(tail: bool) -> Select[Any]:
     """Per group: closing cash of both bags, the period's income, grants and meetings, and the
     date of its first grant (ever)."""
-    r = stored_and_tail(GroupDayTotal, scope, stale)
-    dated, closing_day = r.c.day <= end, r.c.day == end
-    in_period = and_(r.c.day >= start, dated)
-    return list(session.execute(
-        select(r.c.group_id,
-               (_sum(dated, r.c.loan_fund_cash) - _sum(closing_day, r.c.loan_fund_cash_share_out))
-               .label("loan_fund_cash"),
-               (_sum(dated, r.c.social_fund_cash) - _sum(closing_day, r.c.social_fund_cash_share_out))
-               .label("social_fund_cash"),
-               _sum(in_period, r.c.service_charges).label("service_charges"),
-               _sum(in_period, r.c.fines).label("fines"),
-               _sum(in_period, r.c.cash_variance).label("cash_variance"),
-               _sum(in_period, r.c.grants).label("grants"),
-               _sum(in_period, r.c.meetings).label("meetings"),
-               func.min(case((r.c.grant_entries > 0, r.c.day))).label("first_grant"))
-        .group_by(r.c.group_id)))
+    r = stored_and_tail(GroupDayTotal, tail=tail)
+    dated, closing_day = r.c.day <= END, r.c.day == END
+    in_period = and_(r.c.day >= START, dated)
+    return (select(r.c.group_id,
+                   (_sum(dated, r.c.loan_fund_cash) - _sum(closing_day, r.c.loan_fund_cash_share_out))
+                   .label("loan_fund_cash"),
+                   (_sum(dated, r.c.social_fund_cash) - _sum(closing_day, r.c.social_fund_cash_share_out))
+                   .label("social_fund_cash"),
+                   _sum(in_period, r.c.service_charges).label("service_charges"),
+                   _sum(in_period, r.c.fines).label("fines"),
+                   _sum(in_period, r.c.cash_variance).label("cash_variance"),
+                   _sum(in_period, r.c.grants).label("grants"),
+                   _sum(in_period, r.c.meetings).label("meetings"),
+                   func.min(case((r.c.grant_entries > 0, r.c.day))).label("first_grant"))
+            .group_by(r.c.group_id))
 
 
-def _member_rows(session: Session, scope: Select[Any], stale: list[int], start: date, end: date) -> list[Any]:
+@cache
+def _member_statement(tail: bool) -> Select[Any]:
     """Per member: savings and loan balance at the end of the period, attendance in it."""
-    r = stored_and_tail(MemberDayTotal, scope, stale)
-    closing_day, in_period = r.c.day == end, r.c.day >= start
-    return list(session.execute(
-        select(r.c.member_id,
-               (func.sum(r.c.shares) - _sum(closing_day, r.c.shares_share_out)).label("shares"),
-               (func.sum(r.c.receivable) - _sum(closing_day, r.c.receivable_share_out)).label("receivable"),
-               _sum(in_period, r.c.present).label("present"),
-               _sum(in_period, r.c.attendance_rows).label("attendance_rows"))
-        .where(r.c.day <= end).group_by(r.c.member_id)))
+    r = stored_and_tail(MemberDayTotal, tail=tail)
+    closing_day, in_period = r.c.day == END, r.c.day >= START
+    return (select(r.c.member_id,
+                   (func.sum(r.c.shares) - _sum(closing_day, r.c.shares_share_out)).label("shares"),
+                   (func.sum(r.c.receivable) - _sum(closing_day, r.c.receivable_share_out))
+                   .label("receivable"),
+                   _sum(in_period, r.c.present).label("present"),
+                   _sum(in_period, r.c.attendance_rows).label("attendance_rows"))
+            .where(r.c.day <= END).group_by(r.c.member_id))
 
 
-def _loans(session: Session, scope: Select[Any], stale: list[int], start: date, end: date) -> list[Any]:
+@cache
+def _loan_statement(dialect: str, tail: bool) -> Select[Any]:
     """Per group and member: loans disbursed, outstanding, at risk, fell due and repaid."""
-    r = stored_and_tail(LoanDayTotal, scope, stale)
-    due = original_due(session.get_bind().dialect.name)
-    dated = r.c.day <= end
+    r = stored_and_tail(LoanDayTotal, tail=tail)
+    due = original_due(dialect)
+    dated = r.c.day <= END
     per_loan = (
         select(Loan.id, Loan.group_id, Loan.member_id, Loan.principal, Loan.issued_on, due.label("due"),
                _sum(dated, r.c.outstanding).label("outstanding"),
                _sum(r.c.day <= due, r.c.owed).label("fell_due"),
                _sum(dated, -r.c.repaid).label("repaid"),
-               _sum(and_(r.c.day >= start, dated), -r.c.written_off).label("written_off"))
+               _sum(and_(r.c.day >= START, dated), -r.c.written_off).label("written_off"))
         .select_from(Loan)
         .join(r, and_(r.c.loan_id == Loan.id, r.c.group_id == Loan.group_id))
-        .where(Loan.group_id.in_(scope), Loan.status != "cancelled", Loan.issued_on <= end)
+        .where(Loan.group_id.in_(IDS), Loan.status != "cancelled", Loan.issued_on <= END)
         .group_by(Loan.id, Loan.group_id, Loan.member_id, Loan.principal, Loan.issued_on)
         .subquery()
     )
-    issued = and_(per_loan.c.issued_on >= start, per_loan.c.issued_on <= end)
-    cohort = and_(per_loan.c.due >= start, per_loan.c.due <= end)
+    issued = and_(per_loan.c.issued_on >= START, per_loan.c.issued_on <= END)
+    cohort = and_(per_loan.c.due >= START, per_loan.c.due <= END)
     capped = case((per_loan.c.repaid > per_loan.c.fell_due, per_loan.c.fell_due), else_=per_loan.c.repaid)
-    return list(session.execute(
-        select(per_loan.c.group_id, per_loan.c.member_id,
-               _sum(issued, 1).label("loans_count"),
-               _sum(issued, per_loan.c.principal).label("loans_amount"),
-               _sum(per_loan.c.due <= end - timedelta(days=1), per_loan.c.outstanding).label("par1"),
-               _sum(per_loan.c.due <= end - timedelta(days=30), per_loan.c.outstanding).label("par30"),
-               _sum(cohort, per_loan.c.fell_due).label("fell_due"),
-               _sum(cohort, capped).label("repaid"),
-               func.sum(per_loan.c.written_off).label("written_off"))
-        .group_by(per_loan.c.group_id, per_loan.c.member_id)))
+    return (select(per_loan.c.group_id, per_loan.c.member_id,
+                   _sum(issued, 1).label("loans_count"),
+                   _sum(issued, per_loan.c.principal).label("loans_amount"),
+                   _sum(per_loan.c.due <= PAR1, per_loan.c.outstanding).label("par1"),
+                   _sum(per_loan.c.due <= PAR30, per_loan.c.outstanding).label("par30"),
+                   _sum(cohort, per_loan.c.fell_due).label("fell_due"),
+                   _sum(cohort, capped).label("repaid"),
+                   func.sum(per_loan.c.written_off).label("written_off"))
+            .group_by(per_loan.c.group_id, per_loan.c.member_id))
 
 
-def _loans_by_day(session: Session, scope: Select[Any], start: date, end: date) -> list[Any]:
-    """Principal of the loans issued in the period, per group and day (loans after grants)."""
-    return list(session.execute(
-        select(Loan.group_id, Loan.issued_on, func.sum(Loan.principal))
-        .where(Loan.group_id.in_(scope), Loan.status != "cancelled", Loan.issued_on >= start,
-               Loan.issued_on <= end)
-        .group_by(Loan.group_id, Loan.issued_on)))
+@cache
+def _register_statements() -> tuple[Select[Any], Select[Any]]:
+    """The principal of the loans issued in the period per group and day (loans after grants),
+    and the members."""
+    loans = (select(Loan.group_id, Loan.issued_on, func.sum(Loan.principal))
+             .where(Loan.group_id.in_(IDS), Loan.status != "cancelled", Loan.issued_on >= START,
+                    Loan.issued_on <= END)
+             .group_by(Loan.group_id, Loan.issued_on))
+    members = select(Member.id, Member.group_id, Member.gender, Member.birth_year, Member.disability,
+                     Member.joined_on, Member.left_on).where(Member.group_id.in_(IDS))
+    return loans, members
 
 
-def _members(session: Session, scope: Select[Any]) -> list[Any]:
-    return list(session.execute(
-        select(Member.id, Member.group_id, Member.gender, Member.birth_year, Member.disability,
-               Member.joined_on, Member.left_on).where(Member.group_id.in_(scope))
-    ))
-
-
-def _member_facts(session: Session, scope: Select[Any], start: date, end: date,
+def _member_facts(session: Session, ids: list[int], start: date, end: date,
                   youth_age_max: int) -> tuple[dict[int, Facts], dict[int, tuple[int, tuple[str, ...]]]]:
     """Each member's register facts (on the register at the start and end of the period) and
     segments, from the members table: joined and left dates, gender, year of birth, disability."""
     facts: dict[int, Facts] = defaultdict(Facts)
     segments_of: dict[int, tuple[int, tuple[str, ...]]] = {}
-    for m in _members(session, scope):
+    for m in session.execute(_register_statements()[1], {"ids": ids}):
         f = facts[m.id]
         tags = tuple(s for s, on in (
             ("female", m.gender == "female"), ("male", m.gender == "male"),
@@ -156,25 +162,31 @@ def compute(session: Session, scope: Select[Any], start: date, end: date, youth_
     groups = {row.id: row for row in session.execute(
         select(Group.id, Group.name, Group.region, Group.currency).where(Group.id.in_(scope))
         .order_by(Group.id))}
-    stale = stale_groups(session, list(groups))
+    ids = list(groups)
+    loans_stmt = _register_statements()[0]
+    stale = stale_groups(session, ids)
+    params = {"ids": ids, "stale": stale, "start": start, "end": end,
+              "par1": end - timedelta(days=1), "par30": end - timedelta(days=30)}
+    tail = bool(stale)
     group_facts = {gid: Facts() for gid in groups}
     first_grant: dict[int, date] = {}
-    for row in _group_rows(session, scope, stale, start, end):
+    for row in session.execute(_group_statement(tail), params):
         g = group_facts[row.group_id]
         g.loan_fund_cash, g.social_fund_cash = int(row.loan_fund_cash), int(row.social_fund_cash)
         g.service_charges, g.fines = -int(row.service_charges), -int(row.fines)
         g.cash_variance, g.grants, g.meetings = int(row.cash_variance), -int(row.grants), int(row.meetings)
         if row.first_grant is not None:
-            first_grant[row.group_id] = row.first_grant
-    for gid, issued_on, principal in _loans_by_day(session, scope, start, end):
+            first_grant[row.group_id] = _day(row.first_grant)
+    for gid, issued_on, principal in session.execute(loans_stmt, params):
         if gid in first_grant and issued_on >= first_grant[gid]:
             group_facts[gid].loans_after_grants += int(principal)
-    member_facts, segments_of = _member_facts(session, scope, start, end, youth_age_max)
-    for row in _member_rows(session, scope, stale, start, end):
+    member_facts, segments_of = _member_facts(session, ids, start, end, youth_age_max)
+    for row in session.execute(_member_statement(tail), params):
         f = member_facts[row.member_id]
         f.savings, f.loans_outstanding = -int(row.shares), int(row.receivable)
         f.present, f.attendance_rows = int(row.present), int(row.attendance_rows)
-    for row in _loans(session, scope, stale, start, end):
+    dialect = session.get_bind().dialect.name
+    for row in session.execute(_loan_statement(dialect, tail), params):
         f = member_facts[row.member_id]
         f.loans_count += int(row.loans_count)
         f.loans_amount += int(row.loans_amount)
@@ -198,6 +210,11 @@ def compute(session: Session, scope: Select[Any], start: date, end: date, youth_
         measures=Measures(row.currency, days, group_facts[gid]),
         segments={s: Measures(row.currency, days, seg_facts[gid][s], whole_group=False) for s in SEGMENTS},
     ) for gid, row in groups.items()]
+
+
+def _day(value: Any) -> date:
+    """A date the database computed (SQLite's min() of a date column answers its text)."""
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
 
 
 __all__ = ["compute", "original_due"]

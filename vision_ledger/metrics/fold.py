@@ -21,12 +21,14 @@ with them and never changed).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache
 from typing import Any
 
-from sqlalchemy import and_, case, func, literal, select, union_all
+from sqlalchemy import and_, bindparam, case, func, literal, select, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement, Select
+from sqlalchemy.sql.elements import BindParameter
 
 from ..db import utcnow
 from ..models import Account, Attendance, Entry, Group, Meeting, Posting
@@ -58,10 +60,10 @@ class Range:
     - "folded": everything up to the mark, what the stored rows should hold.
     """
 
-    def __init__(self, ids: Sequence[int], mode: str) -> None:
+    def __init__(self, ids: Sequence[int] | BindParameter[Any], mode: str) -> None:
         if mode not in ("tail", "refresh", "folded"):
             raise ValueError(f"unknown fold range {mode!r}")
-        self.ids = list(ids)
+        self.ids = ids if isinstance(ids, BindParameter) else list(ids)
         self.mode = mode
 
     def _bounds(self, column: Any, low: Any, high: Any, group_id: Any) -> ColumnElement[bool]:
@@ -162,30 +164,35 @@ def _summed(rows: Any, keys: Sequence[str], sums: Sequence[str]) -> Select[Any]:
 FOLDS = {GroupDayTotal: group_rows, MemberDayTotal: member_rows, LoanDayTotal: loan_rows}
 
 
-def stored_and_tail(table: type, scope: Select[Any], stale: Sequence[int]) -> Any:
-    """The rows of the groups in `scope` (a SELECT of group ids) as the measures read them: the
-    stored rows, and the tail of the `stale` groups (entries or meetings past their mark)."""
+def stored_and_tail(table: type, *, tail: bool) -> Any:
+    """The rows of the groups `:ids` as the measures read them: the stored rows, and with `tail`
+    the tail of the groups `:stale` (entries or meetings past their mark), as one subquery."""
     columns = [getattr(table, c) for c in (*KEYS[table], *SUMS[table])]
-    stored = select(*columns).where(table.group_id.in_(scope))  # type: ignore[attr-defined]
-    if not stale:
+    stored = select(*columns).where(table.group_id.in_(bindparam("ids", expanding=True)))  # type: ignore[attr-defined]
+    if not tail:
         return stored.subquery()
-    return union_all(stored, FOLDS[table](Range(stale, "tail"))).subquery()
+    return union_all(stored, FOLDS[table](Range(bindparam("stale", expanding=True), "tail"))).subquery()
+
+
+@cache
+def _stale_statement() -> Select[Any]:
+    ids = bindparam("ids", expanding=True)
+    last_meeting = (select(Meeting.group_id, func.max(Meeting.id).label("id"))
+                    .where(Meeting.group_id.in_(ids)).group_by(Meeting.group_id).subquery())
+    return (select(Group.id)
+            .outerjoin(TotalsMark, TotalsMark.group_id == Group.id)
+            .outerjoin(last_meeting, last_meeting.c.group_id == Group.id)
+            .where(Group.id.in_(ids),
+                   (Group.last_seq > func.coalesce(TotalsMark.seq, 0))
+                   | (func.coalesce(last_meeting.c.id, 0) > func.coalesce(TotalsMark.meeting_id, 0)))
+            .order_by(Group.id))
 
 
 def stale_groups(session: Session, ids: Sequence[int]) -> list[int]:
     """The groups among `ids` whose journal or meetings go past their mark."""
     if not ids:
         return []
-    last_meeting = (select(Meeting.group_id, func.max(Meeting.id).label("id"))
-                    .where(Meeting.group_id.in_(ids)).group_by(Meeting.group_id).subquery())
-    return list(session.scalars(
-        select(Group.id)
-        .outerjoin(TotalsMark, TotalsMark.group_id == Group.id)
-        .outerjoin(last_meeting, last_meeting.c.group_id == Group.id)
-        .where(Group.id.in_(ids),
-               (Group.last_seq > func.coalesce(TotalsMark.seq, 0))
-               | (func.coalesce(last_meeting.c.id, 0) > func.coalesce(TotalsMark.meeting_id, 0)))
-        .order_by(Group.id)))
+    return list(session.scalars(_stale_statement(), {"ids": list(ids)}))
 
 
 def _insert(session: Session) -> Any:
