@@ -165,18 +165,20 @@ def best(label: str, fn: Any, repeat: int) -> tuple[Any, float]:
     return result, min(times)
 
 
-def measure(db: Database) -> dict[str, Any]:
+def measure(db: Database, *, first_refresh: bool = True, compare: bool = False) -> dict[str, Any]:
     out: dict[str, Any] = {"settings": durable(db)}
-    with db.unit_of_work() as s:  # from empty totals, so a kept database measures the same again
-        for table in (*metrics.tables.TOTALS, metrics.TotalsMark):
-            s.execute(delete(table))
+    if first_refresh:
+        with db.unit_of_work() as s:  # from empty totals, so a kept database measures the same again
+            for table in (*metrics.tables.TOTALS, metrics.TotalsMark):
+                s.execute(delete(table))
+        with db.unit_of_work() as s:
+            t0 = time.perf_counter()
+            out["groups_refreshed"] = metrics.refresh(s)
+        out["first_refresh_s"] = round(time.perf_counter() - t0, 1)
+        print(f"  first refresh of every group: {out['first_refresh_s']} s", flush=True)
     with db.unit_of_work() as s:
-        t0 = time.perf_counter()
-        out["groups_refreshed"] = metrics.refresh(s)
-    out["first_refresh_s"] = round(time.perf_counter() - t0, 1)
-    print(f"  first refresh of every group: {out['first_refresh_s']} s", flush=True)
-    with db.unit_of_work() as s:
-        _, out["refresh_nothing_new_ms"] = best("refresh with nothing new", lambda: metrics.refresh(s), 3)
+        _, t = best("refresh with nothing new", lambda: metrics.refresh(s), 3)
+        out["refresh_nothing_new_ms"] = round(t * 1000, 1)
     with db.unit_of_work(write=False) as s:
         counts = {pid: s.scalar(text(f"SELECT count(*) FROM entries e JOIN groups g ON g.id = e.group_id "
                                      f"WHERE g.programme_id = {pid}")) for pid in PROGRAMMES}
@@ -188,6 +190,15 @@ def measure(db: Database) -> dict[str, Any]:
             print(f"    members {d['members']}, savings {d['savings']}, repayment {d['repayment_rate']}, "
                   f"attendance {d['attendance_rate']}, PAR30 {d['portfolio_at_risk_30']}", flush=True)
             out[f"rollup_{pm.groups}_groups_ms"] = round(t * 1000, 1)
+            if compare:  # the computation over every posting the totals replaced, in the same run
+                from tests.core import reference_measures
+
+                scope = select(Group.id).where(Group.programme_id == pid)
+                _, t = best(f"  from every posting (before the totals), {label}",
+                            lambda scope=scope: reference_measures.compute(
+                                s, scope, date.today() - timedelta(weeks=52) + timedelta(days=1),
+                                date.today(), 29), 1)
+                out[f"from_postings_{pm.groups}_groups_ms"] = round(t * 1000, 1)
         heavy = list(s.scalars(select(Group.id).where(Group.programme_id == 3).order_by(Group.last_seq)))
         today = date.today()
         for gid in heavy:
@@ -214,13 +225,18 @@ def main() -> None:
     parser.add_argument("--heavy-weeks", type=int, default=2200, help="weeks of the heaviest group's history")
     parser.add_argument("--reuse", nargs="+", metavar="URL",
                         help="measure databases a --keep run loaded (skips the load)")
+    parser.add_argument("--keep-totals", action="store_true",
+                        help="with --reuse: measure the totals already folded (no first refresh)")
+    parser.add_argument("--compare", action="store_true",
+                        help="also time the from-scratch computation the totals replaced, once")
     parser.add_argument("--keep", action="store_true", help="keep the databases afterwards")
     args = parser.parse_args()
     if args.reuse:
         for url in args.reuse:
             db = Database(url)
             print(f"{db.dialect}:")
-            print(json.dumps(measure(db), default=str))
+            print(json.dumps(measure(db, first_refresh=not args.keep_totals, compare=args.compare),
+                             default=str))
             db.dispose()
         return
     if not args.pg and not args.sqlite:
@@ -253,7 +269,7 @@ def main() -> None:
         print(f"  load: {time.perf_counter() - t0:.0f} s for {entries:,} entries")
         for db in dbs:
             print(f"{db.dialect}:")
-            results[db.dialect] = measure(db)
+            results[db.dialect] = measure(db, compare=args.compare)
             if not is_durable(results[db.dialect]["settings"]):
                 print("  NOT DURABLE: " + json.dumps(results[db.dialect]["settings"]))
             db.dispose()

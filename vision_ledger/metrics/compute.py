@@ -132,7 +132,7 @@ def _member_facts(session: Session, ids: list[int], start: date, end: date,
     segments, from the members table: joined and left dates, gender, year of birth, disability."""
     facts: dict[int, Facts] = defaultdict(Facts)
     segments_of: dict[int, tuple[int, tuple[str, ...]]] = {}
-    for m in session.execute(_register_statements()[1], {"ids": ids}):
+    for m in session.connection().execute(_register_statements()[1], {"ids": ids}):
         f = facts[m.id]
         tags = tuple(s for s, on in (
             ("female", m.gender == "female"), ("male", m.gender == "male"),
@@ -168,25 +168,26 @@ def compute(session: Session, scope: Select[Any], start: date, end: date, youth_
     params = {"ids": ids, "stale": stale, "start": start, "end": end,
               "par1": end - timedelta(days=1), "par30": end - timedelta(days=30)}
     tail = bool(stale)
+    conn = session.connection()  # rows as the driver gives them: no ORM loading for thousands
     group_facts = {gid: Facts() for gid in groups}
     first_grant: dict[int, date] = {}
-    for row in session.execute(_group_statement(tail), params):
+    for row in conn.execute(_group_statement(tail), params).all():
         g = group_facts[row.group_id]
         g.loan_fund_cash, g.social_fund_cash = int(row.loan_fund_cash), int(row.social_fund_cash)
         g.service_charges, g.fines = -int(row.service_charges), -int(row.fines)
         g.cash_variance, g.grants, g.meetings = int(row.cash_variance), -int(row.grants), int(row.meetings)
         if row.first_grant is not None:
             first_grant[row.group_id] = _day(row.first_grant)
-    for gid, issued_on, principal in session.execute(loans_stmt, params):
+    for gid, issued_on, principal in conn.execute(loans_stmt, params).all():
         if gid in first_grant and issued_on >= first_grant[gid]:
             group_facts[gid].loans_after_grants += int(principal)
     member_facts, segments_of = _member_facts(session, ids, start, end, youth_age_max)
-    for row in session.execute(_member_statement(tail), params):
+    for row in conn.execute(_member_statement(tail), params).all():
         f = member_facts[row.member_id]
         f.savings, f.loans_outstanding = -int(row.shares), int(row.receivable)
         f.present, f.attendance_rows = int(row.present), int(row.attendance_rows)
     dialect = session.get_bind().dialect.name
-    for row in session.execute(_loan_statement(dialect, tail), params):
+    for row in conn.execute(_loan_statement(dialect, tail), params).all():
         f = member_facts[row.member_id]
         f.loans_count += int(row.loans_count)
         f.loans_amount += int(row.loans_amount)
