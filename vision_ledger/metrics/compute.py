@@ -8,12 +8,11 @@ one group, and a group's cost follows the days it was active, not its entries.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import date, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Date, and_, bindparam, case, func, literal_column, select
+from sqlalchemy import Date, Integer, and_, bindparam, case, func, literal_column, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement, Select
 
@@ -114,39 +113,56 @@ def _loan_statement(dialect: str, tail: bool) -> Select[Any]:
 
 
 @cache
-def _register_statements() -> tuple[Select[Any], Select[Any]]:
-    """The principal of the loans issued in the period per group and day (loans after grants),
-    and the members."""
-    loans = (select(Loan.group_id, Loan.issued_on, func.sum(Loan.principal))
-             .where(Loan.group_id.in_(IDS), Loan.status != "cancelled", Loan.issued_on >= START,
-                    Loan.issued_on <= END)
-             .group_by(Loan.group_id, Loan.issued_on))
-    members = select(Member.id, Member.group_id, Member.gender, Member.birth_year, Member.disability,
-                     Member.joined_on, Member.left_on).where(Member.group_id.in_(IDS))
-    return loans, members
+def _loans_by_day() -> Select[Any]:
+    """The principal of the loans issued in the period per group and day (loans after grants)."""
+    return (select(Loan.group_id, Loan.issued_on, func.sum(Loan.principal))
+            .where(Loan.group_id.in_(IDS), Loan.status != "cancelled", Loan.issued_on >= START,
+                   Loan.issued_on <= END)
+            .group_by(Loan.group_id, Loan.issued_on))
 
 
-def _member_facts(session: Session, ids: list[int], start: date, end: date,
-                  youth_age_max: int) -> tuple[dict[int, Facts], dict[int, tuple[int, tuple[str, ...]]]]:
-    """Each member's register facts (on the register at the start and end of the period) and
-    segments, from the members table: joined and left dates, gender, year of birth, disability."""
-    facts: dict[int, Facts] = defaultdict(Facts)
-    segments_of: dict[int, tuple[int, tuple[str, ...]]] = {}
-    for m in session.connection().execute(_register_statements()[1], {"ids": ids}):
-        f = facts[m.id]
-        tags = tuple(s for s, on in (
-            ("female", m.gender == "female"), ("male", m.gender == "male"),
-            ("youth", m.birth_year is not None and end.year - m.birth_year <= youth_age_max),
-            ("disability", bool(m.disability))) if on)
-        segments_of[m.id] = (m.group_id, tags)
-        at_end = m.joined_on <= end and (m.left_on is None or m.left_on > end)
-        at_start = m.joined_on <= start and (m.left_on is None or m.left_on >= start)
-        f.members = int(at_end)
-        for tag in tags:
-            setattr(f, tag, int(at_end))
-        f.members_at_start = int(at_start)
-        f.retained = int(at_start and at_end)
-    return facts, segments_of
+YOUTH_FROM = bindparam("youth_from", type_=Integer)  # born in this year or later: youth at `end`
+MEMBER_FACTS = ("members", "female", "male", "youth", "disability", "members_at_start", "retained",
+                "savings", "loans_outstanding", "present", "attendance_rows", "loans_count",
+                "loans_amount", "par1_outstanding", "par30_outstanding", "fell_due", "repaid",
+                "written_off")
+
+
+@cache
+def _segment_statement(dialect: str, tail: bool) -> Select[Any]:
+    """Per group, the members' facts summed over the whole group and over each segment (female,
+    male, youth, disability): the register (on it at the start and end of the period, from the
+    joined and left dates), savings, loan balances, attendance and loans, all in the database."""
+    ma = _member_statement(tail).subquery()
+    la = _loan_statement(dialect, tail).subquery()
+    at_end = and_(Member.joined_on <= END, or_(Member.left_on.is_(None), Member.left_on > END))
+    at_start = and_(Member.joined_on <= START, or_(Member.left_on.is_(None), Member.left_on >= START))
+    tags: dict[str, ColumnElement[bool]] = {
+        "female": Member.gender == "female", "male": Member.gender == "male",
+        "youth": and_(Member.birth_year.is_not(None), Member.birth_year >= YOUTH_FROM),
+        "disability": Member.disability.is_(True)}
+
+    def one(condition: ColumnElement[bool]) -> ColumnElement[int]:
+        return case((condition, 1), else_=0)
+
+    def z(column: Any) -> ColumnElement[int]:
+        return func.coalesce(column, 0)
+
+    facts: dict[str, ColumnElement[int]] = {
+        "members": one(at_end), **{t: one(and_(at_end, c)) for t, c in tags.items()},
+        "members_at_start": one(at_start), "retained": one(and_(at_start, at_end)),
+        "savings": -z(ma.c.shares), "loans_outstanding": z(ma.c.receivable),
+        "present": z(ma.c.present), "attendance_rows": z(ma.c.attendance_rows),
+        "loans_count": z(la.c.loans_count), "loans_amount": z(la.c.loans_amount),
+        "par1_outstanding": z(la.c.par1), "par30_outstanding": z(la.c.par30),
+        "fell_due": z(la.c.fell_due), "repaid": z(la.c.repaid), "written_off": z(la.c.written_off)}
+    columns = [func.sum(facts[name]).label(f"all__{name}") for name in MEMBER_FACTS]
+    columns += [func.sum(case((condition, facts[name]), else_=0)).label(f"{tag}__{name}")
+                for tag, condition in tags.items() for name in MEMBER_FACTS]
+    return (select(Member.group_id, *columns).select_from(Member)
+            .outerjoin(ma, ma.c.member_id == Member.id)
+            .outerjoin(la, la.c.member_id == Member.id)
+            .where(Member.group_id.in_(IDS)).group_by(Member.group_id))
 
 
 def compute(session: Session, scope: Select[Any], start: date, end: date, youth_age_max: int,
@@ -163,12 +179,11 @@ def compute(session: Session, scope: Select[Any], start: date, end: date, youth_
         select(Group.id, Group.name, Group.region, Group.currency).where(Group.id.in_(scope))
         .order_by(Group.id))}
     ids = list(groups)
-    loans_stmt = _register_statements()[0]
     stale = stale_groups(session, ids)
-    params = {"ids": ids, "stale": stale, "start": start, "end": end,
+    params = {"ids": ids, "stale": stale, "start": start, "end": end, "youth_from": end.year - youth_age_max,
               "par1": end - timedelta(days=1), "par30": end - timedelta(days=30)}
     tail = bool(stale)
-    conn = session.connection()  # rows as the driver gives them: no ORM loading for thousands
+    conn = session.connection()  # rows as the driver gives them: no ORM loading
     group_facts = {gid: Facts() for gid in groups}
     first_grant: dict[int, date] = {}
     for row in conn.execute(_group_statement(tail), params).all():
@@ -178,33 +193,16 @@ def compute(session: Session, scope: Select[Any], start: date, end: date, youth_
         g.cash_variance, g.grants, g.meetings = int(row.cash_variance), -int(row.grants), int(row.meetings)
         if row.first_grant is not None:
             first_grant[row.group_id] = _day(row.first_grant)
-    for gid, issued_on, principal in conn.execute(loans_stmt, params).all():
+    for gid, issued_on, principal in conn.execute(_loans_by_day(), params).all():
         if gid in first_grant and issued_on >= first_grant[gid]:
             group_facts[gid].loans_after_grants += int(principal)
-    member_facts, segments_of = _member_facts(session, ids, start, end, youth_age_max)
-    for row in conn.execute(_member_statement(tail), params).all():
-        f = member_facts[row.member_id]
-        f.savings, f.loans_outstanding = -int(row.shares), int(row.receivable)
-        f.present, f.attendance_rows = int(row.present), int(row.attendance_rows)
-    dialect = session.get_bind().dialect.name
-    for row in conn.execute(_loan_statement(dialect, tail), params).all():
-        f = member_facts[row.member_id]
-        f.loans_count += int(row.loans_count)
-        f.loans_amount += int(row.loans_amount)
-        f.par1_outstanding += int(row.par1)
-        f.par30_outstanding += int(row.par30)
-        f.fell_due += int(row.fell_due)
-        f.repaid += int(row.repaid)
-        f.written_off += int(row.written_off)
-
     seg_facts: dict[int, dict[str, Facts]] = {gid: {s: Facts() for s in SEGMENTS} for gid in groups}
-    for member_id, f in member_facts.items():
-        group_id, tags = segments_of.get(member_id, (None, ()))
-        if group_id is None or group_id not in groups:
-            continue
-        group_facts[group_id].add(f)
-        for tag in tags:
-            seg_facts[group_id][tag].add(f)
+    dialect = session.get_bind().dialect.name
+    for row in conn.execute(_segment_statement(dialect, tail), params).all():
+        values = row._mapping
+        group_facts[row.group_id].add(Facts(**{n: int(values[f"all__{n}"] or 0) for n in MEMBER_FACTS}))
+        for tag in SEGMENTS:
+            seg_facts[row.group_id][tag] = Facts(**{n: int(values[f"{tag}__{n}"] or 0) for n in MEMBER_FACTS})
     return [GroupMeasures(
         group_id=gid, name=row.name, region=row.region, start=start, end=end,
         cycle_id=(cycle_ids or {}).get(gid),
