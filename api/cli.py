@@ -305,6 +305,37 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+# --- totals ----------------------------------------------------------------------------------------
+
+
+def cmd_totals_refresh(args: argparse.Namespace) -> int:
+    """Fold the journal past each group's mark into its per-period totals (cron, e.g. every
+    minute); a group at a time per transaction in batches, so writers wait for no long lock."""
+    import time
+
+    from sqlalchemy import select
+
+    from vision_ledger import metrics
+    from vision_ledger.models import Group
+
+    db = _database(args)
+    started = time.perf_counter()
+    with db.unit_of_work(write=False) as s:
+        stmt = select(Group.id).order_by(Group.id)
+        if args.group is not None:
+            stmt = stmt.where(Group.id == args.group)
+        elif args.programme is not None:
+            stmt = stmt.where(Group.programme_id == args.programme)
+        ids = list(s.scalars(stmt))
+    refreshed = 0
+    for i in range(0, len(ids), args.batch):
+        with db.unit_of_work() as s:
+            refreshed += metrics.refresh(s, ids[i:i + args.batch])
+    print(f"totals: {refreshed} of {len(ids)} groups had something new; "
+          f"{time.perf_counter() - started:.1f} s")
+    return 0
+
+
 # --- backup and restore ------------------------------------------------------------------------------
 
 
@@ -446,6 +477,15 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--programme", type=int)
     which.add_argument("--all", action="store_true", help="every group (the default)")
     verify.set_defaults(func=cmd_verify)
+
+    totals = sub.add_parser("totals", help="per-period totals the measures read").add_subparsers(
+        dest="totals_command", required=True)
+    trefresh = totals.add_parser("refresh", help="fold new entries and meetings into the totals")
+    twhich = trefresh.add_mutually_exclusive_group()
+    twhich.add_argument("--group", type=int)
+    twhich.add_argument("--programme", type=int)
+    trefresh.add_argument("--batch", type=int, default=100, help="groups per transaction")
+    trefresh.set_defaults(func=cmd_totals_refresh)
 
     back = sub.add_parser("backup", help="write a consistent backup of the database to a new file")
     back.add_argument("dest", help="file to write (never overwritten)")

@@ -9,8 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from . import audit, verification
+from . import audit, ledger, metrics, verification
 from .actors import Actor
 from .db import Database, utcnow
 from .errors import NotFound
@@ -49,6 +50,8 @@ def run(db: Database, *, trigger: str, actor: Actor = SYSTEM, programme_id: int 
                 report = audit.verify_many(read, actor, group_ids=groups)
             else:
                 report = audit.verify_many(read, actor, programme_id=pid)
+            with_totals(read, report, groups if groups is not None else list(
+                read.scalars(select(Group.id).where(Group.programme_id == pid))))
             reports.append((pid, scope, report, started))
         read.rollback()
     kept = []
@@ -58,3 +61,17 @@ def run(db: Database, *, trigger: str, actor: Actor = SYSTEM, programme_id: int 
                                           started_at=started)  # type: ignore[arg-type]
             kept.append(Kept(pid, row.id, report))
     return kept
+
+
+def with_totals(session: Session, report: audit.ManyReport, group_ids: list[int]) -> None:
+    """Add to a verification report each difference between the groups' per-period totals (what
+    the measures read) and the postings (`metrics.verify_totals`), as failures of their groups."""
+    by_group = {f.group_id: f for f in report.failures}
+    for difference in metrics.verify_totals(session, group_ids):
+        failure = by_group.get(difference["group_id"])
+        if failure is None:
+            failure = by_group[difference["group_id"]] = ledger.VerifyReport(group_id=difference["group_id"])
+            report.failures.append(failure)
+        failure.fail(**{k: v for k, v in difference.items() if k != "group_id"})
+    report.failures.sort(key=lambda f: f.group_id)
+    report.ok = not report.failures
