@@ -183,9 +183,9 @@ def document_changes(api: Api) -> None:
 
 def register_blueprints(app: Flask, api: Api) -> None:
     """Every blueprint of the service, here and nowhere else."""
-    from .views import books, groups, imports, meetings, programmes
+    from .views import books, groups, imports, indicators, meetings, programmes
 
-    for module in (programmes, groups, meetings, books, imports):
+    for module in (programmes, groups, meetings, books, imports, indicators):
         api.register_blueprint(module.blp)
 
     # The other doors: the USSD and SMS callbacks are plain Flask blueprints (AT posts forms, not

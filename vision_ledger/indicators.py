@@ -183,7 +183,7 @@ def _find(session: Session, programme_id: int, code: str) -> Indicator:
     indicator = session.scalars(select(Indicator).where(Indicator.programme_id == programme_id,
                                                         Indicator.code == code)).first()
     if indicator is None:
-        raise NotFound("indicator.not_found", "No such indicator", code=code)
+        raise NotFound("indicator.not_found", "No such indicator", indicator=code)
     return indicator
 
 
@@ -257,7 +257,7 @@ def create_indicator(session: Session, actor: Actor, programme_id: int, *, code:
     programme = _admin_programme(session, actor, programme_id)
     if not isinstance(code, str) or not CODE.fullmatch(code):
         raise DomainError("indicator.invalid_code", "An indicator code is lower-case letters, digits, "
-                          "_ . - (at most 40), starting with a letter", code=code)
+                          "_ . - (at most 40), starting with a letter", indicator=code)
     found = MEASURES.get(measure)
     if found is None:
         raise DomainError("indicator.unknown_measure", f"Unknown measure {measure!r}", measure=measure,
@@ -269,7 +269,7 @@ def create_indicator(session: Session, actor: Actor, programme_id: int, *, code:
         position=len(list_indicators(session, programme.id)), created_at=utcnow(), updated_at=utcnow())
     if session.scalar(select(Indicator.id).where(Indicator.programme_id == programme.id,
                                                  Indicator.code == code)) is not None:
-        raise Conflict("indicator.code_taken", f"The programme has an indicator {code}", code=code)
+        raise Conflict("indicator.code_taken", f"The programme has an indicator {code}", indicator=code)
     session.add(indicator)
     _record(session, actor, programme.id, code, subject="indicator", action="create", old=None,
             new=_snapshot(indicator))
@@ -358,7 +358,7 @@ def delete_target(session: Session, actor: Actor, programme_id: int, code: str, 
                                                            IndicatorTarget.period == label)).first()
     if target is None:
         raise NotFound("target.not_found", "The indicator has no target for this period",
-                       code=code, period=label)
+                       indicator=code, period=label)
     _record(session, actor, programme.id, code, subject="target", action="delete",
             old={"value": format_value(MEASURES[indicator.measure], target.value, programme.currency)},
             new=None, period=label)

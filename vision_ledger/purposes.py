@@ -93,23 +93,23 @@ def _checked(items: Any, languages: list[str]) -> list[Purpose]:
         code, titles, business = item.get("code"), item.get("titles"), item.get("business")
         if not isinstance(code, str) or not CODE.fullmatch(code):
             raise DomainError("purpose.invalid_code", "A purpose code is lower-case letters, digits and _ "
-                              "(at most 40), starting with a letter", code=code)
+                              "(at most 40), starting with a letter", purpose=code)
         if code == NOT_RECORDED or code in seen:
-            raise DomainError("purpose.duplicate_code", f"The code {code} is taken", code=code)
+            raise DomainError("purpose.duplicate_code", f"The code {code} is taken", purpose=code)
         seen.add(code)
         if not isinstance(business, bool):
             raise DomainError("purpose.business_required", "Say whether the purpose is a business",
-                              code=code)
+                              purpose=code)
         missing = [lang for lang in languages
                    if not isinstance(titles, dict) or not str(titles.get(lang) or "").strip()]
         if missing:
             raise DomainError("purpose.title_required", "A title in each of the programme's languages",
-                              code=code, missing=missing)
+                              purpose=code, missing=missing)
         clean = {lang: " ".join(str(t).split()) for lang, t in titles.items() if lang in languages}
         too_long = [lang for lang, t in clean.items() if len(t) > TITLE_MAX]
         if too_long:
             raise DomainError("purpose.title_too_long", f"A title has at most {TITLE_MAX} characters",
-                              code=code, languages=too_long, maximum=TITLE_MAX)
+                              purpose=code, languages=too_long, maximum=TITLE_MAX)
         result.append(Purpose(code, clean, business))
     return result
 
