@@ -76,7 +76,7 @@ MEASURES: dict[str, Measure] = {m.code: m for m in (
 
 # --- periods -------------------------------------------------------------------------------------
 
-_PERIOD = re.compile(r"(\d{4})(?:Q([1-4]))?")
+_PERIOD = re.compile(r"([0-9]{4})(?:Q([1-4]))?")
 
 
 @dataclass(frozen=True)
@@ -117,7 +117,7 @@ def parse_target(measure: Measure, value: Any, currency: str) -> int:
     if not isinstance(value, str):
         raise refuse()
     if measure.unit == "count":
-        if not re.fullmatch(r"\d{1,15}", value):
+        if not re.fullmatch(r"[0-9]{1,15}", value):
             raise refuse()
         minor = int(value)
     elif measure.unit == "money":
@@ -127,7 +127,7 @@ def parse_target(measure: Measure, value: Any, currency: str) -> int:
             raise refuse() from error
     else:
         try:
-            fraction = Decimal(value) if re.fullmatch(r"\d{1,4}(\.\d{1,4})?", value) else None
+            fraction = Decimal(value) if re.fullmatch(r"[0-9]{1,4}(\.[0-9]{1,4})?", value) else None
         except InvalidOperation:
             fraction = None
         if fraction is None:
