@@ -299,3 +299,17 @@ def test_a_bad_purpose_list_is_refused_and_the_defaults_stay(session, factory, p
         purposes.set_purposes(session, factory.admin(programme), programme, items)
     assert refused.value.code == code
     assert purposes.programme_purposes(session, programme.id) == list(purposes.DEFAULTS)
+
+
+def test_the_results_tables_are_migrated_as_the_models_declare_them(engine):
+    from sqlalchemy import inspect
+
+    from .test_schema_indexes import _declared, _migrated
+
+    with engine.connect() as conn:
+        inspector = inspect(conn)
+        for table in ("loan_purposes", "indicators", "indicator_targets", "results_changes"):
+            assert _migrated(inspector, table) == _declared(table), table
+            declared = {c.name for c in Indicator.metadata.tables[table].columns}
+            assert {c["name"] for c in inspector.get_columns(table)} == declared, table
+        assert "purpose" in {c["name"] for c in inspector.get_columns("loans")}
