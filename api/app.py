@@ -28,7 +28,7 @@ from . import health, idempotency, problems
 from . import session as request_session
 from .audit import blp as audit_blp
 from .schemas.common import Change, ProblemSchema
-from .views import books, groups, imports, meetings, outbox, programmes
+from .views import books, groups, imports, indicators, meetings, outbox, programmes
 
 # Settings read from the environment (the test's dict wins over them).
 ENV_SETTINGS = (
@@ -190,7 +190,7 @@ def document_changes(api: Api) -> None:
 
 def register_blueprints(app: Flask, api: Api) -> None:
     """Every blueprint of the service, here and nowhere else."""
-    for module in (programmes, groups, meetings, books, imports):
+    for module in (programmes, groups, meetings, books, imports, indicators):
         api.register_blueprint(module.blp)
 
     # The other doors: the USSD and SMS callbacks are plain Flask blueprints (AT posts forms, not

@@ -187,6 +187,8 @@ def _receipt(c: _Ctx) -> str:
         required = [c.say("welfare", amount=amount)]
     elif kind == "loan":
         required = [c.say("loan_given", amount=amount, owed=c.money("owed"), due=c.date("due_on"))]
+        if c.has("purpose"):  # the purpose's title in the member's language (vision_ledger.purposes)
+            required.append(c.say("loan_purpose", purpose=str(c.p["purpose"])))
         if c.has("charge") and int(c.p["charge"]):
             optional = [c.say("charge_incl", charge=c.money("charge"))]
     elif kind in ("repayment", "service_charge", "rollover"):

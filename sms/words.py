@@ -24,6 +24,7 @@ WORDS: Final[dict[str, Message]] = {
     "welfare": message("sms", "welfare {amount} paid to you from the social fund."),
     "loan_given": message("sms", "loan of {amount} given. You owe {owed} by {due}."),
     "charge_incl": message("sms", "Includes service charge {charge}."),
+    "loan_purpose": message("sms", "For: {purpose}."),
     "repaid": message("sms", "you repaid {amount}."),
     "charged": message("sms", "service charge {amount} added."),
     "rolled": message("sms", "loan not repaid by due date: {amount} added."),

@@ -8,16 +8,17 @@ from collections.abc import Callable
 
 from sqlalchemy import select
 
-from vision_ledger import loans, meetings, savings
+from vision_ledger import loans, meetings, purposes, savings
 from vision_ledger.errors import DomainError
 from vision_ledger.models import Entry, Member
 from vision_ledger.money import Money
 
 from .confirm import Confirm
 from .member_menu import entry_amount
+from .menus import Menu
 from .session import Ask as _Ask
-from .session import Ctx, Node, Result, Stay, Who, name_of
-from .texts import marker, refusal
+from .session import Ctx, Node, Page, Result, Stay, Who, back_line, name_of
+from .texts import fits, marker, refusal
 
 WELFARE_REASONS = (marker("Illness"), marker("Funeral"), marker("Birth"), marker("Disaster"),
                    marker("Other"))
@@ -189,6 +190,7 @@ def _nothing_to_repay(who: Who, member: Member) -> bool:
 
 
 def new_loan(who: Who) -> Node:
+    """Member -> amount -> purpose (one keypress) -> "what will happen" + PIN -> result."""
     t = who.t
 
     def then(member: Member) -> Node:
@@ -203,38 +205,78 @@ def new_loan(who: Who) -> Node:
                 return Stay(t("Loan below the group minimum of {minimum}.", minimum=t.money(lo)))
             if principal > hi:
                 return Stay(t("Loan above the group maximum of {maximum}.", maximum=t.money(hi)))
-            cycle = who.require_cycle()
-            day = who.meeting.date if who.meeting else meetings.local_today(who.group, ctx.now)
-            quote = loans.quote(cycle, policy, principal, day)
-
-            def check() -> str | None:
-                try:
-                    loans.check_loan(ctx.session, who.group, cycle, policy, member, principal, day)
-                except DomainError as error:
-                    return refusal(t, error)
-                return None
-
-            def execute(ctx: Ctx) -> Node:
-                loan, refused = ctx.act(who, lambda: loans.disburse_loan(
-                    ctx.session, who.treasurer, who.group, member, principal, idempotency_key=ctx.key()))
-                if refused is not None:
-                    return Result(who, "loan_refused", [refused], lambda: new_loan(who))
-                return Result(who, "loan_done", [t(
-                    "Loan saved: {name} gets {amount}, owes {total} by {date}.", name=name_of(member),
-                    amount=t.money(loan.principal), total=t.money(loan.principal + loan.charged),
-                    date=t.date(loan.due_on))], lambda: new_loan(who))
-
-            return Confirm(who, "loan_confirm", [
-                t("{name}: loan {amount} + charge {charge} = {total}, due {date}.", name=name_of(member),
-                  amount=t.money(quote.principal), charge=t.money(quote.charge),
-                  total=t.money(quote.total), date=t.date(quote.due_on))], execute, lambda: new_loan(who),
-                check=check)
+            return LoanPurposePick(who, member, principal)
 
         return _Ask(who, "loan_amount", lambda ctx: [
             t("{name}: loan amount ({low} to {high})?", name=name_of(member), low=t.money(lo),
               high=t.money(hi))], answer)
 
     return pick_member(who, t("New loan."), then)
+
+
+class LoanPurposePick(Menu):
+    """The programme's loan purposes, numbered in its order; pages that do not fit (Arabic's 80
+    characters) go on with "98 More", and every number works on every page, so any purpose is one
+    keypress for a treasurer who knows its number. Not a menu to come back to after the loan."""
+
+    name = "loan_purpose"
+    more_name = "loan_purpose_more"
+
+    def __init__(self, who: Who, member: Member, principal: Money) -> None:
+        super().__init__(who)
+        self.is_menu = False
+        self.member = member
+        self.principal = principal
+
+    def title(self, ctx: Ctx) -> str:
+        return self.t("Purpose of the loan:")
+
+    def render(self, ctx: Ctx) -> Page:
+        page = super().render(ctx)
+        with_back = [*page.lines, back_line(self.t, takes_zero=False)]
+        return Page(with_back) if fits("\n".join(with_back)) else page
+
+    def items(self, ctx: Ctx) -> list[tuple[str, object]]:
+        listed = purposes.programme_purposes(ctx.session, self.who.group.programme_id)
+        return [(p.title(self.t.language),
+                 lambda p=p: _loan_confirm(self.who, self.member, self.principal, p)) for p in listed]
+
+
+def _loan_confirm(who: Who, member: Member, principal: Money, purpose: purposes.Purpose) -> Node:
+    t = who.t
+    ctx = who.ctx
+    policy = who.policy
+    cycle = who.require_cycle()
+    day = who.meeting.date if who.meeting else meetings.local_today(who.group, ctx.now)
+    quote = loans.quote(cycle, policy, principal, day)
+
+    def check() -> str | None:
+        try:
+            loans.check_loan(ctx.session, who.group, cycle, policy, member, principal, day)
+        except DomainError as error:
+            return refusal(t, error)
+        return None
+
+    def execute(ctx: Ctx) -> Node:
+        loan, refused = ctx.act(who, lambda: loans.disburse_loan(
+            ctx.session, who.treasurer, who.group, member, principal, purpose=purpose.code,
+            idempotency_key=ctx.key()))
+        if refused is not None:
+            return Result(who, "loan_refused", [refused], lambda: new_loan(who))
+        return Result(who, "loan_done", [t(
+            "Loan saved: {name} gets {amount}, owes {total} by {date}.", name=name_of(member),
+            amount=t.money(loan.principal), total=t.money(loan.principal + loan.charged),
+            date=t.date(loan.due_on))], lambda: new_loan(who))
+
+    lines = [t("{name}: loan {amount} + charge {charge} = {total}, due {date}.", name=name_of(member),
+               amount=t.money(quote.principal), charge=t.money(quote.charge),
+               total=t.money(quote.total), date=t.date(quote.due_on))]
+    # The purpose is named when the page has room for it with the PIN prompt (Arabic's 80
+    # characters often have none: the treasurer chose it on the page before).
+    named = [*lines, t("For: {purpose}", purpose=purpose.title(t.language))]
+    if fits("\n".join([*named, t("PIN to confirm:")])):
+        lines = named
+    return Confirm(who, "loan_confirm", lines, execute, lambda: new_loan(who), check=check)
 
 
 # --- fine -------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from dateutil.relativedelta import relativedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from . import ledger
+from . import ledger, purposes
 from .actors import Actor, can_record
 from .business import Business
 from .errors import DomainError, NotFound
@@ -122,15 +122,19 @@ def check_loan(  # noqa: PLR0917  (doors call it positionally; the signature is 
 
 
 def disburse_loan(session: Session, actor: Actor, group: Group, member: Member, principal: Money,
-                  *, term_months: int | None = None, idempotency_key: str | None = None) -> Loan:
-    """Lend from the loan fund at the open meeting, the service charge added at issue.
+                  *, term_months: int | None = None, purpose: str | None = None,
+                  idempotency_key: str | None = None) -> Loan:
+    """Lend from the loan fund at the open meeting, the service charge added at issue; `purpose`
+    is a code of the programme's list (vision_ledger.purposes), named on the member's receipt.
 
     Raises meeting.not_open, member.not_active, loan.below_minimum, loan.above_maximum,
     loan.above_savings_multiple, loan.active_loan_exists, loan.above_cash_on_hand,
-    loan.term_too_long, loan.due_after_shareout.
+    loan.term_too_long, loan.due_after_shareout, loan.unknown_purpose.
     """
     request = {"op": "loan", "member": member.id, "principal": principal.minor,
                "currency": principal.currency, "term": term_months}
+    if purpose is not None:  # absent otherwise: requests made before purposes replay unchanged
+        request["purpose"] = purpose
     b = Business(session, actor, group, idempotency_key, request)
     if b.replay:
         loan = session.get(Loan, b.replay.loan_id)
@@ -139,13 +143,14 @@ def disburse_loan(session: Session, actor: Actor, group: Group, member: Member, 
     get_member(session, actor, b.group, member.id)
     assert b.cycle is not None and b.meeting is not None and b.policy is not None
     q = check_loan(session, b.group, b.cycle, b.policy, member, principal, b.meeting.date, term_months)
+    chosen = None if purpose is None else purposes.check_purpose(session, b.group.programme_id, purpose)
     loan = Loan(
         group_id=b.group.id, cycle_id=b.cycle.id, member_id=member.id, meeting_id=b.meeting.id,
         principal=principal.minor, charge_bp=q.charge_bp, method=q.method, term_months=q.term_months,
         issued_on=b.meeting.date, due_on=q.due_on,
         next_charge_on=q.due_on if q.method == "flat" else months_after(b.meeting.date, 1),
         charged=q.charge.minor, repaid_charge=0, repaid_principal=0, written_off=0, rollovers=0,
-        status="active",
+        status="active", purpose=purpose,
     )
     session.add(loan)
     session.flush()
@@ -155,9 +160,11 @@ def disburse_loan(session: Session, actor: Actor, group: Group, member: Member, 
                credit("service_charge_income", q.charge)] if q.charge else
               [debit("loans_receivable", q.total, member.id), credit("loan_fund_cash", principal)],
         details={"principal": principal.minor, "charge": q.charge.minor, "due_on": q.due_on.isoformat(),
-                 "term_months": q.term_months, "charge_bp": q.charge_bp, "method": q.method},
+                 "term_months": q.term_months, "charge_bp": q.charge_bp, "method": q.method,
+                 **({"purpose": purpose} if purpose is not None else {})},
         receipt={"amount": principal.minor, "charge": q.charge.minor, "owed": q.total.minor,
-                 "due_on": q.due_on.isoformat()},
+                 "due_on": q.due_on.isoformat(),
+                 **({"purpose": chosen.title(member.language)} if chosen is not None else {})},
     )
     return loan
 

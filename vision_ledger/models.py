@@ -366,6 +366,9 @@ class Loan(Base):
     status: Mapped[str] = mapped_column(String(12), default="active")
     closed_on: Mapped[date | None] = mapped_column(Date)
     write_off_reason: Mapped[str | None] = mapped_column(Text)
+    # A code of the programme's loan purposes (vision_ledger.purposes); None on loans recorded
+    # before purposes were kept (revision 0013_results) and where a door did not ask.
+    purpose: Mapped[str | None] = mapped_column(String(40))
 
     __table_args__ = (
         CheckConstraint("principal > 0", name="principal_positive"),
@@ -507,3 +510,7 @@ class VerificationRun(Base):
         CheckConstraint("scope IN ('all', 'programme', 'group')", name="scope_known"),
         CheckConstraint("trigger IN ('schedule', 'command', 'api')", name="trigger_known"),
     )
+
+
+# Programme results (loan purposes, indicators, targets): their own module, known to the ORM here.
+from .results_models import Indicator, IndicatorTarget, LoanPurpose, ResultsChange  # noqa: E402, F401

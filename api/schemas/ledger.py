@@ -99,6 +99,9 @@ class LoanDisbursement(Strict):
     member_id = positive_id(required=True)
     principal = fields.Nested(MoneyIn, required=True)
     term_months = fields.Integer(strict=True, validate=validate.Range(min=1, max=120), allow_none=True)
+    purpose = fields.String(validate=validate.Length(min=1, max=40), allow_none=True, metadata={
+        "description": "What the loan is for: a code of the programme's loan purposes "
+                       "(GET /api/programmes/{id}/loan-purposes).", "example": "start_trade"})
 
 
 class Repayment(Strict):
@@ -199,6 +202,8 @@ class LoanSchema(ma.Schema):
     principal_outstanding = MoneyField(required=True)
     closed_on = fields.Date(allow_none=True)
     write_off_reason = fields.String(allow_none=True)
+    purpose = fields.String(allow_none=True, metadata={"description": "null: not recorded (loans "
+                                                                       "recorded before purposes were kept)"})
 
 
 class LoanDetail(LoanSchema):

@@ -169,7 +169,8 @@ def disburse_loan(data: dict[str, Any], group_id: int, meeting_id: int) -> Any:
     """Lend from the loan fund; the service charge is added at issue."""
     _the_open_meeting(meeting_id)
     return loans.disburse_loan(session(), g.actor, g.group, _member(data["member_id"]), data["principal"],
-                               term_months=data.get("term_months"), idempotency_key=core_key())
+                               term_months=data.get("term_months"), purpose=data.get("purpose"),
+                               idempotency_key=core_key())
 
 
 @blp.route(f"{MEETING}/repayments", methods=["POST"])

@@ -15,9 +15,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import object_session
 
 from api import create_app
-from vision_ledger import verification
+from vision_ledger import indicators, verification
+from vision_ledger.actors import Actor
 from vision_ledger.audit import ManyReport
 from vision_ledger.db import Database, utcnow
+from vision_ledger.errors import NotFound
 from vision_ledger.models import Cycle, Entry, Loan, OutboxMessage
 
 from .conftest import Api, Side, money
@@ -37,6 +39,26 @@ def _verified(side: Side) -> None:
     verification.record_run(session, side.programme.id, report, scope="programme", trigger="api",
                             started_at=utcnow())
     session.commit()
+
+
+TITLES = {"en": "Groups formed", "sw": "Vikundi", "ar": "مجموعات"}
+
+
+def _indicator(body: dict[str, Any] | None) -> Any:
+    """The side's programme has an indicator `matrix` with a target for 2027Q1 (a delete by an
+    earlier role is made good before the next request)."""
+    def make(side: Side) -> dict[str, Any] | None:
+        session = object_session(side.group)
+        system = Actor.system()
+        try:
+            indicators.get_indicator(session, system, side.programme.id, "matrix")
+        except NotFound:
+            indicators.create_indicator(session, system, side.programme.id, code="matrix", titles=TITLES,
+                                        measure="groups_formed")
+        indicators.set_target(session, system, side.programme.id, "matrix", period="2027Q1", value="2")
+        session.commit()
+        return body
+    return make
 
 
 def _close(side: Side) -> dict[str, Any]:
@@ -120,6 +142,27 @@ MATRIX: dict[str, tuple[str, str, Any, tuple[int, int, int, int]]] = {
     "audit.last_verification": ("GET", P + "/verify", _verified, (200, 404, 200, 404)),
     "audit.export_journal": ("GET", P + "/export/journal.csv", None, (200, 404, 200, 404)),
     "audit.export_statements": ("GET", G + "/export/statements.json", None, (200, 403, 200, 403)),
+    # api/views/indicators.py (programme results: admins write, auditors read)
+    "indicators.indicator_results": ("GET", P + "/indicators?period=2027Q1", _indicator(None),
+                                     (200, 404, 200, 404)),
+    "indicators.indicator_report_csv": ("GET", P + "/indicators.csv?period=2027", _indicator(None),
+                                        (200, 404, 200, 404)),
+    "indicators.create_indicator": ("POST", P + "/indicators", {
+        "code": "created", "titles": TITLES, "measure": "groups_active"}, (403, 404, 201, 404)),
+    "indicators.get_indicator": ("GET", P + "/indicators/matrix", _indicator(None), (200, 404, 200, 404)),
+    "indicators.replace_indicator": ("PUT", P + "/indicators/matrix", _indicator({"titles": TITLES,
+                                     "breakdowns": ["region"]}), (403, 404, 200, 404)),
+    "indicators.delete_indicator": ("DELETE", P + "/indicators/matrix", _indicator(None),
+                                    (403, 404, 204, 404)),
+    "indicators.set_target": ("PUT", P + "/indicators/matrix/targets/2027Q2", _indicator({"value": "3"}),
+                              (403, 404, 200, 404)),
+    "indicators.delete_target": ("DELETE", P + "/indicators/matrix/targets/2027Q1", _indicator(None),
+                                 (403, 404, 204, 404)),
+    "indicators.indicator_changes": ("GET", P + "/indicator-changes", _indicator(None), (200, 404, 200, 404)),
+    "indicators.loan_purposes": ("GET", P + "/loan-purposes", None, (200, 404, 200, 404)),
+    "indicators.set_loan_purposes": ("PUT", P + "/loan-purposes", {"purposes": [
+        {"code": "trade", "titles": {"en": "Trade", "sw": "Biashara", "ar": "تجارة"}, "business": True}]},
+        (403, 404, 200, 404)),
     # api/views/outbox.py (the outbox: programme staff see it, admins retry a failed message)
     "outbox.outbox_summary": ("GET", "/api/outbox", None, (200, 403, 200, 403)),
     "outbox.outbox_retry": ("POST", "/api/outbox/{failed_sms}/retry", None, (403, 403, 200, 403)),
@@ -137,6 +180,11 @@ OPERATOR = {
     "audit.programme_measures": 403, "audit.programme_flags": 403, "audit.verify_programme": 403,
     "audit.export_journal": 403, "outbox.outbox_summary": 403, "outbox.outbox_retry": 403,
     "imports.import_members": 403, "audit.last_verification": 403,
+    **{endpoint: 403 for endpoint in (
+        "indicators.indicator_results", "indicators.indicator_report_csv", "indicators.create_indicator",
+        "indicators.get_indicator", "indicators.replace_indicator", "indicators.delete_indicator",
+        "indicators.set_target", "indicators.delete_target", "indicators.indicator_changes",
+        "indicators.loan_purposes", "indicators.set_loan_purposes")},
 }  # every other route (a group's): 404
 # Routes closed to a role whatever the ids: the refusal does not depend on whose id it is, so it
 # tells nothing about other groups. expected statuses in the other scope, as MATRIX's tuples.

@@ -120,7 +120,8 @@ def test_a_new_loan_shows_the_charge_and_due_date_then_lends(treasurer, world, l
         tx(lang, "Loan above the group maximum of {maximum}.", maximum=money(lang, "2600")))
     assert treasurer.send("100").text.startswith(
         tx(lang, "Loan below the group minimum of {minimum}.", minimum=money(lang, "650")))
-    screen = treasurer.send("1000")
+    assert treasurer.send("1000").name == "loan_purpose"
+    screen = treasurer.send("1")
     assert screen.name == "loan_confirm"
     assert money(lang, "100") in screen.text and money(lang, "1100") in screen.text
     done = treasurer.send(PIN)
@@ -132,7 +133,7 @@ def test_a_new_loan_shows_the_charge_and_due_date_then_lends(treasurer, world, l
 def test_a_loan_above_three_times_savings_is_refused_on_the_confirmation(treasurer, world, lang, meeting):
     _fund(world)
     savings.buy_shares(world.session, world.factory.treasurer(world.group), world.group, world.member(7), 2)
-    screen = treasurer.walk("5", "7", "1000")
+    screen = treasurer.walk("5", "7", "1000", "1")
     assert screen.name == "loan_confirm"
     assert tx(lang, "Loan above {multiple}x savings ({maximum}).", multiple=Texts(lang).digits(3),
               maximum=money(lang, "600")) in screen
@@ -143,9 +144,9 @@ def test_a_loan_above_three_times_savings_is_refused_on_the_confirmation(treasur
 
 def test_a_second_loan_is_refused(treasurer, world, lang, meeting):
     _fund(world)
-    treasurer.walk("5", "2", "1000", PIN)
+    treasurer.walk("5", "2", "1000", "1", PIN)
     screen = treasurer.send("1")
-    for value in ("2", "700"):
+    for value in ("2", "700", "1"):
         screen = treasurer.send(value)
     assert tx(lang, "The member must repay the current loan first.") in screen
 

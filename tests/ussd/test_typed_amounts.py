@@ -89,7 +89,7 @@ def test_a_kenyan_treasurer_typing_1_comma_250_lends_kes_1250(treasurer, world, 
     for number in (2, 3, 4, 5, 6):
         savings.buy_shares(world.session, t, world.group, world.member(number), 5)
     assert world.group.locale == "en_KE"
-    treasurer.walk("5", "2", "1,250")
+    treasurer.walk("5", "2", "1,250", "1")
     screen = treasurer.send(PIN)
     assert screen.name == "loan_done", screen.text
     world.refresh()
