@@ -56,6 +56,17 @@ FLAG_LABELS = {
     "ledger_verification_failed": "Books do not verify",
 }
 
+# Values of the registers a page shows through the catalog: statuses, roles, genders, entry and
+# message kinds, severities (the catalog test checks each has its translation).
+VALUE_WORDS = (
+    "yes", "no", "female", "male", "other", "–", "member", "chair", "treasurer", "secretary",
+    "money_counter", "key_holder", "box_keeper", "forming", "active", "left", "open", "closed",
+    "repaid", "written_off", "cancelled", "pending", "sending", "sent", "uncertain", "held", "failed",
+    "delivered", "created", "unchanged", "warning", "critical", "share_purchase", "social_fund", "fine",
+    "loan", "service_charge", "repayment", "rollover", "write_off", "grant", "welfare", "cash_variance",
+    "reversal", "share_out", "member_exit", "receipt", "statement", "exit",
+)
+
 
 def cell(value: Any) -> Any:
     """A measure as a table cell: ratios (Decimal) become `Ratio`, the rest is kept."""

@@ -24,8 +24,8 @@ from babel.numbers import format_decimal
 
 from vision_ledger.money import Money, locale_for
 
-LANGUAGES = ("en", "ar", "fr")
-LANGUAGE_NAMES = {"en": "English", "ar": "العربية", "fr": "Français"}
+LANGUAGES = ("en", "ar")
+LANGUAGE_NAMES = {"en": "English", "ar": "العربية"}
 RIGHT_TO_LEFT = frozenset({"ar"})
 TRANSLATIONS = Path(__file__).resolve().parent / "translations"
 _ARABIC_DIGITS = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
@@ -51,7 +51,7 @@ def best_language(accept: Any) -> str:
 
 
 class Words:
-    """`t("Groups: {n}", n=3)` in one language; `t.money`, `t.date`, `t.number`, `t.percent` format
+    """`t("Message {n} will be sent again.", n=3)` in one language; `t.money`, `t.date`, `t.number`, `t.percent` format
     values for its readers. `t.value(v)` formats whatever a table cell holds."""
 
     def __init__(self, language: str) -> None:

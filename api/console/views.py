@@ -45,8 +45,8 @@ def _who() -> Response | None:
         expected = g.signed.row.csrf_token if g.signed else request.cookies.get(signin.PRE_COOKIE)
         if not signin.csrf_ok(expected, request.form.get("csrf")):
             return _page("error.html", 403, title=g.t("Refused"),
-                         message=g.t("This form has expired or did not come from the console. "
-                                     "Reload the page and try again."))
+                         message=g.t("This form has expired or did not come from the console.") + " "
+                         + g.t("Reload the page and try again."))
     return None
 
 
@@ -210,8 +210,8 @@ def home() -> Any:
     if actor.role == "member":
         return redirect(f"/console/groups/{actor.group_id}/members/{actor.member_id}", code=303)
     return _page("error.html", 403, title=g.t("Refused"),
-                 message=g.t("An operator token runs the installation and sees no group's books: "
-                             "sign in with a programme admin's or auditor's token."))
+                 message=g.t("An operator token runs the installation and sees no group's books.") + " "
+                 + g.t("Sign in with a programme admin's or auditor's token."))
 
 
 # --- pages -----------------------------------------------------------------------------------------
