@@ -51,8 +51,8 @@ def best_language(accept: Any) -> str:
 
 
 class Words:
-    """`t("Message {n} will be sent again.", n=3)` in one language; `t.money`, `t.date`, `t.number`, `t.percent` format
-    values for its readers. `t.value(v)` formats whatever a table cell holds."""
+    """`t("Message {n} will be sent again.", n=3)` in one language; `t.money`, `t.date`,
+    `t.number`, `t.percent` format values for its readers; `t.value(v)` whatever a cell holds."""
 
     def __init__(self, language: str) -> None:
         self.language = language if language in LANGUAGES else "en"
