@@ -71,13 +71,19 @@ class Words:
     def _digits(self, text: str) -> str:
         return text.translate(_ARABIC_DIGITS) if self.language == "ar" else text
 
+    @property
+    def _numbering(self) -> str:
+        """Arabic separators with Arabic digits, as money is written for Arabic readers."""
+        return "default" if self.language == "ar" else "latn"
+
     def number(self, value: int | Decimal) -> str:
-        return self._digits(format_decimal(value, locale=self.locale, numbering_system="latn"))
+        return self._digits(format_decimal(value, locale=self.locale, numbering_system=self._numbering))
 
     def percent(self, ratio: Decimal | None) -> str:
         if ratio is None:
             return "–"
-        number = format_decimal(ratio * 100, format="#,##0.0", locale=self.locale, numbering_system="latn")
+        number = format_decimal(ratio * 100, format="#,##0.0", locale=self.locale,
+                                numbering_system=self._numbering)
         return self._digits(number) + "%"
 
     def money(self, amount: Money | None) -> str:
