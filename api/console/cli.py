@@ -26,7 +26,7 @@ def cmd_link(args: argparse.Namespace) -> int:
     from vision_ledger.errors import NotFound
     from vision_ledger.models import ApiToken
 
-    from ..auth import create_token
+    from ..auth import create_token, revoke_token
     from ..cli import _database
     from .signin import issue_link
 
@@ -38,7 +38,10 @@ def cmd_link(args: argparse.Namespace) -> int:
             programme = demo.existing(s)
             if programme is None:
                 _demo_pepper()
-                programme_id = demo.load(s).programme_id
+                loaded = demo.load(s)
+                for token_id, _secret in loaded.tokens.values():  # issued, never shown: revoked
+                    revoke_token(s, token_id)
+                programme_id = loaded.programme_id
             else:
                 programme_id = programme.id
             token, _ = create_token(s, role="admin", name="demo admin (console link)",

@@ -127,8 +127,9 @@ def dashboard(s: Session, actor: Actor, programme_id: int, t: Words, *, every: s
     spans = periods(today, every)
     history = [metrics.programme_measures(s, actor, programme_id, start=a, end=b).measures.as_dict()
                for a, b in spans]
-    labels = [t.date(b) if every == "week" else t.date(b).split(" ", 1)[-1] for _, b in spans]
-    series = Table("history", t("Over time"), [t("Period ends"), *[t(label) for _, label, _ in CHARTS]],
+    labels = [t.date(b) if every == "week" else t.month(b) for _, b in spans]
+    series = Table("history", t("The figures of the charts"),
+                   [t("Period ends"), *[t(label) for _, label, _ in CHARTS]],
                    numeric=frozenset(range(1, len(CHARTS) + 1)),
                    csv_columns=["period_start", "period_end", *[key for key, _, _ in CHARTS]])
     for (_, b), row in zip(spans, history, strict=True):

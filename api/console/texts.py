@@ -92,6 +92,10 @@ class Words:
     def date(self, value: date | None) -> str:
         return "–" if value is None else self._digits(format_date(value, "medium", locale=self.locale))
 
+    def month(self, value: date) -> str:
+        """"Dec 2026": a monthly period on a chart."""
+        return self._digits(format_date(value, "MMM y", locale=self.locale))
+
     def datetime(self, value: datetime | None) -> str:
         if value is None:
             return "–"
