@@ -12,7 +12,7 @@ from alembic import op
 revision = "0201_console"
 down_revision = "0200_api"
 branch_labels = None
-depends_on = None
+depends_on = ("0004_programmes", "0007_security")  # they rebuild api_tokens, which these tables refer to
 
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
