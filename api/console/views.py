@@ -17,7 +17,7 @@ from vision_ledger import imports
 from vision_ledger.errors import Conflict, DomainError, NotFound, PermissionDenied
 
 from ..problems import ApiProblem
-from ..session import database, session
+from ..session import database, read_session, session
 from . import pages, signin
 from .tables import csv_response
 from .texts import LANGUAGE_NAMES, LANGUAGES, Words, best_language
@@ -227,14 +227,15 @@ def _every() -> str:
 @blueprint.get(f"/programmes/<{ID}:programme_id>")
 @signed_in
 def dashboard(programme_id: int) -> Any:
-    board = pages.dashboard(session(), g.signed.actor, programme_id, g.t, every=_every())
+    board = pages.dashboard(read_session(), g.signed.actor, programme_id, g.t, every=_every())
     return _page("dashboard.html", title=board.programme.name, board=board)
 
 
 @blueprint.get(f"/programmes/<{ID}:programme_id>/<any(segments, history, groups):name>.csv")
 @signed_in
 def dashboard_csv(programme_id: int, name: str) -> Any:
-    board = pages.dashboard(session(), g.signed.actor, programme_id, g.t, every=_every(), ranked_limit=0)
+    board = pages.dashboard(read_session(), g.signed.actor, programme_id, g.t, every=_every(),
+                            ranked_limit=0)
     return csv_response(board.tables[name], f"programme-{programme_id}-{name}")
 
 
