@@ -83,7 +83,9 @@ def issue_link(s: Session, token: ApiToken, *, minutes: int = LINK_MINUTES) -> t
     if not 1 <= minutes <= 24 * 60:
         raise DomainError("console.link_minutes", "A sign-in link lives 1 to 1,440 minutes",
                           minutes=minutes)
-    secret = secrets.token_urlsafe(32)
+    # The API tokens' prefix: every log line of the process masks vl_... (api.logmask), so a link
+    # that reaches an access log (its secret is in the path) is written there masked.
+    secret = auth.PREFIX + secrets.token_urlsafe(32)
     now = utcnow()
     link = ConsoleLink(secret_hash=_hash(secret), token_id=token.id, created_at=now,
                        expires_at=now + timedelta(minutes=minutes))

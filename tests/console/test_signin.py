@@ -129,6 +129,14 @@ def test_a_one_time_link_signs_in_once(console: Console, session: Any, world: An
     assert again.post(f"/console/link/{secret}").status_code == 404
 
 
+def test_a_link_secret_is_masked_in_logs_like_a_token(session: Any, world: Any) -> None:
+    from api import logmask
+
+    token = session.scalars(select(ApiToken).where(ApiToken.role == "admin")).first()
+    _, secret = signin.issue_link(session, token)
+    assert secret not in logmask.mask(f'"GET /console/link/{secret} HTTP/1.1" 200')
+
+
 def test_an_expired_link_signs_nobody_in(console: Console, session: Any, world: Any) -> None:
     token = session.scalars(select(ApiToken).where(ApiToken.role == "admin")).first()
     link, secret = signin.issue_link(session, token, minutes=1)
