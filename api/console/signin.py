@@ -114,7 +114,8 @@ def sign_in_with_link(s: Session, secret: str, language: str) -> tuple[ConsoleSe
     link.used_at = utcnow()
     s.flush()
     token = s.get(ApiToken, link.token_id)
-    assert token is not None
+    if token is None:
+        raise NotFound("console.link_unknown", "This sign-in link is unknown, used or expired")
     token = _live_token(s, token.token_hash)
     return open_session(s, token, language)
 

@@ -1,5 +1,9 @@
 """The staff console's sessions and one-time sign-in links (api/console/models.py).
 
+`token_id` names an API token without a foreign key: core revisions (0004_programmes) rebuild
+`api_tokens`, and this branch may be applied before them. Tokens are never deleted (only revoked),
+and every use of a session or link reads its token and refuses a missing one.
+
 Revision ID: 0201_console
 Revises: 0200_api
 """
@@ -12,7 +16,7 @@ from alembic import op
 revision = "0201_console"
 down_revision = "0200_api"
 branch_labels = None
-depends_on = ("0004_programmes", "0007_security")  # they rebuild api_tokens, which these tables refer to
+depends_on = None
 
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
@@ -28,7 +32,6 @@ def _secret_table(name: str, *extra: sa.Column) -> None:
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f(f"pk_{name}")),
         sa.UniqueConstraint("secret_hash", name=op.f(f"uq_{name}_secret_hash")),
-        sa.ForeignKeyConstraint(["token_id"], ["api_tokens.id"], name=op.f(f"fk_{name}_token_id_api_tokens")),
     )
     op.create_index(op.f(f"ix_{name}_token_id"), name, ["token_id"])
 
