@@ -80,34 +80,7 @@ def sign_in(app, token: str):  # type: ignore[no-untyped-def]
     return client
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--groups", type=int, default=1000)
-    parser.add_argument("--weeks", type=int, default=52)
-    parser.add_argument("--pg", help="a PostgreSQL server's URL (default: scripts/pg.sh start)")
-    parser.add_argument("--url", help="an existing, loaded database (skips the load)")
-    parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
-    parser.add_argument("--repeat", type=int, default=2, help="renders of each page (the best is kept)")
-    args = parser.parse_args()
-
-    name = None
-    base = (args.pg or pg_url()).rsplit("/", 1)[0]
-    if args.url:
-        url = args.url
-    else:
-        name = f"console_bench_{uuid.uuid4().hex[:8]}"
-        admin = make_engine(base + "/postgres", isolation_level="AUTOCOMMIT")
-        with admin.connect() as c:
-            c.execute(text(f'CREATE DATABASE "{name}"'))
-        admin.dispose()
-        url = f"{base}/{name}"
-        upgrade(url)
-        print(f"loading {args.groups} groups x {MEMBERS} members x {args.weeks} weeks into {name}")
-        t0 = time.perf_counter()
-        _with_group_locale()
-        _, entries = load(url, args.groups, args.weeks)
-        print(f"  load: {time.perf_counter() - t0:.0f} s for {entries:,} entries")
+def measure(url: str, repeat: int) -> None:
     app = create_app({"VISION_DATABASE_URL": url})
     db = app.config["DATABASE"]
     try:
@@ -124,8 +97,8 @@ def main() -> None:
             assert response.status_code == 200, response.status_code
             sizes[every] = len(response.data)
 
-        week = best_of("dashboard by week (the whole page)", lambda: render("week"), args.repeat)
-        month = best_of("dashboard by month (the whole page)", lambda: render("month"), args.repeat)
+        week = best_of("dashboard by week (the whole page)", lambda: render("week"), repeat)
+        month = best_of("dashboard by month (the whole page)", lambda: render("month"), repeat)
         css = 0
         for sheet in ("/console/static/console.css", "/console/static/print.css"):
             with client.get(sheet) as response:
@@ -150,12 +123,42 @@ def main() -> None:
                           "html_kb": round(sizes["week"] / 1024), "css_kb": round(css / 1024, 1)}))
     finally:
         db.dispose()
-        if name is not None and not args.keep:
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--groups", type=int, default=1000)
+    parser.add_argument("--weeks", type=int, default=52)
+    parser.add_argument("--pg", help="a PostgreSQL server's URL (default: scripts/pg.sh start)")
+    parser.add_argument("--url", help="an existing, loaded database (skips the load)")
+    parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument("--repeat", type=int, default=2, help="renders of each page (the best is kept)")
+    args = parser.parse_args()
+
+    name = None
+    base = (args.pg or pg_url()).rsplit("/", 1)[0]
+    url = args.url
+    try:
+        if url is None:
+            name = f"console_bench_{uuid.uuid4().hex[:8]}"
+            admin = make_engine(base + "/postgres", isolation_level="AUTOCOMMIT")
+            with admin.connect() as c:
+                c.execute(text(f'CREATE DATABASE "{name}"'))
+            admin.dispose()
+            url = f"{base}/{name}"
+            upgrade(url)
+            print(f"loading {args.groups} groups x {MEMBERS} members x {args.weeks} weeks into {name}")
+            t0 = time.perf_counter()
+            _with_group_locale()
+            _, entries = load(url, args.groups, args.weeks)
+            print(f"  load: {time.perf_counter() - t0:.0f} s for {entries:,} entries")
+        measure(url, args.repeat)
+    finally:
+        if name is not None and not args.keep:  # dropped also when the load or a render failed
             admin = make_engine(base + "/postgres", isolation_level="AUTOCOMMIT")
             with admin.connect() as c:
                 c.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
             admin.dispose()
-
 
 if __name__ == "__main__":
     main()
