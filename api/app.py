@@ -199,3 +199,7 @@ def register_blueprints(app: Flask, api: Api) -> None:
     api.register_blueprint(outbox.blp)
     app.register_blueprint(ussd_blueprint)
     app.register_blueprint(sms_blueprint)
+
+    from . import console  # the staff console: HTML pages under /console
+
+    console.register(app)

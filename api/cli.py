@@ -17,11 +17,13 @@ Register = Callable[[Any], None]
 
 
 def extra_commands() -> list[Register]:
-    """Commands of the other doors: ussd-sim (USSD); worker and sms (SMS)."""
+    """Commands of the other doors: ussd-sim (USSD); worker and sms (SMS); console link."""
     from sms.cli import register as sms_register
     from ussd.cli import register as ussd_register
 
-    return [ussd_register, sms_register]
+    from .console.cli import register as console_register
+
+    return [ussd_register, sms_register, console_register]
 
 
 def _url(args: argparse.Namespace) -> str:

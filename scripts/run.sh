@@ -4,7 +4,8 @@
 #   scripts/run.sh [extra arguments for `vision-ledger serve --demo`]
 #
 # Creates .venv (python3 -m venv) if missing, installs the app into it, applies the
-# database migrations and serves the app with a demo group loaded. The database is
+# database migrations, prints a one-time sign-in link to the staff console (/console) and
+# serves the app with a demo group loaded. The database is
 # SQLite under ./instance unless VISION_DATABASE_URL says otherwise.
 set -euo pipefail
 
@@ -43,6 +44,23 @@ export PATH="$VENV/bin:$PATH"
 
 echo "==> vision-ledger migrate" >&2
 "$VENV/bin/vision-ledger" migrate
+
+# The console's sign-in line: a one-time link for the demo programme's admin, at the address
+# `serve` will listen on (its --host/--port, if given).
+HOST=127.0.0.1
+PORT=8000
+args=("$@")
+for ((i = 0; i < ${#args[@]}; i++)); do
+    case "${args[i]}" in
+        --host) HOST="${args[i + 1]:-$HOST}" ;;
+        --host=*) HOST="${args[i]#--host=}" ;;
+        --port) PORT="${args[i + 1]:-$PORT}" ;;
+        --port=*) PORT="${args[i]#--port=}" ;;
+    esac
+done
+[[ "$HOST" == "0.0.0.0" || "$HOST" == "::" ]] && HOST=127.0.0.1
+echo "==> vision-ledger console link --demo" >&2
+"$VENV/bin/vision-ledger" console link --demo --url "http://$HOST:$PORT"
 
 echo "==> vision-ledger serve --demo $*" >&2
 exec "$VENV/bin/vision-ledger" serve --demo "$@"

@@ -58,7 +58,23 @@ ensure_venv() {
     venv_ok || die ".venv was created but has no working pip"
 }
 
+# The console's browser tests drive Debian's chromium through chromium-driver; nothing downloads a
+# browser at test time. Installed with apt-get when missing (as root), like python3-venv above.
+ensure_chromium() {
+    command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 && return 0
+    if [[ "$(id -u)" -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+        say "installing chromium and chromium-driver with apt-get (the console's browser tests)"
+        if ! { DEBIAN_FRONTEND=noninteractive apt-get update -q >&2 &&
+               DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >&2; }; then
+            say "apt-get could not install chromium: the browser tests skip (and fail under CI=1)"
+        fi
+    else
+        say "chromium or chromium-driver missing and no apt-get as root: the browser tests skip (fail under CI=1)"
+    fi
+}
+
 ensure_venv
+ensure_chromium
 say "installing vision-ledger and test dependencies (pip install -e .[test])"
 "$PY" -m pip install -q --disable-pip-version-check -e ".[test]" \
     || die "pip install failed"
