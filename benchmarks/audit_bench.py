@@ -169,14 +169,14 @@ def build_group(ids: Ids, programme_id: int, index: int, weeks: int, today: date
     rows["loans"] = loans
     rows["accounts"] = [(a[0], gid, key, a[1], a[2], a[3], a[4], a[5]) for key, a in accounts.items()]
     rows["groups"].append((gid, programme_id, f"Group {gid}", "KE", f"Region {index % 5}", "D", "V", "KES",
-                           "Africa/Nairobi", "en", "FREQ=WEEKLY", json.dumps({}), state.seq, state.prev, 0,
-                           datetime.now(UTC)))
+                           "Africa/Nairobi", "en", "en_KE", "FREQ=WEEKLY", json.dumps({}), state.seq,
+                           state.prev, 0, datetime.now(UTC)))
     return rows
 
 
 COLUMNS = {
     "groups": "id, programme_id, name, country, region, district, village, currency, timezone, language, "
-              "schedule, policy, last_seq, last_hash, lock_version, created_at",
+              "locale, schedule, policy, last_seq, last_hash, lock_version, created_at",
     "members": "id, group_id, number, name, phone, gender, birth_year, disability, language, role, status, "
                "joined_on, left_on, pin_hash, pin_must_change, pin_failures, pin_locked_until, created_at",
     "accounts": "id, group_id, key, code, type, member_id, balance, units",
