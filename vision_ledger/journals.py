@@ -8,8 +8,8 @@ run and the flags' `ledger_verification_failed` all use it.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import time
-from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -23,8 +23,8 @@ from . import metrics, register
 from .actors import Actor
 from .db import make_engine
 from .errors import NotFound
-from .ledger import JOURNAL_COLUMNS, VerifyReport, verify_chain
-from .models import Account, Entry, Group, Posting
+from .ledger import VerifyReport, stream_journal, verify_chain
+from .models import Account, Group, Posting
 
 
 @dataclass
@@ -60,7 +60,7 @@ def describe(problem: dict[str, Any]) -> str:
 
 
 def verify_many(session: Session, actor: Actor, programme_id: int | None = None,
-                group_ids: list[int] | None = None, *, workers: int = 1) -> ManyReport:
+                group_ids: list[int] | None = None, *, workers: int | None = None) -> ManyReport:
     """Verify the journals of one or more groups, a programme, or (system only) every group.
 
     The same checks as `ledger.verify`, group by group: the hash chain, gapless sequence numbers,
@@ -69,8 +69,9 @@ def verify_many(session: Session, actor: Actor, programme_id: int | None = None,
     postings. Each failing group names its first difference.
 
     `workers` > 1 hashes the chains in that many processes, each with its own connection (when the
-    session is bound to an engine): they read what is committed. Raises programme.not_found,
-    group.not_found, permission.staff_only.
+    session is bound to an engine): they read what is committed. None (the default) uses every
+    core for a journal of PARALLEL_ENTRIES entries or more on PostgreSQL, one process otherwise.
+    Raises programme.not_found, group.not_found, permission.staff_only.
     """
     started = time.perf_counter()
     scope = select(Group.id)
@@ -97,10 +98,22 @@ def verify_many(session: Session, actor: Actor, programme_id: int | None = None,
                       seconds=time.perf_counter() - started, failures=failures)
 
 
-def verify_groups(session: Session, scope: Select[Any], *, workers: int = 1) -> list[VerifyReport]:
+# From this many entries a programme's chains are hashed in one process per core: below it,
+# starting the processes (each imports the service, about a second) costs more than it saves.
+PARALLEL_ENTRIES = 200_000
+
+
+def verify_groups(session: Session, scope: Select[Any], *, workers: int | None = 1) -> list[VerifyReport]:
     """One report per group of `scope` (a select of group ids), in group order (no permission check:
-    `verify_many` and the flags check the actor first)."""
+    `verify_many` and the flags check the actor first). `workers` as in `verify_many`."""
     bind = session.get_bind()
+    if workers is None:
+        workers = 1
+        if isinstance(bind, Engine) and bind.dialect.name == "postgresql":
+            entries = session.scalar(select(func.coalesce(func.sum(Group.last_seq), 0))
+                                     .where(Group.id.in_(scope)))
+            if (entries or 0) >= PARALLEL_ENTRIES:
+                workers = os.cpu_count() or 1
     if workers > 1 and isinstance(bind, Engine):
         ids = list(session.scalars(select(Group.id).where(Group.id.in_(scope)).order_by(Group.id)))
         url = bind.url.render_as_string(hide_password=False)
@@ -153,19 +166,9 @@ def _verify_slice(url: str, group_ids: list[int]) -> list[VerifyReport]:
 
 def _verify_chain(conn: Any, head: Any, keys: dict[int, str], report: VerifyReport) -> None:
     """One group's chain, checked by `ledger.verify_chain` (the same checks and facts as
-    `ledger.verify`).
-
-    A group's journal is read whole (two queries: its entries, then its postings), which is one
-    round trip each instead of a server-side cursor's many; memory is bounded by the largest group.
+    `ledger.verify`), its journal streamed (`ledger.stream_journal`): memory stays flat.
     """
-    by_entry: dict[int, list[tuple[str, int, int]]] = defaultdict(list)
-    for entry_id, account_id, amount, units in conn.execute(
-            select(Posting.entry_id, Posting.account_id, Posting.amount, Posting.units)
-            .join(Entry, Entry.id == Posting.entry_id).where(Entry.group_id == head.id)
-            .order_by(Posting.entry_id, Posting.id)):
-        by_entry[entry_id].append((keys.get(account_id, f"?{account_id}"), amount, units))
-    rows = conn.execute(select(*JOURNAL_COLUMNS).where(Entry.group_id == head.id).order_by(Entry.seq))
-    verify_chain(report, ((row, by_entry.get(row.id, [])) for row in rows),
+    verify_chain(report, stream_journal(conn, head.id, keys),
                  last_seq=head.last_seq, last_hash=head.last_hash)
 
 

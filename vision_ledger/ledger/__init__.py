@@ -25,17 +25,17 @@ from .chart import (
     open_member_accounts,
 )
 from .idempotency import find_replay, fingerprint_of
-from .journal import canonical, entry_hash
+from .journal import canonical, entry_body, entry_hash
 from .locking import lock_group
 from .outbox import queue_message
 from .posting import Posted, PostedLine, post
 from .reads import balance, balances, holding, trial_balance, units
-from .verify import JOURNAL_COLUMNS, VerifyReport, verify, verify_chain
+from .verify import JOURNAL_COLUMNS, VerifyReport, stream_journal, verify, verify_chain
 
 __all__ = [
     "CASH_ACCOUNTS", "CHART", "GROUP_ACCOUNTS", "JOURNAL_COLUMNS", "MEMBER_ACCOUNTS", "Line",
     "Posted", "PostedLine", "VerifyReport", "account_key", "balance", "balances", "canonical",
-    "credit", "debit", "entry_hash", "find_replay", "fingerprint_of", "holding", "lock_group",
-    "open_group_accounts", "open_member_accounts", "post", "queue_message", "trial_balance", "units",
-    "verify", "verify_chain",
+    "credit", "debit", "entry_body", "entry_hash", "find_replay", "fingerprint_of", "holding",
+    "lock_group", "open_group_accounts", "open_member_accounts", "post", "queue_message",
+    "stream_journal", "trial_balance", "units", "verify", "verify_chain",
 ]

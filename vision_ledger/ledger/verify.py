@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from ..models import Entry, Group, Posting
@@ -83,6 +84,39 @@ def verify_chain(report: VerifyReport, journal: Iterable[tuple[Any, Sequence[tup
         report.fail(problem="head_hash_mismatch", expected=expected_prev, found=last_hash)
 
 
+def stream_journal(conn: Connection, group_id: int, keys: dict[int, str],
+                   computed: dict[int, list[int]] | None = None, *,
+                   batch: int = 5000) -> Iterator[tuple[Any, list[tuple[str, int, int]]]]:
+    """One group's journal in seq order as `verify_chain` reads it: (entry row, its postings as
+    (account key, amount, units)), so memory stays flat however long the history.
+
+    Two Core selects streamed side by side `batch` rows at a time (server-side cursors on
+    PostgreSQL): the entries in seq order, and the postings with their entry's seq in the same
+    order, merged here. A join would repeat every entry's columns (and decode its details again)
+    for each of its postings. `keys` names accounts by id; `computed`, when given, receives each
+    account's [amount, units] summed over the postings read.
+    """
+    entries = conn.execute(select(*JOURNAL_COLUMNS).where(Entry.group_id == group_id)
+                           .order_by(Entry.seq, Entry.id).execution_options(yield_per=batch))
+    lines = conn.execute(
+        select(Entry.seq, Entry.id, Posting.account_id, Posting.amount, Posting.units)
+        .join(Entry, Entry.id == Posting.entry_id).where(Entry.group_id == group_id)
+        .order_by(Entry.seq, Entry.id, Posting.id).execution_options(yield_per=batch))
+    line = next(lines, None)
+    for row in entries:
+        postings: list[tuple[str, int, int]] = []
+        entry_id = row.id
+        while line is not None and line[1] == entry_id:
+            _, _, account_id, amount, units = line
+            postings.append((keys.get(account_id) or f"?{account_id}", amount, units))
+            if computed is not None:
+                acc = computed.setdefault(account_id, [0, 0])
+                acc[0] += amount
+                acc[1] += units
+            line = next(lines, None)
+        yield row, postings
+
+
 def verify(session: Session, group: Group, *, batch: int = 5000) -> VerifyReport:
     """Recompute the hash chain, the sequence and every balance from the postings.
 
@@ -94,32 +128,8 @@ def verify(session: Session, group: Group, *, batch: int = 5000) -> VerifyReport
     report = VerifyReport(group_id=group.id)
     keys = {a.id: a.key for a in balances(session, group)}
     computed: dict[int, list[int]] = {}
-    stmt = (
-        select(*JOURNAL_COLUMNS, Posting.account_id, Posting.amount, Posting.units)
-        .outerjoin(Posting, Posting.entry_id == Entry.id)  # an entry without postings is seen too
-        .where(Entry.group_id == group.id)
-        .order_by(Entry.seq, Posting.id)
-        .execution_options(yield_per=batch)
-    )
-
-    def journal() -> Iterator[tuple[Any, list[tuple[str, int, int]]]]:
-        current: Any = None
-        postings: list[tuple[str, int, int]] = []
-        for row in session.execute(stmt):
-            if current is not None and row.id != current.id:
-                yield current, postings
-                postings = []
-            current = row
-            if row.account_id is None:
-                continue
-            postings.append((keys.get(row.account_id, f"?{row.account_id}"), row.amount, row.units))
-            acc = computed.setdefault(row.account_id, [0, 0])
-            acc[0] += row.amount
-            acc[1] += row.units
-        if current is not None:
-            yield current, postings
-
-    verify_chain(report, journal(), last_seq=group.last_seq, last_hash=group.last_hash)
+    journal = stream_journal(session.connection(), group.id, keys, computed, batch=batch)
+    verify_chain(report, journal, last_seq=group.last_seq, last_hash=group.last_hash)
     for account in balances(session, group):
         bal, unit = computed.get(account.id, [0, 0])
         if account.balance != bal or account.units != unit:
