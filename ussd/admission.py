@@ -1,7 +1,7 @@
 """Admission and deadlines of USSD hops: a hop is served in time or answered "busy" and writes nothing.
 
 Africa's Talking waits about 5 s for a page; past that the member's session is dead, whatever the
-hop did. So each hop gets a deadline (`VISION_USSD_HOP_DEADLINE`, 3.5 s after the handler starts by
+hop did. So each hop gets a deadline (`VISION_USSD_HOP_DEADLINE`, 4 s after the handler starts by
 default, leaving room for the network's own legs) and three places where it gives up in time:
 
 - the write gate: a process lets one writing hop at a time ask for SQLite's write lock (PostgreSQL:
@@ -38,7 +38,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 DEADLINE_SETTING = "VISION_USSD_HOP_DEADLINE"
-DEFAULT_DEADLINE = 3.5
+DEFAULT_DEADLINE = 4.0
 GATE_SLOTS_PG = 4
 
 # The clock of deadlines and timings (tests replace it; no test sleeps).

@@ -5,6 +5,7 @@ commit), or refused at the write gate. Clocks are injected; nothing here sleeps.
 from __future__ import annotations
 
 import threading
+from contextlib import ExitStack
 
 import pytest
 from sqlalchemy import select
@@ -72,7 +73,9 @@ def test_a_hop_refused_at_the_write_gate_answers_busy_and_writes_nothing(
     app.config[admission.DEADLINE_SETTING] = "0.001"  # the clock stands still: waits 1 ms in line
     writers = admission.gate_for(db.engine, writing=True)
     assert writers is not None
-    with writers.enter(Timing(clock(), clock() + 60)):  # another hop holds the writers' slot
+    with ExitStack() as others:  # other hops hold every slot (SQLite: the one writer's)
+        for _ in range(writers.slots):
+            others.enter_context(writers.enter(Timing(clock(), clock() + 60)))
         screen = treasurer.send(PIN)
     assert (screen.end, screen.name) == (True, "busy")
     assert last_seq() == before
