@@ -182,7 +182,8 @@ class Conversation:
                 raise RuntimeError(f"bad answer {response.status_code}: {body[:80]}")
             if response.headers.get("X-USSD-Screen") != "busy":
                 return body
-            self.busy += 1  # the treasurer dials again (the server keeps no session state)
+            self.busy += 1  # the treasurer dials again a few seconds later (the server keeps no
+            time.sleep(random.uniform(2, 6))  # session state: the same text finds the same page)
 
     def run(self) -> None:
         self.hop(None)

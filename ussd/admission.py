@@ -73,6 +73,13 @@ class Timing:
     def left(self) -> float:
         return self.deadline - clock()
 
+    def admit_for(self) -> float:
+        """How long the hop may still wait in line: what is left, less a quarter of the deadline
+        (at most 1 s) kept for its own work. A hop let in with no time to do it would do the
+        work and throw it away at its deadline: at saturation that wasted work is what piles up."""
+        reserve = min((self.deadline - self.started) / 4, 1.0)
+        return self.left() - reserve
+
     def check(self) -> None:
         if self.left() <= 0:
             raise Busy
@@ -102,7 +109,7 @@ class Gate:
             else:
                 turn = threading.Event()
                 self._line.append(turn)
-        if turn is not None and not turn.wait(max(timing.left(), 0.0)):
+        if turn is not None and not turn.wait(max(timing.admit_for(), 0.0)):
             with self._mutex:
                 if not turn.is_set():  # still in line: leave it
                     self._line.remove(turn)
