@@ -145,21 +145,32 @@ def authenticate() -> Actor:
 
     Failures are counted per client address and per token prefix in the database (every worker
     shares the counts); once either is over VISION_AUTH_FAILURE_LIMIT, even a good token is
-    answered 429 with Retry-After until the window ends."""
+    answered 429 with Retry-After until the window ends. The counts and the token are read in
+    one short read-only transaction of their own (one SELECT for both counts), before the
+    request's unit of work begins: a writing request holds SQLite's write lock from its first
+    statement, and the last-use bookkeeping must not wait for it."""
     header = request.headers.get("Authorization", "")
     scheme, _, secret = header.partition(" ")
     secret = secret.strip()
     db = database()
     limit = _failure_limit()
-    with db.unit_of_work(write=False) as s:
-        waits = [w for key in _failure_keys(secret) if (w := ratelimits.over(s, key, limit))]
-    if waits:
-        raise _too_many(max(waits))
+    keys = _failure_keys(secret)
     try:
-        if scheme.lower() != "bearer" or not secret:
-            raise _unauthorised("Send a bearer token: Authorization: Bearer <token>")
-        return _authenticated(db, hash_token(secret))
-    except ApiProblem:
+        with db.unit_of_work(write=False) as s:
+            if (wait := ratelimits.over_any(s, keys, limit)) is not None:
+                raise _too_many(wait)
+            if scheme.lower() != "bearer" or not secret:
+                raise _unauthorised("Send a bearer token: Authorization: Bearer <token>")
+            # Tests share one connection: the token is read by the request's own session, after
+            # this one's savepoint is released (savepoints of two sessions must not interleave).
+            token = None if db.shared_connection else _find(s, hash_token(secret))
+        if token is None:
+            token = _find(session(), hash_token(secret))
+        _touch(token)
+        return actor_of(token)
+    except ApiProblem as problem:
+        if problem.status == 429:  # refused for earlier failures: this one is not counted
+            raise
         # The request's own session (opened on the tests' shared connection) is rolled back with
         # the 401; the count must outlive it, so that session ends first.
         stale = g.pop("db_session", None)
@@ -167,24 +178,9 @@ def authenticate() -> Actor:
             stale.rollback()
             stale.close()
         with db.unit_of_work() as s:
-            for key in _failure_keys(secret):
+            for key in keys:
                 ratelimits.hit(s, key, limit)
         raise
-
-
-def _authenticated(db: object, digest: str) -> Actor:
-    if db.shared_connection:  # type: ignore[attr-defined]  # tests: one connection for all
-        token = _find(session(), digest)
-        _touch(token)
-        return actor_of(token)
-    # Read the token in a transaction of its own, before the request's unit of work begins: a
-    # writing request holds SQLite's write lock from its first statement, and the last-use
-    # bookkeeping must not wait for it.
-    with db.unit_of_work(write=False) as s:  # type: ignore[attr-defined]
-        token = _find(s, digest)
-        actor = actor_of(token)
-    _touch(token)
-    return actor
 
 
 def _find(s: Session, digest: str) -> ApiToken:

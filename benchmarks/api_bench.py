@@ -2,7 +2,12 @@
 posting rate, on SQLite and PostgreSQL.
 
     .venv/bin/python benchmarks/api_bench.py [--requests 2000] [--clients 20] [--workers 4]
-                                             [--pg URL | --no-pg]
+                                             [--pg URL | --no-pg] [--allow-no-fsync]
+
+Two runs per database: the clients writing to as many different groups (the target: p99 under
+100 ms), then all of them to one group, which its lock serialises (the design: the ratio of the two
+is what one group's lock costs). A server whose commits are not durable is refused unless
+--allow-no-fsync.
 
 Without --pg, PostgreSQL is started with `bash scripts/pg.sh start` (a throwaway server) and a
 fresh database is created in it. Prints requests per second, p50/p99 latency, and the core's rate
@@ -116,7 +121,8 @@ def start_server(url: str, workers: int, threads: int) -> tuple[subprocess.Popen
     raise SystemExit("the server did not start")
 
 
-def http_run(env: dict[str, object], base: str, total: int, clients: int, tag: str) -> dict[str, float]:
+def http_run(env: dict[str, object], base: str, total: int, clients: int, tag: str,
+             one_group: bool = False) -> dict[str, float]:
     made: list[dict] = env["groups"]  # type: ignore[assignment]
     latencies: list[float] = []
     errors: list[int] = []
@@ -126,7 +132,7 @@ def http_run(env: dict[str, object], base: str, total: int, clients: int, tag: s
 
     def client(c: int) -> None:
         mine: list[float] = []
-        one = made[c % len(made)]
+        one = made[0 if one_group else c % len(made)]
         path = f"{base}/api/groups/{one['group']}/meetings/{one['meeting']}/share-purchases"
         members: list[int] = one["members"]
         with requests.Session() as http:
@@ -160,12 +166,17 @@ def http_run(env: dict[str, object], base: str, total: int, clients: int, tag: s
 
 def bench(kind: str, pg_base: str | None, args: argparse.Namespace) -> None:
     url = fresh_url(kind, pg_base)
+    if kind != "sqlite" and not args.allow_no_fsync:
+        with make_engine(url).connect() as conn:
+            if conn.exec_driver_sql("SHOW fsync").scalar() != "on":
+                raise SystemExit("PostgreSQL runs with fsync=off: not durable; pass --allow-no-fsync")
     env = setup(url, args.clients)
     rate = core_rate(env, args.core)
     proc, base = start_server(url, args.workers, args.threads)
     try:
         http_run(env, base, args.clients * 5, args.clients, "warm")  # workers load, caches fill
         result = http_run(env, base, args.requests, args.clients, "run")
+        shared = http_run(env, base, args.requests, args.clients, "one", one_group=True)
     finally:
         proc.terminate()
         proc.wait(10)
@@ -174,6 +185,9 @@ def bench(kind: str, pg_base: str | None, args: argparse.Namespace) -> None:
     print(f"{kind:<10} HTTP {result['rps']:7.0f} req/s  p50 {result['p50']:6.1f} ms  "
           f"p99 {result['p99']:6.1f} ms  ({result['requests']} requests, {result['errors']} errors, "
           f"{args.clients} clients, {args.workers} workers x {args.threads} threads)")
+    print(f"{'':<10} one group: {shared['rps']:7.0f} req/s  p50 {shared['p50']:6.1f} ms  "
+          f"p99 {shared['p99']:6.1f} ms  ({shared['errors']} errors): "
+          f"p99 x{shared['p99'] / result['p99']:.1f} of the clients on their own groups (the group's lock)")
     print(f"{'':<10} core {rate:7.0f} entries/s in-process (one commit each);  HTTP = {share:.0f}% of core")
     sys.stdout.flush()
 
@@ -187,6 +201,8 @@ def main() -> None:
     parser.add_argument("--core", type=int, default=1000, help="entries for the core's own rate")
     parser.add_argument("--pg", help="PostgreSQL URL (a fresh database is created in it)")
     parser.add_argument("--no-pg", action="store_true")
+    parser.add_argument("--allow-no-fsync", action="store_true",
+                        help="measure a PostgreSQL server running with fsync=off (not durable)")
     args = parser.parse_args()
     print(f"cpus: {os.cpu_count()}, load: {os.getloadavg()[0]:.1f}")
     bench("sqlite", None, args)

@@ -1,7 +1,8 @@
 """USSD hop latency under load: concurrent treasurer conversations over loopback HTTP.
 
     .venv/bin/python benchmarks/ussd_bench.py [--db sqlite|postgresql://...] [--sessions 50]
-        [--history 1000] [--heavy-groups 2 --heavy-history 100000] [--runs 2]
+        [--history 1000] [--heavy-groups 2 --heavy-history 100000] [--think 0 2] [--runs 2]
+        [--allow-no-fsync]
 
 Builds a fresh database (SQLite file in a temporary directory, or a new PostgreSQL database on the
 server the URL names), one group of 20 members per session, each with `--history` entries of past
@@ -161,6 +162,8 @@ class Conversation:
         self.sid = "ATUid_" + uuid.uuid4().hex
         self.inputs: list[str] = []
         self.latencies: list[tuple[str, float]] = []
+        self.shares: list[dict[str, float]] = []  # the server's Server-Timing, per hop
+        self.busy = 0
 
     def hop(self, value: str | None, label: str = "menu") -> str:
         if value is not None:
@@ -169,13 +172,18 @@ class Conversation:
             time.sleep(random.uniform(0, 2 * self.think))
         form = {"sessionId": self.sid, "serviceCode": "*384*44135#", "phoneNumber": self.phone,
                 "networkCode": "63902", "text": "*".join(self.inputs)}
-        started = time.perf_counter()
-        response = self.http.post(self.base, data=form, timeout=30)
-        self.latencies.append((label, (time.perf_counter() - started) * 1000))
-        body = response.text
-        if response.status_code != 200 or not body.startswith(("CON ", "END ")):
-            raise RuntimeError(f"bad answer {response.status_code}: {body[:80]}")
-        return body
+        while True:
+            started = time.perf_counter()
+            response = self.http.post(self.base, data=form, timeout=30)
+            self.latencies.append((label, (time.perf_counter() - started) * 1000))
+            self.shares.append(server_timing(response.headers.get("Server-Timing", "")))
+            body = response.text
+            if response.status_code != 200 or not body.startswith(("CON ", "END ")):
+                raise RuntimeError(f"bad answer {response.status_code}: {body[:80]}")
+            if response.headers.get("X-USSD-Screen") != "busy":
+                return body
+            self.busy += 1  # the treasurer dials again a few seconds later (the server keeps no
+            time.sleep(random.uniform(2, 6))  # session state: the same text finds the same page)
 
     def run(self) -> None:
         self.hop(None)
@@ -198,6 +206,40 @@ class Conversation:
         assert "closed" in page.lower(), page
 
 
+def server_timing(header: str) -> dict[str, float]:
+    """'py;dur=1.0, db;dur=2.0, lock;dur=0.5' -> {'py': 1.0, 'db': 2.0, 'lock': 0.5}."""
+    found: dict[str, float] = {}
+    for part in header.split(","):
+        name, _, rest = part.strip().partition(";dur=")
+        if name and rest:
+            found[name] = float(rest)
+    return found
+
+
+def shares(timings: list[dict[str, float]]) -> str:
+    totals = {k: sum(t.get(k, 0.0) for t in timings) for k in ("py", "db", "lock")}
+    whole = sum(totals.values()) or 1.0
+    n = max(len(timings), 1)
+    return "  server time per hop: " + ", ".join(
+        f"{k} {totals[k] / n:.1f} ms ({totals[k] / whole:.0%})" for k in ("py", "db", "lock"))
+
+
+def durable(url: str) -> dict[str, str]:
+    """The settings that decide whether a commit is durable, as the server's connections see them."""
+    from vision_ledger.db import make_engine
+
+    engine = make_engine(url)
+    sqlite = engine.dialect.name == "sqlite"
+    names = ("journal_mode", "synchronous") if sqlite else ("fsync", "synchronous_commit")
+    verb = "PRAGMA" if sqlite else "SHOW"
+    with engine.connect() as conn:
+        found = {n: str(conn.exec_driver_sql(f"{verb} {n}").scalar()) for n in names}
+    found["durable"] = str(found["synchronous"] == "2" if sqlite  # FULL
+                           else found["fsync"] == "on" and found["synchronous_commit"] != "off")
+    engine.dispose()
+    return found
+
+
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
@@ -218,9 +260,14 @@ def main() -> None:
     parser.add_argument("--heavy-groups", type=int, default=0)
     parser.add_argument("--heavy-history", type=int, default=100_000)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=8)
-    parser.add_argument("--think", type=float, default=0.0,
-                        help="mean seconds a person takes per hop (0: hops back to back)")
+    # Threads enough for every session: a hop waits in the app's admission line (where its
+    # deadline is known), not in gunicorn's queue before the app sees it.
+    parser.add_argument("--threads", type=int, default=32)
+    parser.add_argument("--think", type=float, nargs="+", default=[0.0],
+                        help="mean seconds a person takes per hop (0: hops back to back); several: "
+                             "one measurement each on the one database")
+    parser.add_argument("--allow-no-fsync", action="store_true",
+                        help="measure a database whose commits are not durable (labelled so)")
     parser.add_argument("--runs", type=int, default=1,
                         help="measure this many times on the one database (each run a new meeting)")
     args = parser.parse_args()
@@ -231,15 +278,22 @@ def main() -> None:
     os.environ.setdefault("VISION_USSD_HOP_LIMIT", "1000/60")
 
     url = fresh_url(args.db)
-    print(f"database: {url.split('@')[-1]}")
+    settings = durable(url)
+    print(f"database: {url.split('@')[-1]} {settings}")
+    if settings["durable"] != "True":
+        if not args.allow_no_fsync:
+            raise SystemExit("the database's commits are not durable; "
+                             "pass --allow-no-fsync to measure it anyway")
+        print("NOT DURABLE: figures of a database that may lose acknowledged commits")
     groups = build(url, args.sessions, args.history, args.heavy_groups, args.heavy_history)
-    for run in range(1, args.runs + 1):
-        if args.runs > 1:
-            print(f"--- run {run} of {args.runs} (load average {os.getloadavg()[0]:.2f})")
-        measure(url, groups, args)
+    for think in args.think:
+        for run in range(1, args.runs + 1):
+            print(f"--- think {think} s, run {run} of {args.runs} (load average "
+                  f"{', '.join(f'{x:.2f}' for x in os.getloadavg())})")
+            measure(url, groups, args, think)
 
 
-def measure(url: str, groups: list[dict], args: argparse.Namespace) -> None:
+def measure(url: str, groups: list[dict], args: argparse.Namespace, think: float) -> None:
     """One run: serve the database, hold every conversation at once, print the latencies."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -253,7 +307,7 @@ def measure(url: str, groups: list[dict], args: argparse.Namespace) -> None:
         # One warm-up hop per worker process (imports, catalogs, connection pools).
         for g in groups[:4]:
             Conversation(base, g["phone"]).hop(None)
-        conversations = [Conversation(base, g["phone"], args.think) for g in groups]
+        conversations = [Conversation(base, g["phone"], think) for g in groups]
         errors: list[BaseException] = []
 
         def run(c: Conversation) -> None:
@@ -281,9 +335,11 @@ def measure(url: str, groups: list[dict], args: argparse.Namespace) -> None:
     light = [ms for c, g in zip(conversations, groups, strict=True) if g["id"] not in heavy_ids
              for _, ms in c.latencies]
     print(f"{args.sessions} concurrent treasurer conversations, {len(all_hops)} hops in {elapsed:.1f} s "
-          f"({len(all_hops) / elapsed:.0f} hops/s, think {args.think} s); "
+          f"({len(all_hops) / elapsed:.0f} hops/s, think {think} s); "
           f"server: gunicorn gthread {args.workers}x{args.threads}")
     print(report("all hops", all_hops))
+    print(f"  answered busy (and dialled again): {sum(c.busy for c in conversations)}")
+    print(shares([t for c in conversations for t in c.shares]))
     print(report("hops without the PIN check", [ms for c in conversations for k, ms in c.latencies
                                                  if k != "pin"]))
     print(report("the PIN hop (scrypt, once a session)", [ms for c in conversations for k, ms in c.latencies

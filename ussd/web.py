@@ -5,17 +5,20 @@ from __future__ import annotations
 import hmac
 import logging
 import threading
-import time
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 
 from flask import Blueprint, Response, current_app, request
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm import Session
 
 from vision_ledger import groups, ratelimits
 from vision_ledger.db import Database, database_of
 
-from . import pin_auth
+from . import admission, pin_auth
+from .admission import Timing
 from .models import Event
 from .router import hop
 from .session import Ctx, NeedsWrite, Reply
@@ -96,28 +99,59 @@ def normalise(phone: str) -> str:
     return "+" + phone if phone.isdigit() else phone
 
 
-def answer(db: Database, sid: str, phone: str, text: str, pin_key: bytes) -> Reply:
-    """One hop: read-only first (on SQLite), again as a writer if the hop must act."""
+def answer(db: Database, sid: str, phone: str, text: str, pin_key: bytes, *, timing: Timing,
+           limit: ratelimits.Limit) -> Reply:
+    """One hop: read-only first (on SQLite), again as a writer if the hop must act.
+
+    The phone's hop is counted in the hop's own transaction when it writes (one commit, not two);
+    a hop that ends read-only counts it in a small write of its own. Raises Busy when the hop
+    cannot be served before its deadline (everything it did is rolled back)."""
     if len(text) > MAX_TEXT:
         t = Texts("en")
         return Reply(t("Sorry, that was too long. Please dial again."), True, "too_long", "en")
     inputs = text.split("*") if text else []
     writable = db.dialect != "sqlite" or sid in writers
     pin_memo: dict[tuple[str, str], bool] = {}
+    key = f"ussd:hop:{phone}"
     for attempt in range(ATTEMPTS):
+        timing.check()
         try:
-            with db.unit_of_work(write=writable) as session:
-                return hop(Ctx(session=session, sid=sid, phone=phone, inputs=inputs, pin_key=pin_key,
-                               writable=writable, pin_memo=pin_memo))
+            with _unit(db, timing, writable) as session:
+                count = ratelimits.hit if writable else ratelimits.over
+                wait = count(session, key, limit)
+                if wait is not None:
+                    reply = _too_many_hops(session, sid, phone, wait)
+                else:
+                    reply = hop(Ctx(session=session, sid=sid, phone=phone, inputs=inputs, pin_key=pin_key,
+                                    writable=writable, pin_memo=pin_memo))
+                timing.check()  # past the deadline: roll back rather than answer late
+            if not writable and wait is None:
+                with _unit(db, timing, True) as session:
+                    if (wait := ratelimits.hit(session, key, limit)) is not None:
+                        reply = _too_many_hops(session, sid, phone, wait)
+            return reply
         except NeedsWrite:
             writable = True
             writers.add(sid)
-        except (IntegrityError, DBAPIError):
+        except (IntegrityError, DBAPIError) as error:
+            if admission.is_lock_timeout(error) or timing.left() <= 0:
+                raise admission.Busy from error
             # A duplicate hop racing this one, or a deadlock: the retry finds what the other did.
             if attempt == ATTEMPTS - 1:
                 raise
             writable = True
     raise RuntimeError("unreachable")
+
+
+@contextmanager
+def _unit(db: Database, timing: Timing, writable: bool) -> Iterator[Session]:
+    """A unit of work behind the hop's gate, its statements timed, its commit counted as database time."""
+    gate = admission.gate_for(db.engine, writable)
+    with gate.enter(timing) if gate is not None else nullcontext(), admission.timed(timing):
+        with db.unit_of_work(write=writable) as session:
+            yield session
+            committing = admission.clock()
+        timing.db += admission.clock() - committing
 
 
 def _language_of(db: Database | None, phone: str) -> str:
@@ -134,16 +168,18 @@ def _language_of(db: Database | None, phone: str) -> str:
     return language
 
 
-def over_hop_limit(db: Database, phone: str) -> int | None:
-    """Count this hop of `phone`; the seconds to wait when it is over VISION_USSD_HOP_LIMIT."""
-    limit = ratelimits.configured(current_app.config, HOP_LIMIT_SETTING, DEFAULT_HOP_LIMIT)
-    with db.unit_of_work() as session:
-        return ratelimits.hit(session, f"ussd:hop:{phone}", limit)
-
-
-def _too_many_hops(db: Database, phone: str) -> Reply:
-    language = _language_of(db, phone)
+def _too_many_hops(session: Session, sid: str, phone: str, wait: int) -> Reply:
+    log.warning("ussd hop over the limit: session=%s phone=%s retry in %ss", sid, mask_phone(phone), wait)
+    found = groups.groups_of_phone(session, phone)
+    language = found[0][0].language if found else "en"
     return Reply(TOO_MANY_HOPS.get(language, TOO_MANY_HOPS["en"]), True, "too_many_hops", language)
+
+
+def _busy(db: Database | None, phone: str) -> Reply:
+    """The hop could not be served in time: END, in the member's language, nothing written."""
+    language = _language_of(db, phone)
+    t = Texts(language)
+    return Reply(t("Busy now. Please dial again."), True, "busy", language)
 
 
 def _apology(db: Database | None, phone: str) -> Reply:
@@ -165,26 +201,28 @@ def callback(secret: str) -> Response:
     sid = request.form.get("sessionId", "")[:100]
     phone = normalise(request.form.get("phoneNumber", ""))[:20]
     text = request.form.get("text", "")
-    started = time.perf_counter()
+    started = admission.clock()
     db: Database | None = None
+    timing = admission.Timing(started, started + admission.configured_deadline(current_app.config))
     try:
         db = database_of(current_app.config)
-        if (wait := over_hop_limit(db, phone)) is not None:
-            log.warning("ussd hop over the limit: session=%s phone=%s retry in %ss", sid,
-                        mask_phone(phone), wait)
-            reply = _too_many_hops(db, phone)
-        else:
-            reply = answer(db, sid, phone, text, pin_auth.proof_key())
+        limit = ratelimits.configured(current_app.config, HOP_LIMIT_SETTING, DEFAULT_HOP_LIMIT)
+        reply = answer(db, sid, phone, text, pin_auth.proof_key(), timing=timing, limit=limit)
+    except admission.Busy:
+        log.warning("ussd hop busy: session=%s phone=%s", sid, mask_phone(phone))
+        reply = _busy(db, phone)
     except Exception:
         log.exception("ussd hop failed: session=%s phone=%s text=%s", sid, mask_phone(phone), redact(text))
         reply = _apology(db, phone)
-    ms = round((time.perf_counter() - started) * 1000, 1)
+    total = admission.clock() - started
+    ms = round(total * 1000, 1)
     log.info("ussd hop session=%s phone=%s text=%s screen=%s %.1fms", sid, mask_phone(phone),
              redact(text), reply.screen, ms,
              extra={"event": "ussd_hop", "session": sid, "screen": reply.screen, "ms": ms})
     body = ("END " if reply.end else "CON ") + reply.text
     response = Response(body, mimetype="text/plain")
     response.headers["X-USSD-Screen"] = reply.screen
+    response.headers["Server-Timing"] = timing.header(total)
     return response
 
 

@@ -83,3 +83,14 @@ def over(session: Session, key: str, limit: Limit, now: datetime | None = None) 
     if row is None or _aware(row.window_start, now) <= now - timedelta(seconds=limit.seconds):
         return None
     return retry_after(row.window_start, limit, now) if row.hits >= limit.count else None
+
+
+def over_any(session: Session, keys: list[str], limit: Limit, now: datetime | None = None) -> int | None:
+    """`over` for several keys in one SELECT: the longest wait among them, else None."""
+    now = now or utcnow()
+    rows = session.execute(select(RateLimit.hits, RateLimit.window_start)
+                           .where(RateLimit.key.in_([key[:200] for key in keys]))).all()
+    waits = [retry_after(row.window_start, limit, now) for row in rows
+             if _aware(row.window_start, now) > now - timedelta(seconds=limit.seconds)
+             and row.hits >= limit.count]
+    return max(waits) if waits else None

@@ -40,7 +40,10 @@ def app(db: Database) -> Flask:
     app = Flask(__name__)
     # Tests walk screens faster than any person: the hop limit is raised out of their way here
     # and tested on its own (test_hop_limit.py).
-    app.config.update(DATABASE=db, USSD_SECRET=SECRET, TESTING=True, VISION_USSD_HOP_LIMIT="100000/60")
+    # So is the hop's deadline (a loaded test machine takes seconds over a close): test_busy.py
+    # tests it with an injected clock.
+    app.config.update(DATABASE=db, USSD_SECRET=SECRET, TESTING=True, VISION_USSD_HOP_LIMIT="100000/60",
+                      VISION_USSD_HOP_DEADLINE="30")
     app.register_blueprint(blueprint)
     return app
 

@@ -1,0 +1,218 @@
+"""Admission and deadlines of USSD hops: a hop is served in time or answered "busy" and writes nothing.
+
+Africa's Talking waits about 5 s for a page; past that the member's session is dead, whatever the
+hop did. So each hop gets a deadline (`VISION_USSD_HOP_DEADLINE`, 4 s after the handler starts by
+default, leaving room for the network's own legs) and three places where it gives up in time:
+
+- the write gate: a process lets one writing hop at a time ask for SQLite's write lock (PostgreSQL:
+  `GATE_SLOTS_PG` hops at a time into the database), the others wait in arrival order (FIFO). A hop
+  that would wait past its deadline is refused. Without the gate, every thread polls SQLite's busy
+  handler, which sleeps and retries and serves no one in order: the tails of 10-17 s at saturation
+  were hops that lost the poll again and again while later ones won;
+- the database's own lock wait, bounded by what is left of the deadline (SQLite `busy_timeout`,
+  PostgreSQL `lock_timeout`), for the wait on the other processes' writers;
+- before commit: a hop past its deadline rolls back.
+
+Each refusal raises `Busy`; the door answers END with a short "busy, dial again" in the member's
+language. Nothing is written: the refusal comes before the transaction or rolls it back.
+
+Admission before queueing (and not fair queueing across processes, or a shared queue service) was
+chosen because it needs nothing but the process itself: the FIFO orders the hops of one worker,
+SQLite orders the few workers, and the deadline bounds both. `Timing` measures where a hop's time
+went (waiting for a lock, in the database, the rest in Python) for the benchmark and the logs.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import weakref
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+DEADLINE_SETTING = "VISION_USSD_HOP_DEADLINE"
+DEFAULT_DEADLINE = 4.0
+GATE_SLOTS_PG = 4
+
+# The clock of deadlines and timings (tests replace it; no test sleeps).
+clock: Callable[[], float] = time.monotonic
+
+
+class Busy(Exception):
+    """The hop cannot be served before its deadline: answer busy, write nothing."""
+
+
+def configured_deadline(config: Mapping[str, object]) -> float:
+    """Seconds a hop may take; raises ValueError naming the setting on a bad value."""
+    text = str(config.get(DEADLINE_SETTING) or os.environ.get(DEADLINE_SETTING) or DEFAULT_DEADLINE)
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not seconds > 0 or seconds > 30:
+        raise ValueError(f"{DEADLINE_SETTING} must be seconds between 0 and 30, got {text!r}")
+    return seconds
+
+
+@dataclass
+class Timing:
+    """Where one hop's time went, in seconds (the rest of `total` is Python)."""
+
+    started: float
+    deadline: float
+    lock: float = 0.0  # waiting in the gate, for BEGIN IMMEDIATE, for SELECT ... FOR UPDATE
+    db: float = 0.0  # every other statement and the commits
+
+    def left(self) -> float:
+        return self.deadline - clock()
+
+    def admit_for(self) -> float:
+        """How long the hop may still wait in line: what is left, less a quarter of the deadline
+        (at most 1 s) kept for its own work. A hop let in with no time to do it would do the
+        work and throw it away at its deadline: at saturation that wasted work is what piles up."""
+        reserve = min((self.deadline - self.started) / 4, 1.0)
+        return self.left() - reserve
+
+    def check(self) -> None:
+        if self.left() <= 0:
+            raise Busy
+
+    def header(self, total: float) -> str:
+        python = max(total - self.lock - self.db, 0.0)
+        return (f"py;dur={python * 1000:.1f}, db;dur={self.db * 1000:.1f}, "
+                f"lock;dur={self.lock * 1000:.1f}")
+
+
+class Gate:
+    """At most `slots` holders at once; the others wait in arrival order, each until its deadline."""
+
+    def __init__(self, slots: int) -> None:
+        self.slots = slots
+        self._held = 0
+        self._line: deque[threading.Event] = deque()
+        self._mutex = threading.Lock()
+
+    @contextmanager
+    def enter(self, timing: Timing) -> Iterator[None]:
+        started = clock()
+        turn: threading.Event | None = None
+        with self._mutex:
+            if self._held < self.slots and not self._line:
+                self._held += 1
+            else:
+                turn = threading.Event()
+                self._line.append(turn)
+        if turn is not None and not turn.wait(max(timing.admit_for(), 0.0)):
+            with self._mutex:
+                if not turn.is_set():  # still in line: leave it
+                    self._line.remove(turn)
+                    timing.lock += clock() - started
+                    raise Busy
+            # handed the slot just as the wait ran out: take it
+        timing.lock += clock() - started
+        try:
+            yield
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        with self._mutex:
+            if self._line:
+                self._line.popleft().set()  # the slot passes to the next in line
+            else:
+                self._held -= 1
+
+
+_gates: dict[tuple[int, bool], Gate] = {}
+_gates_mutex = threading.Lock()
+
+
+def gate_for(engine: Engine, writing: bool) -> Gate | None:
+    """The gate a unit of work passes: SQLite writers one at a time, PostgreSQL GATE_SLOTS_PG hops;
+    SQLite readers (WAL: they never wait for the writer) pass none."""
+    sqlite = engine.dialect.name == "sqlite"
+    if sqlite and not writing:
+        return None
+    key = (id(engine), sqlite)
+    with _gates_mutex:
+        if key not in _gates:
+            _gates[key] = Gate(1 if sqlite else GATE_SLOTS_PG)
+            _watch(engine)
+        return _gates[key]
+
+
+# --- the database side: statement timers and the bounded lock wait ----------------------------
+
+_current = threading.local()
+_watched: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+@contextmanager
+def timed(timing: Timing) -> Iterator[None]:
+    """Statements run by this thread inside the block are added to `timing`."""
+    previous = getattr(_current, "timing", None)
+    _current.timing = timing
+    try:
+        yield
+    finally:
+        _current.timing = previous
+
+
+def _is_lock(statement: str) -> bool:
+    head = statement.lstrip()[:16].upper()
+    return head.startswith("BEGIN IMMEDIATE") or "FOR UPDATE" in statement[-120:].upper()
+
+
+def _watch(engine: Engine) -> None:
+    if engine in _watched:
+        return
+    _watched.add(engine)
+    sqlite = engine.dialect.name == "sqlite"
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _before(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        conn.info["vision_stmt_started"] = clock()
+
+    @event.listens_for(engine, "after_cursor_execute")
+    def _after(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        timing: Timing | None = getattr(_current, "timing", None)
+        started = conn.info.pop("vision_stmt_started", None)
+        if timing is None or started is None:
+            return
+        spent = clock() - started
+        if _is_lock(statement):
+            timing.lock += spent
+        else:
+            timing.db += spent
+
+    @event.listens_for(engine, "begin", insert=True)
+    def _bound_wait(conn: Any) -> None:
+        # Runs before db.py's own BEGIN (insert=True): the wait for the lock ends with the deadline.
+        timing: Timing | None = getattr(_current, "timing", None)
+        if timing is None:
+            if sqlite and conn.info.pop("vision_busy_bounded", False):
+                conn.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")  # db.py's own
+            return
+        ms = max(int(timing.left() * 1000), 1)
+        if sqlite:
+            conn.info["vision_busy_bounded"] = True
+            conn.exec_driver_sql(f"PRAGMA busy_timeout={ms}")
+        else:
+            conn.exec_driver_sql(f"SET LOCAL lock_timeout = {ms}")
+
+
+SQLITE_BUSY_MS = 30000  # vision_ledger/db.py's busy_timeout, put back for the engine's other users
+
+
+def is_lock_timeout(error: BaseException) -> bool:
+    """SQLite's busy timeout ran out, or PostgreSQL's lock_timeout (55P03)."""
+    orig = getattr(error, "orig", error)
+    return ("database is locked" in str(orig)
+            or getattr(orig, "sqlstate", None) == "55P03" or getattr(orig, "pgcode", None) == "55P03")
