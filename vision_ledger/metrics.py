@@ -49,6 +49,13 @@ ratio from the summed numerator and denominator (a pooled ratio: a big group wei
 Disaggregations (female, male, youth, disability) use the same definitions restricted to members
 with the attribute; measures of the whole group (assets, utilisation, return on savings) are not
 disaggregated.
+
+Why this module is long: it is one concept, read whole. The definitions above, the five set-based
+queries below them (balances, loans, attendance, groups, members: one GROUP BY each over every
+group in scope) and `compute`, which turns their rows into each definition, name the same columns
+and change together; split, a definition and the query that implements it would sit in different
+files. Access checks and the two public entry points (`group_measures`, `programme_measures`) are
+the rest.
 """
 
 from __future__ import annotations

@@ -8,9 +8,10 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from vision_ledger.groups import GENDERS, LANGUAGES, MEMBER_ROLES
+from vision_ledger.groups import GENDERS, MEMBER_ROLES
 from vision_ledger.money import MAX_AMOUNT_MINOR
 from vision_ledger.policy import MONEY_SETTINGS, Policy
+from vision_ledger.programmes import LANGUAGES
 
 from .common import Change, MoneyField, MoneyIn, Strict, Timestamp
 
