@@ -7,14 +7,16 @@ from marshmallow import fields, validate
 from sqlalchemy.orm import object_session
 
 from vision_ledger import currencies
+from vision_ledger.models import Programme
 from vision_ledger.programmes import LANGUAGES
 
 from .common import Change, Strict, Timestamp
 from .groups import PolicyChanges, PolicySchema, _policy_fields
 
 
-def _digits(programme: object) -> int | None:
-    return currencies.recorded_digits(object_session(programme), programme.currency)  # type: ignore[arg-type,attr-defined]
+def _digits(programme: Programme) -> int | None:
+    session = object_session(programme)
+    return currencies.recorded_digits(session, programme.currency) if session is not None else None
 
 
 class ProgrammeSchema(ma.Schema):
