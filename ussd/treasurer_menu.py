@@ -60,6 +60,7 @@ class TreasurerHome(Menu):
         return items
 
     @property
+    # Menu.per_page is a class setting; the treasurer's home computes it (mypy: a property over an attribute).
     def per_page(self) -> int | None:  # type: ignore[override]
         return self.first_page if self.who.walk_open else None
 

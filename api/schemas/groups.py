@@ -41,6 +41,7 @@ PolicySchema = ma.Schema.from_dict(_policy_fields(required=True), name="Policy")
 _PolicyChanges = ma.Schema.from_dict(_policy_fields(required=False), name="PolicyChangesBase")
 
 
+# marshmallow's Schema.from_dict makes the base class at run time: mypy cannot take it as a base.
 class PolicyChanges(_PolicyChanges):  # type: ignore[misc,valid-type]
     """Settings to change; the rest stay. Groups' refinements must still fit."""
 

@@ -70,6 +70,7 @@ _GroupPolicyChanges = ma.Schema.from_dict(_policy_fields(required=False, allow_n
                                           name="GroupPolicyChangesBase")
 
 
+# A base made by Schema.from_dict at run time (see groups.PolicyChanges).
 class GroupPolicyChanges(Change, _GroupPolicyChanges):  # type: ignore[misc,valid-type]
     """Settings the group chooses; null returns one to the programme's value."""
 
