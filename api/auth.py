@@ -12,12 +12,13 @@ import hmac
 import logging
 import secrets
 from datetime import datetime, timedelta
+from typing import Any
 
 from flask import current_app, g, request
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from vision_ledger import groups, ratelimits
+from vision_ledger import groups, programmes, ratelimits
 from vision_ledger.actors import Actor, can_read_member
 from vision_ledger.db import utcnow
 from vision_ledger.errors import DomainError, NotFound
@@ -239,17 +240,17 @@ def current_actor() -> Actor:
     return g.actor
 
 
-def check_scope(view_args: dict[str, object] | None) -> None:
+def check_scope(view_args: dict[str, Any] | None) -> None:
     """Authenticate, then check the path's programme, group and member against the token's scope
     before the route validates or does anything else. Out of scope is 404."""
     actor = g.actor = authenticate()
     args = view_args or {}
     s = session()
     if "programme_id" in args:
-        g.programme = groups.get_programme(s, actor, int(args["programme_id"]))  # type: ignore[arg-type]
+        g.programme = programmes.get_programme(s, actor, int(args["programme_id"]))
     if "group_id" in args:
-        group = groups.get_group(s, actor, int(args["group_id"]))  # type: ignore[arg-type]
+        group = groups.get_group(s, actor, int(args["group_id"]))
         g.group = group
         g.currency = group.currency
         if "member_id" in args:
-            can_read_member(actor, group, int(args["member_id"]))  # type: ignore[arg-type]
+            can_read_member(actor, group, int(args["member_id"]))

@@ -376,12 +376,12 @@ def cmd_restore(args: argparse.Namespace) -> int:
 def cmd_import_members(args: argparse.Namespace) -> int:
     """Import a CSV of groups and members: 0 done (or a clean dry run), 1 a dry run found problems,
     2 refused (nothing written)."""
-    from vision_ledger import groups, imports
+    from vision_ledger import imports, programmes, spreadsheet
     from vision_ledger.actors import Actor
 
     try:
         with open(args.file, "rb") as handle:
-            data = handle.read(imports.MAX_BYTES + 1)
+            data = handle.read(spreadsheet.MAX_BYTES + 1)
     except OSError as exc:
         print(f"cannot read {args.file}: {exc.strerror}", file=sys.stderr)
         return 2
@@ -390,7 +390,7 @@ def cmd_import_members(args: argparse.Namespace) -> int:
                                       group_language=args.group_language)
     try:
         with _database(args).unit_of_work() as s:
-            programme = groups.get_programme(s, actor, args.programme)
+            programme = programmes.get_programme(s, actor, args.programme)
             report = imports.import_members(s, actor, programme, data, dry_run=args.dry_run,
                                             defaults=defaults)
     except imports.ImportRefused as exc:

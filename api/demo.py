@@ -9,7 +9,7 @@ from datetime import date, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from vision_ledger import cycles, groups, indicators, loans, meetings, purposes, savings
+from vision_ledger import cycles, groups, indicators, loans, meetings, programmes, purposes, savings
 from vision_ledger.actors import Actor
 from vision_ledger.models import Group, Member, Programme
 from vision_ledger.money import Money
@@ -49,18 +49,20 @@ def load(s: Session, today: date | None = None) -> Demo:
         demo = Demo(programme_id=programme.id, group_id=group.id, created=False)
     members = list(s.scalars(select(Member).where(Member.group_id == demo.group_id).order_by(Member.number)))
     demo.phones = [(m.phone, m.name, m.role) for m in members]
-    for role, kw in (("admin", {"programme_id": demo.programme_id}),
-                     ("auditor", {"programme_id": demo.programme_id}),
-                     ("treasurer", {"group_id": demo.group_id}),
-                     ("member", {"member_id": members[1].id})):
-        token, secret = create_token(s, role=role, name=f"demo {role}", **kw)
+    made = {
+        "admin": create_token(s, role="admin", name="demo admin", programme_id=demo.programme_id),
+        "auditor": create_token(s, role="auditor", name="demo auditor", programme_id=demo.programme_id),
+        "treasurer": create_token(s, role="treasurer", name="demo treasurer", group_id=demo.group_id),
+        "member": create_token(s, role="member", name="demo member", member_id=members[1].id),
+    }
+    for role, (token, secret) in made.items():
         demo.tokens[role] = (token.id, secret)
     return demo
 
 
 def _create(s: Session, today: date) -> Demo:
     system = Actor.system("demo")
-    programme = groups.create_programme(
+    programme = programmes.create_programme(
         s, system, name=PROGRAMME_NAME, country="KE", currency="KES", timezone="Africa/Nairobi",
         languages=["en", "sw"], usd_rate="130")  # loans KES 650-2,600: USD 5-20 at 130
     start = today - timedelta(weeks=6)

@@ -100,6 +100,7 @@ def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
                          "group_id": group.id}
         return view(*args, **kwargs)
 
+    # A mark on the view, read back with getattr where the route is registered.
     wrapper.requires_idempotency_key = True  # type: ignore[attr-defined]
     return wrapper
 

@@ -48,6 +48,7 @@ def install(app: Flask, gauges: Sequence[Gauge] = ()) -> None:
             request.environ[_USSD_REPLY] = reply if reply in ("CON", "END") else "other"
         return response
 
+    # Wrapping wsgi_app is Flask's documented way to add middleware; mypy refuses any method assignment.
     app.wsgi_app = _Timed(app.wsgi_app)  # type: ignore[method-assign]
 
     @app.get("/metrics", endpoint="metrics")

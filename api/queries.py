@@ -42,7 +42,8 @@ def journal(s: Session, actor: Actor, group: Group, *, since: date | None = None
     when more entries follow. A member sees only entries about themselves."""
     if actor.role == "member":
         member_id = actor.member_id
-        can_read_member(actor, group, member_id)  # type: ignore[arg-type]
+        assert member_id is not None  # Actor refuses a member role without its member
+        can_read_member(actor, group, member_id)
     else:
         can_read_group(actor, group)
     stmt = select(Entry).where(Entry.group_id == group.id)

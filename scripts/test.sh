@@ -8,9 +8,10 @@
 # installs the app with its test extras, starts a throwaway PostgreSQL with
 # scripts/pg.sh (stopped again on exit), then runs
 #   1. ruff check .
-#   2. pytest with VISION_TEST_DATABASE_URL unset            (SQLite: every test)
-#   3. pytest with VISION_TEST_DATABASE_URL=postgresql://...  (PostgreSQL: -m "not nodb")
-#   (2 and 3 run side by side; VISION_TEST_SERIAL=1 runs them one after the other)
+#   2. mypy (the files and strictness [tool.mypy] in pyproject.toml names: the core strict)
+#   3. pytest with VISION_TEST_DATABASE_URL unset            (SQLite: every test)
+#   4. pytest with VISION_TEST_DATABASE_URL=postgresql://...  (PostgreSQL: -m "not nodb")
+#   (3 and 4 run side by side; VISION_TEST_SERIAL=1 runs them one after the other)
 # Tests marked nodb touch no database (pure parsing, texts, GSM-7, money formatting, the SMS
 # gateway against its stand-in): they run in the SQLite pass only, the PostgreSQL pass skips
 # them (a `-m` given to this script replaces that filter in the PostgreSQL pass). Tests marked
@@ -114,6 +115,15 @@ set +e
 rc=$?
 set -e
 record "ruff check" "$rc"
+
+# --------------------------------------------------------------------------- mypy
+
+banner "mypy"
+set +e
+"$VENV/bin/mypy"
+rc=$?
+set -e
+record "mypy" "$rc"
 
 # --------------------------------------------------------------------------- PostgreSQL
 

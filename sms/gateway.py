@@ -109,6 +109,7 @@ def classify_response(body: Any) -> SendResult:
         return SendResult("uncertain", reason=_clip(f"unexpected recipient: {recipient!r}"))
     status = str(recipient.get("status", ""))
     try:
+        # Whatever AT's JSON holds there: int() refusing it is the answer handled below.
         code = int(recipient.get("statusCode"))  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return SendResult("uncertain", reason=_clip(f"no statusCode: {recipient!r}"))

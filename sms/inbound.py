@@ -67,7 +67,7 @@ def parse(text: str) -> tuple[str, str | None, str | None]:
     words = normalise(text)
     if not words:
         return "help", None, None
-    command, hint = COMMANDS.get(words[0], ("help", None))  # type: ignore[arg-type]
+    command, hint = COMMANDS.get(words[0], ("help", None))
     if command == "lang":
         chosen = LANGUAGES.get(words[1]) if len(words) > 1 else None
         return ("lang", chosen, hint) if chosen else ("help", None, hint)

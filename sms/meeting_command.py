@@ -161,16 +161,17 @@ def parse(text: str) -> Command:
         pair = _PAIR.match(token)
         number, value = (_number(pair.group(1), "member"), pair.group(2)) if pair else (following, token)
         following = number + 1
-        target: dict[int, Any] = {"shares": command.shares, "social": command.social,
-                                  "repay": command.repay}[section]
-        if number in target:
-            raise Refused("member_twice", number=str(number))
         if section == "repay":
-            target[number] = value
-        else:
-            target[number] = _number(value, "count")
-            if section == "social" and target[number] not in (0, 1):
-                raise Refused("social_one", word=token)
+            if number in command.repay:
+                raise Refused("member_twice", number=str(number))
+            command.repay[number] = value
+            continue
+        counts = command.shares if section == "shares" else command.social
+        if number in counts:
+            raise Refused("member_twice", number=str(number))
+        counts[number] = _number(value, "count")
+        if section == "social" and counts[number] not in (0, 1):
+            raise Refused("social_one", word=token)
     if not command.pin:
         raise Refused("pin_missing")
     if not (command.shares or command.social or command.social_all or command.repay or command.close):

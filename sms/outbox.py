@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Integer, func, select, type_coerce
 from sqlalchemy.orm import Session
 
 from sms.gateway import SendResult, backoff
@@ -229,7 +229,8 @@ def parts_report(session: Session, month: str | None = None,
     rows = session.execute(
         select(OutboxMessage.kind, OutboxMessage.language, SmsAttempt.outcome,
                func.count(func.distinct(OutboxMessage.id)), func.count(),
-               func.coalesce(func.sum(SmsAttempt.parts), 0))
+               # never NULL, although the column it sums may be (type_coerce tells the type checker)
+               type_coerce(func.coalesce(func.sum(SmsAttempt.parts), 0), Integer))
         .join(SmsAttempt, SmsAttempt.outbox_id == OutboxMessage.id)
         .where(SmsAttempt.outcome.in_(BILLED), SmsAttempt.at >= start, SmsAttempt.at < end, *scope)
         .group_by(OutboxMessage.kind, OutboxMessage.language, SmsAttempt.outcome)

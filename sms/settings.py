@@ -51,6 +51,7 @@ class Settings:
             raw = env.get(var)
             if raw not in (None, ""):
                 values[name] = int(raw) if types[name] in (int, "int") else float(raw)
+        # Each value was converted to its own field's type just above; mypy sees only the union.
         settings = cls(**values)  # type: ignore[arg-type]
         if settings.concurrency < 1 or settings.max_attempts < 1:
             raise ValueError("VISION_SMS_CONCURRENCY and VISION_SMS_MAX_ATTEMPTS must be >= 1")

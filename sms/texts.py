@@ -16,7 +16,7 @@ plural forms wherever a count is shown.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any, Final
 
@@ -126,7 +126,7 @@ class _Ctx:
         return translate(self.lang, KINDS.get(str(kind), KINDS["entry"]))
 
 
-def compose(ctx: _Ctx, head: str, required: list[str], optional: list[str] = (),  # type: ignore[assignment]
+def compose(ctx: _Ctx, head: str, required: list[str], optional: Sequence[str] = (),
             *, with_group: bool = True) -> str:
     """Join "<group> <head>: <required> <optional...>" into the language's segment budget."""
     gsm = ctx.lang != "ar"

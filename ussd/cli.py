@@ -7,7 +7,7 @@ import os
 import sys
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "ussd-sim", help="dial the USSD menu from this terminal (speaks Africa's Talking's format)")
     parser.add_argument("--phone", required=True, help="the caller's number, E.164 (+254...)")

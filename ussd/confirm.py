@@ -34,7 +34,7 @@ class Confirm(Node):
         self._again_label = again_label
         self._blocking = blocking  # the objection is final (no PIN can change it): no PIN is read
 
-    def render(self, ctx: Ctx) -> object:
+    def render(self, ctx: Ctx) -> Page:
         t = self.t
         objection = self._check() if self._check else None
         if objection:
@@ -82,7 +82,7 @@ class PinOld(Node):
         self.then = then
         self.gate = gate
 
-    def render(self, ctx: Ctx) -> object:
+    def render(self, ctx: Ctx) -> Page:
         t = self.t
         head = t("Please choose a new PIN.") if self.gate else t("Change PIN.")
         return Page([head, t("Current PIN:")])
@@ -105,7 +105,7 @@ class PinNew(Node):
         self.first = first
         self.old = old
 
-    def render(self, ctx: Ctx) -> object:
+    def render(self, ctx: Ctx) -> Page:
         return Page([self.t("New PIN (4 digits):")])
 
     def accept(self, ctx: Ctx, value: str) -> Node | Stay:
@@ -125,7 +125,7 @@ class PinRepeat(Node):
         self.old = old
         self.new = new
 
-    def render(self, ctx: Ctx) -> object:
+    def render(self, ctx: Ctx) -> Page:
         return Page([self.t("Repeat the new PIN:")])
 
     def accept(self, ctx: Ctx, value: str) -> Node | Stay:

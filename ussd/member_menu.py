@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from vision_ledger import groups, loans, statements
 from vision_ledger.models import Entry
 
 from .confirm import PinOld, gate
-from .menus import Menu
+from .menus import Choice, Menu
 from .models import Done
 from .session import Ctx, End, Node, Page, Result, Stay, Who, closing, paginate
 from .texts import LANGUAGE_NAMES, LANGUAGES, Texts, marker, short
@@ -27,7 +29,7 @@ class MemberHome(Menu):
     def title(self, ctx: Ctx) -> str:
         return f"{short(self.who.group.name, 16)}: {short(self.who.member.name)}"
 
-    def items(self, ctx: Ctx) -> list[tuple[str, object]]:
+    def items(self, ctx: Ctx) -> list[Choice]:
         who = self.who
         return [
             (marker("My balance"), lambda: gate(who, lambda: Info(who, "balance", balance_lines))),
@@ -48,7 +50,7 @@ def change_pin(who: Who) -> Node:
 class Info(Node):
     """A page to read; 0 and 00 lead back. What does not fit one page goes on after "9 More"."""
 
-    def __init__(self, who: Who, name: str, lines: object, page: int = 0) -> None:
+    def __init__(self, who: Who, name: str, lines: Callable[[Ctx, Who], list[str]], page: int = 0) -> None:
         super().__init__(who)
         self.name = name
         self._lines = lines
@@ -56,7 +58,7 @@ class Info(Node):
 
     def pages(self, ctx: Ctx) -> list[list[str]]:
         t = self.t
-        return paginate(self._lines(ctx, self.who), t("9 More"), t("0 Back  00 Menu"))  # type: ignore[operator]
+        return paginate(self._lines(ctx, self.who), t("9 More"), t("0 Back  00 Menu"))
 
     def render(self, ctx: Ctx) -> Page:
         pages = self.pages(ctx)

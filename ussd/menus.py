@@ -4,8 +4,12 @@ list of the USSD door are built on it)."""
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 
 from .session import Ctx, Node, Page, Stay, paginate
+
+# One choice of a menu: its label (a msgid) and what makes the page it leads to.
+Choice = tuple[str, Callable[[], Node]]
 
 
 class Menu(Node):
@@ -22,10 +26,10 @@ class Menu(Node):
     def title(self, ctx: Ctx) -> str:
         return ""
 
-    def items(self, ctx: Ctx) -> list[tuple[str, object]]:
+    def items(self, ctx: Ctx) -> list[Choice]:
         raise NotImplementedError
 
-    def shown(self, ctx: Ctx) -> list[tuple[int, str, object]]:
+    def shown(self, ctx: Ctx) -> list[tuple[int, str, Callable[[], Node]]]:
         return [(i, label, make) for i, (label, make) in enumerate(self.items(ctx), 1)]
 
     def more_key(self, ctx: Ctx) -> str:
@@ -65,4 +69,4 @@ class Menu(Node):
         make = choices.get(value)
         if make is None:
             return Stay(self.t("Choose one of the options."))
-        return make()  # type: ignore[operator]
+        return make()

@@ -26,7 +26,7 @@ def root(ctx: Ctx) -> Node:
     memberships = groups.groups_of_phone(ctx.session, ctx.phone)
     if not memberships:
         t = Texts("en")
-        return End(None, "unknown_phone",  # type: ignore[arg-type]
+        return End(None, "unknown_phone",
                    [t("Sorry, this number is not registered with a savings group. "
                       "Please ask your group's treasurer.")])
     people = [Who(ctx, member, group) for member, group in memberships]
@@ -92,6 +92,6 @@ def hop(ctx: Ctx) -> Reply:
         stack.append(outcome)
     node = stack[-1]
     page = node.render(ctx)
-    language = node.who.t.language if node.who else "en"
+    language = node.t.language
     text = Page([reason]).body() if end and reason else page.body(reason)
     return Reply(text, page.end or end or node.terminal, node.name, language)

@@ -94,12 +94,20 @@ class Node:
     is_result = False
     terminal = False  # an END page
 
-    def __init__(self, who: Who) -> None:
-        self.who = who
+    def __init__(self, who: Who | None) -> None:
+        self._who = who  # None only on the page of a number no group knows
+
+    @property
+    def who(self) -> Who:
+        """Who is dialling. Raises RuntimeError on a page that has no caller."""
+        if self._who is None:
+            raise RuntimeError(f"the page {self.name!r} has no caller")
+        return self._who
 
     @property
     def t(self) -> Texts:
-        return self.who.t
+        """The caller's texts; English on a page that has no caller."""
+        return self._who.t if self._who is not None else Texts("en")
 
     def render(self, ctx: Ctx) -> Page:
         raise NotImplementedError
@@ -147,7 +155,7 @@ class End(Node):
 
     terminal = True
 
-    def __init__(self, who: Who, name: str, lines: list[str]) -> None:
+    def __init__(self, who: Who | None, name: str, lines: list[str]) -> None:
         super().__init__(who)
         self.name = name
         self._lines = lines
@@ -401,8 +409,8 @@ def short_names(names: dict[int, str], size: int = NAME_SIZE) -> dict[int, str]:
     while True:
         chosen = {key: options[key][level[key]] for key in options}
         holders: dict[str, list[int]] = {}
-        for key, label in chosen.items():
-            holders.setdefault(label, []).append(key)
+        for key, name in chosen.items():
+            holders.setdefault(name, []).append(key)
         bumped = False
         for keys in holders.values():
             for key in keys if len(keys) > 1 else ():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, timedelta
+from functools import partial
 
 from sqlalchemy import func, select
 
@@ -16,7 +17,7 @@ from . import treasurer_actions as actions
 from .confirm import Confirm, gate
 from .meeting_flow import flow_start
 from .member_menu import KIND_LABELS, Info, MemberHome, entry_amount
-from .menus import Menu
+from .menus import Choice, Menu
 from .models import Done
 from .session import Ask, Ctx, Node, Page, Result, Stay, Who, back_line, name_of
 from .texts import fits, marker, refusal, short
@@ -40,7 +41,7 @@ class TreasurerHome(Menu):
             return t("{group}: treasurer", group=group)
         return t("{group}: meeting open", group=group)
 
-    def items(self, ctx: Ctx) -> list[tuple[str, object]]:
+    def items(self, ctx: Ctx) -> list[Choice]:
         who = self.who
         if not who.walk_open:
             return [(marker("Open meeting"), lambda: gate(who, lambda: open_meeting(who))),
@@ -53,13 +54,13 @@ class TreasurerHome(Menu):
             (marker("Welfare"), actions.welfare), (marker("Undo last entry"), undo),
             (marker("Close meeting"), close_meeting),
         ]
-        items: list[tuple[str, object]] = [
-            (label, (lambda make=make: gate(who, lambda: make(who)))) for label, make in business]
+        items: list[Choice] = [(label, partial(gate, who, partial(make, who))) for label, make in business]
         items.append((marker("Group balance"), lambda: Info(who, "group_balance", group_balance_lines)))
         items.append((marker("My account"), lambda: MemberHome(who)))
         return items
 
     @property
+    # Menu.per_page is a class setting; the treasurer's home computes it (mypy: a property over an attribute).
     def per_page(self) -> int | None:  # type: ignore[override]
         return self.first_page if self.who.walk_open else None
 

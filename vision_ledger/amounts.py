@@ -202,7 +202,7 @@ def typed(minor: int, digits: int, conv: Convention) -> str:
 
 
 def _ambiguous(decimal: int, runs: list[str], digits: int, conv: Convention,
-               facts: dict[str, object]) -> DomainError:
+               facts: dict[str, str]) -> DomainError:
     """Two readings: the mark as decimals ("12.50") and as a grouping mark ("1250")."""
     as_decimal = typed(decimal, digits, conv)
     as_whole = typed(int("".join(runs)) * 10**digits, digits, conv)

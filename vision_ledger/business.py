@@ -7,7 +7,9 @@ its business without importing the others.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -48,7 +50,7 @@ class Business:
     cycle, the policy in force, and the entry an earlier identical request made (a replay)."""
 
     def __init__(self, session: Session, actor: Actor, group: Group, key: str | None,
-                 request: dict[str, object], *, needs_meeting: bool = True) -> None:
+                 request: dict[str, Any], *, needs_meeting: bool = True) -> None:
         can_record(actor, group)
         self.session = session
         self.actor = actor
@@ -71,12 +73,19 @@ class Business:
     def money(self, minor: int) -> Money:
         return Money(minor, self.group.currency)
 
-    def post(self, **kwargs: object) -> object:
+    def post(self, *, kind: str, lines: Sequence[ledger.Line], member_id: int | None = None,
+             loan_id: int | None = None, memo: str | None = None,
+             details: dict[str, Any] | None = None,
+             receipt: dict[str, Any] | None = None) -> ledger.Posted:
+        """`ledger.post` of this business's entry: the request, its key, the meeting's date (the
+        group's today without one), meeting and cycle come from the business; the rest is the
+        operation's own. Raises what `ledger.post` raises."""
         meeting = self.meeting
         return ledger.post(
-            self.session, self.group, self.actor, request=self.request,
+            self.session, self.group, self.actor, kind=kind, lines=lines, request=self.request,
             idempotency_key=self.key,
             effective_date=meeting.date if meeting else local_today(self.group),
-            meeting_id=meeting.id if meeting else None,
-            cycle_id=self.cycle.id if self.cycle else None, **kwargs,  # type: ignore[arg-type]
+            member_id=member_id, meeting_id=meeting.id if meeting else None,
+            cycle_id=self.cycle.id if self.cycle else None, loan_id=loan_id, memo=memo,
+            details=details, receipt=receipt,
         )

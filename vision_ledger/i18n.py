@@ -48,7 +48,9 @@ TRANSLATIONS = Path(__file__).resolve().parent / "translations"
 # Packages whose code shows texts to people (scanned as files, never imported from here).
 SOURCES = ("ussd", "sms", "vision_ledger")
 # Call names that mark a message: gettext's own, USSD's `t("...")`/`t.n(...)`, table markers.
-KEYWORDS: dict[str, object] = {
+# Babel's keyword specs: None (the first argument is the message), or the argument positions of
+# the message, its plural and its context ((n, "c")).
+KEYWORDS: dict[str, tuple[int | tuple[int, str], ...] | None] = {
     "gettext": None, "ngettext": (1, 2), "pgettext": ((1, "c"), 2), "npgettext": ((1, "c"), 2, 3),
     "t": None, "n": (1, 2), "marker": None,
     "message": ((1, "c"), 2), "plural": ((1, "c"), 2, 3),
@@ -123,7 +125,7 @@ def translate(language: str, text: Message, n: int | None = None) -> str:
 
 
 def _source_dirs(packages: Iterable[str]) -> list[Path]:
-    dirs = []
+    dirs: list[Path] = []
     for name in packages:
         spec = importlib.util.find_spec(name)
         if spec is not None and spec.submodule_search_locations:

@@ -170,7 +170,7 @@ def disburse_loan(session: Session, actor: Actor, group: Group, member: Member, 
 
 
 def repay_loan(session: Session, actor: Actor, group: Group, member: Member, amount: Money, *,
-               idempotency_key: str | None = None) -> Entry:
+               idempotency_key: str | None = None) -> Entry | ledger.Posted:
     """A repayment at the meeting: service charge first, then principal; never more than owed.
 
     Raises meeting.not_open, loan.none_active, repayment.invalid_amount, repayment.above_balance.
@@ -209,7 +209,8 @@ def repay_loan(session: Session, actor: Actor, group: Group, member: Member, amo
     )
 
 
-def apply_due_charges(session: Session, actor: Actor, group: Group, meeting: Meeting) -> list[Entry]:
+def apply_due_charges(session: Session, actor: Actor, group: Group,
+                      meeting: Meeting) -> list[ledger.Posted]:
     """Add each period's service charge that has fallen due by the meeting's date.
 
     A loan still owed at its due date rolls over: one more month's charge (on the original
@@ -219,7 +220,7 @@ def apply_due_charges(session: Session, actor: Actor, group: Group, meeting: Mee
     """
     can_record(actor, group)
     ledger.lock_group(session, group.id)
-    entries: list[Entry] = []
+    entries: list[ledger.Posted] = []
     loans = session.scalars(
         select(Loan).where(Loan.group_id == group.id, Loan.status == "active",
                            Loan.next_charge_on <= meeting.date).order_by(Loan.id)
@@ -256,7 +257,7 @@ def apply_due_charges(session: Session, actor: Actor, group: Group, meeting: Mee
 
 
 def write_off_loan(session: Session, actor: Actor, group: Group, loan: Loan, reason: str, *,
-                   idempotency_key: str | None = None) -> Entry:
+                   idempotency_key: str | None = None) -> Entry | ledger.Posted:
     """The group decides, at a meeting, that a loan will not be repaid: a loss shared by all.
 
     Raises meeting.not_open, loan.not_active, write_off.reason_required.

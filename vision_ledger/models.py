@@ -2,7 +2,7 @@
 
 Alembic (migrations/) is the schema's only author in production.
 
-Why one module of 500 lines: it is the core schema, one class a table (about 20), each a list of
+Why this module is long: it is the core schema, one class a table (about 20), each a list of
 columns and named constraints with no behaviour, read side by side with its revision
 (migrations/versions/0001_core_core_schema.py) and compared with it by
 tests/core/test_schema_indexes.py; the tables refer to each other by foreign key throughout, so a

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import and_, or_, update
-from sqlalchemy.orm import object_session
+from sqlalchemy.orm import Session, object_session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from . import telemetry
@@ -223,15 +223,17 @@ def check_pin(member: Member, pin: str, *, attempts: int = 3, lock_minutes: int 
     raise DomainError("pin.wrong", "Wrong PIN", attempts_left=attempts - counted)
 
 
-def _reload(session: object, member: Member) -> None:
-    session.refresh(member, ["pin_failures", "pin_locked_until"])  # type: ignore[attr-defined]
+def _reload(session: Session, member: Member) -> None:
+    session.refresh(member, ["pin_failures", "pin_locked_until"])
 
 
-def change_pin(member: Member, old: str, new: str, **limits: int) -> None:
-    """The member replaces their PIN. Raises pin.wrong, pin.locked, pin.invalid_format, pin.same."""
+def change_pin(member: Member, old: str, new: str, *, attempts: int = 3, lock_minutes: int = 30,
+               now: datetime | None = None) -> None:
+    """The member replaces their PIN (the old one checked as `check_pin` does, with the same
+    limits). Raises pin.wrong, pin.locked, pin.invalid_format, pin.same."""
     _check_format(new)
     if new == old:
         raise DomainError("pin.same", "Choose a PIN different from the old one")
-    check_pin(member, old, **limits)
+    check_pin(member, old, attempts=attempts, lock_minutes=lock_minutes, now=now)
     member.pin_hash = hash_pin(new)
     member.pin_must_change = False

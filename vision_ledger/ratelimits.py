@@ -65,13 +65,12 @@ def hit(session: Session, key: str, limit: Limit, now: datetime | None = None) -
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     table = RateLimit.__table__
     expired = table.c.window_start <= fresh
-    stmt = insert(table).values(key=key[:200], window_start=now, hits=1)
-    stmt = stmt.on_conflict_do_update(
+    upsert = insert(table).values(key=key[:200], window_start=now, hits=1).on_conflict_do_update(
         index_elements=[table.c.key],
         set_={"hits": case((expired, 1), else_=table.c.hits + 1),
               "window_start": case((expired, now), else_=table.c.window_start)},
     ).returning(table.c.hits, table.c.window_start)
-    hits, start = session.execute(stmt).one()
+    hits, start = session.execute(upsert).one()
     return retry_after(start, limit, now) if hits > limit.count else None
 
 

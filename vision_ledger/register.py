@@ -58,7 +58,7 @@ def check_loans(session: Session, scope: Any, reports: dict[int, VerifyReport]) 
             sums["written"] -= amount
         else:
             sums["other"] += amount
-    owed_by_member: dict[tuple[int, int], int] = defaultdict(int)
+    owed_by_member: dict[tuple[int, int | None], int] = defaultdict(int)
     seen: set[int] = set()
     for loan in session.scalars(select(Loan).where(Loan.group_id.in_(scope)).order_by(Loan.id)):
         seen.add(loan.id)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, exists, func, select, union
+from sqlalchemy import BindParameter, bindparam, exists, func, select, union
 from sqlalchemy.orm import Session, aliased
 
 from . import ledger
@@ -27,7 +27,7 @@ def _active(member: Member) -> None:
 # Built once (bound at each call): the read paths of every savings-round hop.
 _original = aliased(Entry)
 _reversal = aliased(Entry)
-_meeting = bindparam("meeting_id")
+_meeting: BindParameter[int] = bindparam("meeting_id")
 _SHARES_AT = (
     select(func.coalesce(func.sum(Posting.units), 0))
     .join(Entry, Entry.id == Posting.entry_id)

@@ -194,7 +194,8 @@ def _close_empty_cycle(session: Session, b: Business, p: ShareOutPlan) -> ShareO
 
 
 def exit_member(session: Session, actor: Actor, group: Group, member: Member, *,
-                group_decision: str | None = None, idempotency_key: str | None = None) -> Entry | None:
+                group_decision: str | None = None,
+                idempotency_key: str | None = None) -> Entry | ledger.Posted | None:
     """A member leaves mid-cycle: takes back shares x share price, less any loan balance owed.
 
     A member in arrears (a loan past its due date) may leave only by a recorded group decision.
@@ -203,7 +204,8 @@ def exit_member(session: Session, actor: Actor, group: Group, member: Member, *,
     """
     request = {"op": "exit", "member": member.id, "decision": group_decision}
     if open_cycle(session, group.id) is None:
-        return _exit_between_cycles(session, actor, group, member)
+        _exit_between_cycles(session, actor, group, member)
+        return None
     b = Business(session, actor, group, idempotency_key, request)
     if b.replay:
         return b.replay
@@ -220,7 +222,7 @@ def exit_member(session: Session, actor: Actor, group: Group, member: Member, *,
     # In arrears: past the due date, or rolled over at a meeting because it was not repaid by then
     # (a roll-over moves the due date forward; the arrears remain).
     in_arrears = loan is not None and owed.minor > 0 and (loan.due_on < b.meeting.date or loan.rollovers > 0)
-    if in_arrears and not decision:
+    if loan is not None and in_arrears and not decision:
         raise DomainError("member.exit_in_arrears",
                           f"{member.name} owes {owed} past the due date; settle first or record the "
                           "group's decision", owed=owed, due_on=loan.due_on)

@@ -17,6 +17,7 @@ from babel import Locale
 
 from . import groups
 from .errors import DomainError
+from .programmes import LANGUAGES
 
 MAX_BYTES = 1024 * 1024  # the API's request limit too
 MAX_ROWS = 5000
@@ -174,7 +175,7 @@ def fold(value: str | None) -> str:
 
 def _language_names() -> dict[str, str]:
     names: dict[str, str] = {}
-    for code in groups.LANGUAGES:
+    for code in LANGUAGES:
         names[code] = code
         names[fold(Locale("en").languages.get(code, code))] = code
         names[fold(Locale(code).display_name)] = code

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import bindparam, exists, func, select
+from sqlalchemy import BindParameter, bindparam, exists, func, select
 from sqlalchemy.orm import Session, aliased
 
 from . import ledger
@@ -31,7 +31,7 @@ class Position:
 
 
 _reversal = aliased(Entry)
-_group = bindparam("group_id")
+_group: BindParameter[int] = bindparam("group_id")
 # The member's standing social-fund contributions of a cycle. NOT EXISTS probes the unique index
 # on reverses_id per candidate entry, where NOT IN would first read every reversal of the group.
 _SOCIAL_FUND_PAID = (

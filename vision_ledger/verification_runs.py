@@ -7,6 +7,7 @@ both run it and neither may import the other.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -33,13 +34,13 @@ def run(db: Database, *, trigger: str, actor: Actor = SYSTEM, programme_id: int 
         group_id: int | None = None) -> list[Kept]:
     """Verify every programme (neither given), one programme, or one group; keep one run per
     programme. Raises programme.not_found, group.not_found and the audit permission errors."""
-    reports: list[tuple[int, str, audit.ManyReport, object]] = []
+    reports: list[tuple[int, str, audit.ManyReport, datetime]] = []
     with db.read_session() as read:
         if group_id is not None:
             group = read.get(Group, group_id)
             if group is None:
                 raise NotFound("group.not_found", "No such group", group_id=group_id)
-            targets = [(group.programme_id, "group", [group_id])]
+            targets: list[tuple[int, str, list[int] | None]] = [(group.programme_id, "group", [group_id])]
         elif programme_id is not None:
             targets = [(programme_id, "programme", None)]
         else:
@@ -58,7 +59,7 @@ def run(db: Database, *, trigger: str, actor: Actor = SYSTEM, programme_id: int 
     with db.unit_of_work() as write:
         for pid, scope, report, started in reports:
             row = verification.record_run(write, pid, report, scope=scope, trigger=trigger,
-                                          started_at=started)  # type: ignore[arg-type]
+                                          started_at=started)
             kept.append(Kept(pid, row.id, report))
     return kept
 

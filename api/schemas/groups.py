@@ -8,9 +8,10 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from vision_ledger.groups import GENDERS, LANGUAGES, MEMBER_ROLES
+from vision_ledger.groups import GENDERS, MEMBER_ROLES
 from vision_ledger.money import MAX_AMOUNT_MINOR
 from vision_ledger.policy import MONEY_SETTINGS, Policy
+from vision_ledger.programmes import LANGUAGES
 
 from .common import Change, MoneyField, MoneyIn, Strict, Timestamp
 
@@ -40,6 +41,7 @@ PolicySchema = ma.Schema.from_dict(_policy_fields(required=True), name="Policy")
 _PolicyChanges = ma.Schema.from_dict(_policy_fields(required=False), name="PolicyChangesBase")
 
 
+# marshmallow's Schema.from_dict makes the base class at run time: mypy cannot take it as a base.
 class PolicyChanges(_PolicyChanges):  # type: ignore[misc,valid-type]
     """Settings to change; the rest stay. Groups' refinements must still fit."""
 

@@ -226,7 +226,8 @@ def _natural(account: Any) -> int:
 class NaturalBalance(MoneyField):
     """An account's balance in its natural sign: assets and expenses positive, equity and income too."""
 
-    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
+    # The parameter's name: see MoneyField._serialize.
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:  # type: ignore[override]
         return super()._serialize(_natural(obj), attr, obj, **kwargs)
 
 

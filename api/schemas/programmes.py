@@ -7,14 +7,16 @@ from marshmallow import fields, validate
 from sqlalchemy.orm import object_session
 
 from vision_ledger import currencies
+from vision_ledger.models import Programme
 from vision_ledger.programmes import LANGUAGES
 
 from .common import Change, Strict, Timestamp
 from .groups import PolicyChanges, PolicySchema, _policy_fields
 
 
-def _digits(programme: object) -> int | None:
-    return currencies.recorded_digits(object_session(programme), programme.currency)  # type: ignore[arg-type,attr-defined]
+def _digits(programme: Programme) -> int | None:
+    session = object_session(programme)
+    return currencies.recorded_digits(session, programme.currency) if session is not None else None
 
 
 class ProgrammeSchema(ma.Schema):
@@ -68,6 +70,7 @@ _GroupPolicyChanges = ma.Schema.from_dict(_policy_fields(required=False, allow_n
                                           name="GroupPolicyChangesBase")
 
 
+# A base made by Schema.from_dict at run time (see groups.PolicyChanges).
 class GroupPolicyChanges(Change, _GroupPolicyChanges):  # type: ignore[misc,valid-type]
     """Settings the group chooses; null returns one to the programme's value."""
 

@@ -7,7 +7,7 @@ from typing import Any
 import marshmallow as ma
 from flask import g, request
 
-from vision_ledger import imports
+from vision_ledger import imports, spreadsheet
 from vision_ledger.actors import can_administer
 
 from ..problems import ApiProblem
@@ -38,7 +38,7 @@ def _csv_body() -> bytes:
         if upload is None:
             raise ApiProblem(400, "import.file_required",
                              "Upload the CSV as the form field 'file'", field="file")
-        return upload.read(imports.MAX_BYTES + 1)
+        return upload.read(spreadsheet.MAX_BYTES + 1)
     if request.mimetype in CSV_TYPES:
         return request.get_data(cache=False)
     raise ApiProblem(415, "http.unsupported_media_type",

@@ -84,7 +84,7 @@ def get_policy(programme_id: int) -> Any:
 @blp.response(200, PolicySchema)
 def update_policy(changes: dict[str, Any], programme_id: int) -> Any:
     """Change programme settings (admins); every group's refinements must still fit."""
-    return groups.update_programme_policy(session(), g.actor, g.programme, changes).policy
+    return programmes.update_programme_policy(session(), g.actor, g.programme, changes).policy
 
 
 @blp.route(f"/programmes/<{ID}:programme_id>/groups", methods=["GET"])

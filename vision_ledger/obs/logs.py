@@ -61,14 +61,16 @@ def mask(text: str) -> str:
     return text
 
 
-def install() -> None:
-    """Mask every log record made in this process from now on (idempotent)."""
-    current = logging.getLogRecordFactory()
-    if getattr(current, "masks_secrets", False):
-        return
+class _MaskingFactory:
+    """A log record factory that masks what the one it wraps made."""
 
-    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
-        record = current(*args, **kwargs)
+    masks_secrets = True  # what install() looks for
+
+    def __init__(self, inner: Callable[..., logging.LogRecord]) -> None:
+        self.inner = inner
+
+    def __call__(self, *args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = self.inner(*args, **kwargs)
         try:
             message = record.getMessage()
         except Exception:  # a malformed call: leave it for logging to report
@@ -78,8 +80,13 @@ def install() -> None:
             record.msg, record.args = masked, None
         return record
 
-    factory.masks_secrets = True  # type: ignore[attr-defined]
-    logging.setLogRecordFactory(factory)
+
+def install() -> None:
+    """Mask every log record made in this process from now on (idempotent)."""
+    current = logging.getLogRecordFactory()
+    if getattr(current, "masks_secrets", False):
+        return
+    logging.setLogRecordFactory(_MaskingFactory(current))
 
 
 # --- JSON lines ---------------------------------------------------------------------------------

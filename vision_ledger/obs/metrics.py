@@ -85,7 +85,8 @@ def scrape_registry(db: Database, gauges: Sequence[Gauge] = ()) -> CollectorRegi
     process's, and the database's figures read now."""
     registry = CollectorRegistry(auto_describe=False)
     if os.environ.get(MULTIPROC_ENV):
-        multiprocess.MultiProcessCollector(registry)
+        # prometheus_client leaves this __init__ unannotated (registry: CollectorRegistry, path: str | None)
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
     else:
         registry.register(_ProcessCollector())
     registry.register(DatabaseCollector(db, gauges))
