@@ -19,9 +19,10 @@ from sqlalchemy.orm import Session
 
 from vision_ledger import groups, ratelimits
 from vision_ledger.actors import Actor, can_read_member
-from vision_ledger.db import utcnow
+from vision_ledger.db import Database, utcnow
 from vision_ledger.errors import DomainError, NotFound
 from vision_ledger.models import Group, Member, Programme
+from vision_ledger.settings import settings_of
 
 from .models import ApiToken
 from .problems import ApiProblem
@@ -118,10 +119,6 @@ def _unauthorised(detail: str) -> ApiProblem:
     return ApiProblem(401, "auth.unauthorised", detail, headers={"WWW-Authenticate": 'Bearer realm="vision"'})
 
 
-# Failed authentications allowed per client address and per token prefix (COUNT/SECONDS).
-DEFAULT_AUTH_FAILURE_LIMIT = "20/300"
-
-
 def _failure_keys(secret: str) -> list[str]:
     keys = [f"auth:ip:{request.remote_addr or 'unknown'}"]
     if secret:
@@ -130,8 +127,7 @@ def _failure_keys(secret: str) -> list[str]:
 
 
 def _failure_limit() -> ratelimits.Limit:
-    return ratelimits.Limit.parse(str(current_app.config.get("VISION_AUTH_FAILURE_LIMIT")
-                                      or DEFAULT_AUTH_FAILURE_LIMIT))
+    return settings_of(current_app.config).auth_failure_limit
 
 
 def _too_many(wait: int) -> ApiProblem:
@@ -172,15 +168,11 @@ def authenticate() -> Actor:
         raise
 
 
-def _authenticated(db: object, digest: str) -> Actor:
-    if db.shared_connection:  # type: ignore[attr-defined]  # tests: one connection for all
-        token = _find(session(), digest)
-        _touch(token)
-        return actor_of(token)
+def _authenticated(db: Database, digest: str) -> Actor:
     # Read the token in a transaction of its own, before the request's unit of work begins: a
     # writing request holds SQLite's write lock from its first statement, and the last-use
     # bookkeeping must not wait for it.
-    with db.unit_of_work(write=False) as s:  # type: ignore[attr-defined]
+    with db.unit_of_work(write=False) as s:
         token = _find(s, digest)
         actor = actor_of(token)
     _touch(token)
@@ -229,9 +221,6 @@ def _touch(token: ApiToken) -> None:
     if last is not None and now - last < TOUCH_EVERY:
         return
     db = database()
-    if db.shared_connection:  # tests: one connection, so write in the request's own transaction
-        token.last_used_at = now
-        return
     try:
         with db.unit_of_work(write=True) as s:
             s.execute(update(ApiToken).where(ApiToken.id == token.id).values(last_used_at=now))

@@ -14,6 +14,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from vision_ledger import groups, ratelimits
 from vision_ledger.db import Database, database_of
+from vision_ledger.settings import settings_of
 
 from . import pin_auth
 from .models import Event
@@ -26,10 +27,6 @@ log = logging.getLogger("ussd")
 
 MAX_TEXT = 1000  # a 180-s session cannot type more; longer is not a real session
 ATTEMPTS = 3
-# Hops allowed per phone (COUNT/SECONDS). A person on a handset manages about one hop in two
-# seconds (the network's round trip plus typing); more is a script.
-HOP_LIMIT_SETTING = "VISION_USSD_HOP_LIMIT"
-DEFAULT_HOP_LIMIT = "30/60"
 # Kept here, not in the catalogs, while those are being reworked on another branch.
 TOO_MANY_HOPS = {
     "en": "Too many tries. Please dial again later.",
@@ -75,8 +72,7 @@ def mask_phone(phone: str) -> str:
 
 
 def _configured_secret() -> str:
-    # USSD_SECRET is the contract; the app factory may also pass the environment's name through.
-    return str(current_app.config.get("USSD_SECRET") or current_app.config.get("VISION_USSD_SECRET") or "")
+    return settings_of(current_app.config).ussd_secret or ""
 
 
 def _secret_ok(secret: str | None) -> bool:
@@ -136,7 +132,7 @@ def _language_of(db: Database | None, phone: str) -> str:
 
 def over_hop_limit(db: Database, phone: str) -> int | None:
     """Count this hop of `phone`; the seconds to wait when it is over VISION_USSD_HOP_LIMIT."""
-    limit = ratelimits.configured(current_app.config, HOP_LIMIT_SETTING, DEFAULT_HOP_LIMIT)
+    limit = settings_of(current_app.config).ussd_hop_limit
     with db.unit_of_work() as session:
         return ratelimits.hit(session, f"ussd:hop:{phone}", limit)
 

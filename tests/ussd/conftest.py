@@ -21,6 +21,8 @@ from vision_ledger import pins
 from vision_ledger.db import Database
 from vision_ledger.models import Group, Member
 from vision_ledger.obs import logs as logmask
+from vision_ledger.ratelimits import Limit
+from vision_ledger.settings import Settings
 
 from .. import worlds
 from ..factories import Factory
@@ -40,7 +42,8 @@ def app(db: Database) -> Flask:
     app = Flask(__name__)
     # Tests walk screens faster than any person: the hop limit is raised out of their way here
     # and tested on its own (test_hop_limit.py).
-    app.config.update(DATABASE=db, USSD_SECRET=SECRET, TESTING=True, VISION_USSD_HOP_LIMIT="100000/60")
+    app.config.update(DATABASE=db, TESTING=True,
+                      SETTINGS=Settings(ussd_secret=SECRET, ussd_hop_limit=Limit(100000, 60)))
     app.register_blueprint(blueprint)
     return app
 
