@@ -9,6 +9,7 @@ import os
 import re
 import time
 import uuid
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -20,9 +21,10 @@ from flask_smorest.utils import prepare_response
 from sms.heartbeat import HEARTBEAT_GAUGE
 from sms.web import blueprint as sms_blueprint
 from ussd.web import blueprint as ussd_blueprint
-from vision_ledger import currencies
+from vision_ledger import currencies, pins
 from vision_ledger.db import Database
-from vision_ledger.obs import logs, metrics_enabled
+from vision_ledger.obs import logs
+from vision_ledger.settings import VARIABLES, Settings
 
 from . import health, idempotency, problems
 from . import session as request_session
@@ -30,13 +32,6 @@ from .audit import blp as audit_blp
 from .schemas.common import Change, ProblemSchema
 from .views import books, groups, imports, indicators, meetings, outbox, programmes
 
-# Settings read from the environment (the test's dict wins over them).
-ENV_SETTINGS = (
-    "VISION_DATABASE_URL", "VISION_SECRET_KEY", "VISION_USSD_SECRET", "VISION_SMS_SECRET",
-    "VISION_AUTH_FAILURE_LIMIT", "VISION_USSD_HOP_LIMIT", "VISION_SMS_REPLY_LIMIT",
-    "AT_USERNAME", "AT_API_KEY", "AT_SENDER_ID", "AT_BASE_URL",
-    "VISION_DATABASE_REPLICA_URL", "VISION_REPLICA_MAX_LAG", "VISION_METRICS", "VISION_METRICS_ALLOW",
-)
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 log = logging.getLogger("api")
@@ -83,12 +78,14 @@ def _decimal_as_string(self: Any, field: Any, ret: dict[str, Any], **_: Any) -> 
     return out
 
 
-def _config_from_env() -> dict[str, Any]:
-    config: dict[str, Any] = {name: os.environ[name] for name in ENV_SETTINGS if name in os.environ}
-    secret = os.environ.get("VISION_SECRET_KEY") or os.environ.get("VISION_SECRET")
-    if secret:
-        config["SECRET_KEY"] = secret
-    return config
+def _settings(config: Mapping[str, Any]) -> Settings:
+    """`config["SETTINGS"]` when given; else the environment's, read here once, where a test's
+    dict may replace single variables (`{"VISION_METRICS": "on"}`)."""
+    given = config.get("SETTINGS")
+    if given is not None:
+        return given  # type: ignore[no-any-return]
+    overrides = {name: str(value) for name, value in config.items() if name in VARIABLES}
+    return Settings.from_env({**os.environ, **overrides})
 
 
 def _request_id_of_this_request() -> str | None:
@@ -98,9 +95,11 @@ def _request_id_of_this_request() -> str | None:
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the WSGI application.
 
-    Configuration comes from the environment, then `config` (a test's dict). `DATABASE` may be a
-    ready `vision_ledger.db.Database` (tests pass their fixture); otherwise one is made from
-    `VISION_DATABASE_URL` or the embedded SQLite default.
+    Settings (`vision_ledger.settings.Settings`, kept in `config["SETTINGS"]`) are read from the
+    environment once, here, unless `config` (a test's dict) gives them; its VISION_* keys replace
+    single variables. `DATABASE` may be a ready `vision_ledger.db.Database` (tests pass their
+    fixture) or a URL; otherwise one is made from VISION_DATABASE_URL or the embedded SQLite default.
+    Raises SettingsError naming a variable whose value cannot be used.
     """
     app = Flask("api")
     app.config.update(
@@ -120,19 +119,19 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
             "security": [{"bearerAuth": []}],
         },
     )
-    app.config.update(_config_from_env())
     app.config.update(config or {})
+    settings = app.config["SETTINGS"] = _settings(app.config)
+    if settings.secret_key:
+        app.config["SECRET_KEY"] = settings.secret_key
+    if settings.pin_pepper:
+        pins.configure(settings.pin_pepper, settings.pin_pepper_previous)
     logs.install()
     logs.use_request_ids(_request_id_of_this_request)
-    logs.remember_secret(*(app.config.get(name) for name in (
-        "USSD_SECRET", "SMS_SECRET", "VISION_USSD_SECRET", "VISION_SMS_SECRET", "AT_API_KEY")))
+    logs.remember_secret(*settings.secrets())
 
     database = app.config.get("DATABASE")
-    if database is None:
-        database = Database(app.config.get("VISION_DATABASE_URL"),
-                            replica_url=app.config.get("VISION_DATABASE_REPLICA_URL"))
-    elif isinstance(database, str):
-        database = Database(database, replica_url=app.config.get("VISION_DATABASE_REPLICA_URL"))
+    if database is None or isinstance(database, str):
+        database = Database(database or settings.database_url, replica_url=settings.database_replica_url)
     app.config["DATABASE"] = database  # the one place every door (API, USSD, SMS) finds it
     currencies.install(database)  # amounts read and written with the installation's digits
 
@@ -145,7 +144,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     request_session.install(app, before_commit=idempotency.store,
                             after_clash=idempotency.replay_after_race)
     problems.register(app)
-    if metrics_enabled(app.config):
+    if settings.metrics:
         # prometheus_client picks its storage when first imported: only once `serve` set it up.
         from . import observability  # noqa: PLC0415
 

@@ -263,14 +263,9 @@ def _stream(make: Callable[[Session], Iterator[str]], mimetype: str, filename: s
     body is sent, and the export must not hold it (nor its locks) open."""
     db = database()
     headers = {}
-    if db.shared_connection and db.replica_sessionmaker is None:
-        # Tests: one connection whose transaction the test rolls back. Join it as it is (no
-        # savepoint of our own, which the request's commit would release under us); read only.
-        s = Session(bind=db.sessionmaker.kw["bind"], join_transaction_mode="rollback_only")
-    else:
-        s = db.read_session()  # the read replica when there is one
-        if db.replica_sessionmaker is not None:
-            headers = replica_headers(replica_status(s))
+    s = db.read_session()  # the read replica when there is one
+    if db.replica_sessionmaker is not None:
+        headers = replica_headers(replica_status(s))
     try:
         chunks = make(s)  # permissions and arguments are checked here, before the first byte
     except BaseException:
@@ -281,9 +276,7 @@ def _stream(make: Callable[[Session], Iterator[str]], mimetype: str, filename: s
         try:
             yield from chunks
         finally:
-            if not db.shared_connection or db.replica_sessionmaker is not None:
-                s.rollback()
-            s.close()
+            s.close()  # ends its transaction: a read, nothing to keep
 
     return Response(stream_with_context(body()), mimetype=mimetype,
                     headers={"Content-Disposition": f'attachment; filename="{filename}"', **headers})

@@ -23,6 +23,7 @@ from vision_ledger.actors import Actor, can_read_member
 from vision_ledger.db import utcnow
 from vision_ledger.errors import DomainError, NotFound
 from vision_ledger.models import Group, Member, Programme
+from vision_ledger.settings import settings_of
 
 from .models import ApiToken
 from .problems import ApiProblem
@@ -119,10 +120,6 @@ def _unauthorised(detail: str) -> ApiProblem:
     return ApiProblem(401, "auth.unauthorised", detail, headers={"WWW-Authenticate": 'Bearer realm="vision"'})
 
 
-# Failed authentications allowed per client address and per token prefix (COUNT/SECONDS).
-DEFAULT_AUTH_FAILURE_LIMIT = "20/300"
-
-
 def _failure_keys(secret: str) -> list[str]:
     keys = [f"auth:ip:{request.remote_addr or 'unknown'}"]
     if secret:
@@ -131,8 +128,7 @@ def _failure_keys(secret: str) -> list[str]:
 
 
 def _failure_limit() -> ratelimits.Limit:
-    return ratelimits.Limit.parse(str(current_app.config.get("VISION_AUTH_FAILURE_LIMIT")
-                                      or DEFAULT_AUTH_FAILURE_LIMIT))
+    return settings_of(current_app.config).auth_failure_limit
 
 
 def _too_many(wait: int) -> ApiProblem:
@@ -162,18 +158,15 @@ def authenticate() -> Actor:
                 raise _too_many(wait)
             if scheme.lower() != "bearer" or not secret:
                 raise _unauthorised("Send a bearer token: Authorization: Bearer <token>")
-            # Tests share one connection: the token is read by the request's own session, after
-            # this one's savepoint is released (savepoints of two sessions must not interleave).
-            token = None if db.shared_connection else _find(s, hash_token(secret))
-        if token is None:
-            token = _find(session(), hash_token(secret))
+            token = _find(s, hash_token(secret))
+            actor = actor_of(token)
         _touch(token)
-        return actor_of(token)
+        return actor
     except ApiProblem as problem:
         if problem.status == 429:  # refused for earlier failures: this one is not counted
             raise
-        # The request's own session (opened on the tests' shared connection) is rolled back with
-        # the 401; the count must outlive it, so that session ends first.
+        # The request's own session, if one was opened, is rolled back with the 401; the count
+        # must outlive it, so that session ends first.
         stale = g.pop("db_session", None)
         if stale is not None:
             stale.rollback()
@@ -226,9 +219,6 @@ def _touch(token: ApiToken) -> None:
     if last is not None and now - last < TOUCH_EVERY:
         return
     db = database()
-    if db.shared_connection:  # tests: one connection, so write in the request's own transaction
-        token.last_used_at = now
-        return
     try:
         with db.unit_of_work(write=True) as s:
             s.execute(update(ApiToken).where(ApiToken.id == token.id).values(last_used_at=now))

@@ -27,9 +27,10 @@ def extra_commands() -> list[Register]:
 
 
 def _url(args: argparse.Namespace) -> str:
-    from vision_ledger.db import database_url_from_env
+    """--database, else VISION_DATABASE_URL, else the embedded SQLite file."""
+    from vision_ledger.db import embedded_sqlite_url
 
-    return args.database or database_url_from_env()
+    return args.database or args.settings.database_url or embedded_sqlite_url()
 
 
 def _database(args: argparse.Namespace) -> Any:
@@ -38,7 +39,7 @@ def _database(args: argparse.Namespace) -> Any:
     from vision_ledger.db import Database
 
     if getattr(args, "_db", None) is None:
-        args._db = Database(_url(args), replica_url=os.environ.get("VISION_DATABASE_REPLICA_URL") or None)
+        args._db = Database(_url(args), replica_url=args.settings.database_replica_url)
         currencies.install(args._db)  # amounts read and written with the installation's digits
     return args._db
 
@@ -57,15 +58,15 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 DEMO_PEPPER_FILE = "demo_pin_pepper"
 
 
-def _demo_pepper() -> None:
+def _demo_pepper(args: argparse.Namespace) -> None:
     """The demo's PIN pepper: VISION_PIN_PEPPER when set, else one generated once and kept in
     ./instance (beside the demo database, whose PIN hashes need the same pepper next time)."""
-    import os
+    from dataclasses import replace
     from pathlib import Path
 
     from vision_ledger import pins
 
-    if os.environ.get(pins.PEPPER_ENV):
+    if args.settings.pin_pepper:
         return
     path = Path("instance") / DEMO_PEPPER_FILE
     if not path.exists():
@@ -74,7 +75,8 @@ def _demo_pepper() -> None:
         with os.fdopen(fd, "w") as out:
             out.write(pins.generate_pepper())
         print(f"generated a demo PIN pepper in {path} (set {pins.PEPPER_ENV} in production)")
-    os.environ[pins.PEPPER_ENV] = path.read_text().strip()
+    args.settings = replace(args.settings, pin_pepper=path.read_text().strip())
+    pins.configure(args.settings.pin_pepper)
 
 
 def _require_pepper() -> None:
@@ -88,7 +90,7 @@ def _require_pepper() -> None:
 def cmd_demo(args: argparse.Namespace) -> int:
     from . import demo
 
-    _demo_pepper()
+    _demo_pepper(args)
     with _database(args).unit_of_work() as s:
         loaded = demo.load(s)
     if not loaded.created:
@@ -108,27 +110,29 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
     from migrations import upgrade
-    from vision_ledger.obs import metrics_enabled
 
     from . import server
     from .server import serve
 
     url = _url(args)
     if args.demo:
-        _demo_pepper()
+        _demo_pepper(args)
     _require_pepper()
     upgrade(url)
     if args.demo:
         cmd_demo(args)
         _demo_doors(args)
     metrics_dir = None
-    if metrics_enabled(os.environ):
+    if args.settings.metrics:
         # gunicorn's workers each count in files of this directory; any worker answers a scrape
         # with the sum. Set before gunicorn forks, so every worker inherits it.
         metrics_dir = server.prepare_multiprocess_dir()
     try:
-        serve(url, host=args.host, port=args.port, workers=args.workers, threads=args.threads,
+        serve(replace(args.settings, database_url=url), host=args.host, port=args.port,
+              workers=args.workers, threads=args.threads,
               child_exit=server.worker_exited if metrics_dir else None)
     finally:
         if metrics_dir is not None:
@@ -139,16 +143,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def _demo_doors(args: argparse.Namespace) -> None:
     """With --demo, open the USSD and SMS callbacks with demo secrets (unless the environment sets
     its own) and say how to dial in, so a newcomer can try the menu at once."""
-    import os
     import shutil
+    from dataclasses import replace
 
-    os.environ.setdefault("VISION_USSD_SECRET", "demo-ussd")
-    os.environ.setdefault("VISION_SMS_SECRET", "demo-sms")
+    args.settings = replace(args.settings, ussd_secret=args.settings.ussd_secret or "demo-ussd",
+                            sms_secret=args.settings.sms_secret or "demo-sms")
     base = f"http://{args.host}:{args.port}"
     command = shutil.which("vision-ledger") or sys.argv[0]
     print(f"\nAPI:  {base}/api (OpenAPI document at {base}/api/openapi.json)")
     print(f"USSD: AT's callback is {base}/ussd/<VISION_USSD_SECRET>. Dial it from another terminal:")
-    print(f"  {command} ussd-sim --url {base}/ussd/{os.environ['VISION_USSD_SECRET']} "
+    print(f"  {command} ussd-sim --url {base}/ussd/{args.settings.ussd_secret} "
           "--phone +254711000001")
     print("SMS:  receipts and statements wait in the outbox (`vision-ledger sms status`); "
           "`vision-ledger worker` sends them through AT_* settings.\n", flush=True)
@@ -513,12 +517,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command with the environment's settings, read here once (`args.settings`)."""
+    from vision_ledger import pins
     from vision_ledger.errors import DomainError
-    from vision_ledger.obs.logs import install
+    from vision_ledger.obs.logs import install, remember_secret
+    from vision_ledger.settings import Settings, SettingsError
 
     install()
     args = build_parser().parse_args(argv)
     try:
+        args.settings = Settings.from_env(os.environ)
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    remember_secret(*args.settings.secrets())
+    try:
+        if args.settings.pin_pepper:
+            pins.configure(args.settings.pin_pepper, args.settings.pin_pepper_previous)
         return int(args.func(args) or 0)
     except DomainError as exc:
         print(f"refused: {exc.message} ({exc.code})", file=sys.stderr)

@@ -16,6 +16,7 @@ from flask import Blueprint, Response, current_app, jsonify
 from sqlalchemy import text
 
 from vision_ledger.db import database_of, replica_status
+from vision_ledger.settings import settings_of
 
 from . import problems
 
@@ -23,7 +24,6 @@ log = logging.getLogger("api")
 
 blueprint = Blueprint("health", __name__)
 
-DEFAULT_REPLICA_MAX_LAG = 30.0  # seconds a heavy read may trail the primary before readyz fails
 RETRY_AFTER = "5"
 
 
@@ -66,7 +66,7 @@ def readyz() -> Response:
                           unknown=sorted(found - expected))
     body: dict[str, Any] = {"status": "ok", "database": db.dialect, "schema": sorted(found)}
     if db.replica_engine is not None:
-        bound = float(current_app.config.get("VISION_REPLICA_MAX_LAG", DEFAULT_REPLICA_MAX_LAG))
+        bound = settings_of(current_app.config).replica_max_lag
         try:
             with db.read_session() as s:
                 status = replica_status(s)

@@ -20,8 +20,9 @@ from typing import Any
 from flask import Flask, Response, abort, request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from vision_ledger.obs import Gauge, metrics_enabled
+from vision_ledger.obs import Gauge
 from vision_ledger.obs.metrics import REQUESTS, USSD_HOPS, scrape_registry, subscribe
+from vision_ledger.settings import settings_of
 
 from .session import database
 
@@ -29,12 +30,11 @@ from .session import database
 def install(app: Flask, gauges: Sequence[Gauge] = ()) -> None:
     """With VISION_METRICS=on: time every request and serve `/metrics` to the allow-list, with
     the `gauges` the other doors add to every scrape."""
-    if not metrics_enabled(app.config):
+    settings = settings_of(app.config)
+    if not settings.metrics:
         return
     subscribe()
-    allow = [ipaddress.ip_network(part.strip(), strict=False)
-             for part in str(app.config.get("VISION_METRICS_ALLOW", "127.0.0.1/32,::1/128")).split(",")
-             if part.strip()]
+    allow = [ipaddress.ip_network(part, strict=False) for part in settings.metrics_allow]
 
     @app.before_request
     def _note_route() -> None:

@@ -11,6 +11,7 @@ from typing import Any
 from gunicorn.app.base import BaseApplication
 
 from vision_ledger.obs import MULTIPROC_ENV, logs
+from vision_ledger.settings import Settings
 
 from .app import create_app
 
@@ -63,13 +64,15 @@ class LedgerServer(BaseApplication):
         logs.install()
         # The application's own lines (one per request, USSD hop, SMS send...) as JSON on stderr;
         # gunicorn's access log stays its own (masked) line beside them.
-        logs.configure(os.environ.get("VISION_LOG_LEVEL", "INFO"))
+        settings = self.app_config["SETTINGS"]
+        logs.configure(settings.log_level, settings.log_format)
         return create_app(self.app_config)
 
 
-def serve(url: str, *, host: str = "127.0.0.1", port: int = 8000, workers: int = 2, threads: int = 4,
-          **options: Any) -> None:
+def serve(settings: Settings, *, host: str = "127.0.0.1", port: int = 8000, workers: int = 2,
+          threads: int = 4, **options: Any) -> None:
+    """Serve the app under gunicorn with these settings (each worker builds its app from them)."""
     LedgerServer({"bind": f"{host}:{port}", "workers": workers, "threads": threads,
                   "worker_class": "gthread", "accesslog": "-", "preload_app": False,
                   "logger_class": "api.logmask.MaskingLogger", **options},
-                 {"VISION_DATABASE_URL": url}).run()
+                 {"SETTINGS": settings}).run()

@@ -26,21 +26,14 @@ def database() -> Database:
     return database_of(current_app.config)
 
 
-def _sqlite_file(db: Database) -> str | None:
-    if db.shared_connection or db.dialect != "sqlite":
-        return None
-    name = db.engine.url.database
-    return name if name and name != ":memory:" else None
-
-
 def _queue_for_write(db: Database) -> None:
     """SQLite has one writer at a time. Writers of every worker process and thread queue on a file
     lock beside the database (the kernel wakes them in turn) instead of polling the database lock
     with SQLite's busy handler, whose sleeps of up to 100 ms make the tail latency long."""
-    path = _sqlite_file(db)
+    path = db.lock_path(".writers")
     if path is None:
         return
-    handle = open(path + ".writers", "a+b")  # noqa: SIM115 (held until the request ends)
+    handle = open(path, "a+b")  # noqa: SIM115 (held until the request ends)
     fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
     g.writer_lock = handle
 

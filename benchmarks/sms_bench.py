@@ -33,6 +33,7 @@ from tests.sms.standin import StandIn
 from vision_ledger import savings
 from vision_ledger.db import Database, begin_write, make_engine
 from vision_ledger.models import OutboxMessage
+from vision_ledger.settings import Settings as InstallationSettings
 
 
 def fresh(kind: str, pg: str | None) -> str:
@@ -53,6 +54,11 @@ def gateway(standin: StandIn) -> AfricasTalkingGateway:
                                  timeout=(3.05, 9.05))
 
 
+def _settings() -> Settings:
+    """The worker's settings of this environment (VISION_SMS_*), as `vision-ledger worker` reads them."""
+    return Settings.of(InstallationSettings.from_env(os.environ))
+
+
 def drain(url: str, n: int, concurrency: int, latency: float) -> tuple[float, Counter[str]]:
     db = Database(url)
     with db.engine.begin() as conn:
@@ -60,7 +66,7 @@ def drain(url: str, n: int, concurrency: int, latency: float) -> tuple[float, Co
     with StandIn() as standin:
         standin.delay = latency
         # Anything uncertain is resent within the pass, so the figure is for a complete drain.
-        settings = replace(Settings.from_env(), concurrency=concurrency, uncertain_delay=0)
+        settings = replace(_settings(), concurrency=concurrency, uncertain_delay=0)
         worker = Worker(db, gateway(standin), settings)
         start = time.perf_counter()
         stats = worker.run(once=True)
@@ -85,7 +91,7 @@ def meeting(url: str, concurrency: int, latency: float) -> float:
     session.commit()
     with StandIn() as standin:
         standin.delay = latency
-        worker = Worker(db, gateway(standin), replace(Settings.from_env(), concurrency=concurrency))
+        worker = Worker(db, gateway(standin), replace(_settings(), concurrency=concurrency))
         thread = threading.Thread(target=worker.run, daemon=True)
         thread.start()
         while len(standin.delivered) < 20:  # the 20 receipts of the meeting
@@ -108,7 +114,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("-n", type=int, default=10_000, help="messages to drain")
     parser.add_argument("--concurrency", type=int, nargs="+",
-                        default=[int(os.environ.get("VISION_SMS_CONCURRENCY", "8"))])
+                        default=[_settings().concurrency])
     parser.add_argument("--latency", type=float, default=0.05, help="stand-in answer delay (s)")
     parser.add_argument("--pg", default=os.environ.get("VISION_BENCH_PG_URL"))
     args = parser.parse_args()

@@ -29,6 +29,7 @@ import tempfile
 import threading
 import time
 import uuid
+from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -71,6 +72,7 @@ def build(url: str, sessions: int, history: int, heavy_groups: int, heavy_histor
 
     upgrade(url)
     db = Database(url)
+    pins.configure(os.environ["VISION_PIN_PEPPER"])
     pin_hash = pins.hash_pin(PIN)
     groups = []
     with db.unit_of_work() as session:
@@ -125,10 +127,18 @@ def serve(url: str, port: int, workers: int, threads: int) -> None:
 
         def load(self) -> Flask:  # in each worker, after the fork
             from ussd.web import blueprint
+            from vision_ledger import pins
             from vision_ledger.db import Database
+            from vision_ledger.ratelimits import Limit
+            from vision_ledger.settings import Settings
 
+            settings = Settings.from_env(os.environ)
+            pins.configure(settings.pin_pepper)
             app = Flask("ussd-bench")
-            app.config.update(DATABASE=Database(url, pool_size=threads + 2), USSD_SECRET=SECRET)
+            # The bench measures latency, not the per-phone hop limit (30 a minute by default): its
+            # exponential think times put some hops closer together than a person on a handset does.
+            app.config.update(DATABASE=Database(url, pool_size=threads + 2), SETTINGS=replace(
+                settings, ussd_secret=SECRET, ussd_hop_limit=Limit(1000, 60)))
             app.register_blueprint(blueprint)
             return app
 
@@ -271,11 +281,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1,
                         help="measure this many times on the one database (each run a new meeting)")
     args = parser.parse_args()
-    # PINs are peppered (README: Security): a throwaway pepper for this run's database and server.
+    # PINs are peppered (README: Security): a throwaway pepper for this run's database and server
+    # (a spawned process, which reads its settings from the environment it inherits).
     os.environ.setdefault("VISION_PIN_PEPPER", secrets.token_urlsafe(32))
-    # The bench measures latency, not the per-phone hop limit (30 a minute by default): its
-    # exponential think times put some hops closer together than a person on a handset does.
-    os.environ.setdefault("VISION_USSD_HOP_LIMIT", "1000/60")
 
     url = fresh_url(args.db)
     settings = durable(url)

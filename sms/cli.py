@@ -8,26 +8,28 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from dataclasses import asdict
 from typing import Any
 
 from sms import heartbeat, outbox, schedule, worker
-from sms.settings import Settings
 from vision_ledger import currencies
 from vision_ledger.db import Database
 from vision_ledger.errors import DomainError
+from vision_ledger.settings import Settings as InstallationSettings
+from vision_ledger.settings import SettingsError
 
 
 def register(subparsers: Any) -> None:
     """Add `worker` and `sms {send-pending,status,retry,jobs}` to an argparse subparsers object."""
     run = subparsers.add_parser("worker", help="send the SMS outbox continuously (until SIGTERM)")
-    run.set_defaults(func=lambda args: worker.run_from_env(once=False, url=_url(args)))
+    run.set_defaults(func=lambda args: worker.run(args.settings, once=False, url=_url(args)))
 
     sms = subparsers.add_parser("sms", help="the SMS outbox")
     commands = sms.add_subparsers(dest="sms_command", required=True)
     once = commands.add_parser("send-pending", help="one pass: send every message due now")
-    once.set_defaults(func=lambda args: worker.run_from_env(once=True, url=_url(args)))
+    once.set_defaults(func=lambda args: worker.run(args.settings, once=True, url=_url(args)))
     status = commands.add_parser("status", help="counts by status; failed, held and uncertain messages")
     status.add_argument("--group", type=int, default=None, help="only this group's messages")
     status.add_argument("--limit", type=int, default=50)
@@ -43,8 +45,8 @@ def register(subparsers: Any) -> None:
 
 
 def _url(args: argparse.Namespace) -> str | None:
-    """The host CLI's --database, else None (VISION_DATABASE_URL or the embedded default)."""
-    return getattr(args, "database", None)
+    """The host CLI's --database, else VISION_DATABASE_URL, else None (the embedded default)."""
+    return getattr(args, "database", None) or args.settings.database_url
 
 
 def _database(args: argparse.Namespace) -> Database:
@@ -58,7 +60,7 @@ def _database(args: argparse.Namespace) -> Database:
 def _status(args: argparse.Namespace, db: Database | None = None) -> int:
     db = db or _database(args)
     scope = [args.group] if args.group else None
-    every = Settings.from_env().heartbeat_every
+    every = args.settings.sms_heartbeat
     try:
         outbox.month_bounds(getattr(args, "month", None))
     except ValueError as exc:
@@ -109,9 +111,15 @@ def _jobs(args: argparse.Namespace, db: Database | None = None) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """`python -m sms.cli ...`: the commands with the environment's settings, read here once."""
     parser = argparse.ArgumentParser(prog="vision-ledger")
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
+    try:
+        args.settings = InstallationSettings.from_env(os.environ)
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     try:
         return int(args.func(args))
     finally:

@@ -1,6 +1,6 @@
 """AT's SMS callbacks: delivery reports and inbound messages, at /sms/<secret>/...
 
-AT does not sign callbacks, so the URL carries a secret (config SMS_SECRET). AT repeats a
+AT does not sign callbacks, so the URL carries a secret (VISION_SMS_SECRET). AT repeats a
 callback that does not get a 200, for minutes: both handlers answer fast and are idempotent.
 """
 
@@ -19,23 +19,22 @@ from sms import inbound
 from vision_ledger import ratelimits
 from vision_ledger.db import database_of, utcnow
 from vision_ledger.models import OutboxMessage
+from vision_ledger.settings import settings_of
 
 log = logging.getLogger("sms.web")
 
 blueprint = Blueprint("sms", __name__, url_prefix="/sms")
 
 FINAL: Final = frozenset({"Success", "Rejected", "Failed"})  # AT's final delivery statuses
-# Replies to inbound commands allowed per phone (COUNT/SECONDS): each one spends SMS budget.
-REPLY_LIMIT_SETTING: Final = "VISION_SMS_REPLY_LIMIT"
-DEFAULT_REPLY_LIMIT: Final = "10/3600"
 
 
 def reply_limit() -> ratelimits.Limit:
-    return ratelimits.configured(current_app.config, REPLY_LIMIT_SETTING, DEFAULT_REPLY_LIMIT)
+    """Replies to inbound commands allowed per phone (VISION_SMS_REPLY_LIMIT): each spends SMS budget."""
+    return settings_of(current_app.config).sms_reply_limit
 
 
 def _check_secret(secret: str) -> None:
-    expected = current_app.config.get("SMS_SECRET") or current_app.config.get("VISION_SMS_SECRET")
+    expected = settings_of(current_app.config).sms_secret
     if not expected or not hmac.compare_digest(secret.encode(), str(expected).encode()):
         abort(403)
 

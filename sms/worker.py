@@ -18,15 +18,16 @@ from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Protocol
 
 from sms import heartbeat, outbox, schedule
 from sms.gateway import SendResult
-from sms.settings import Settings, gateway_from_env, worker_name
+from sms.settings import Settings, gateway_of, worker_name
 from vision_ledger import currencies, telemetry, verification_runs
 from vision_ledger.db import Database
 from vision_ledger.obs import logs
+from vision_ledger.settings import Settings as InstallationSettings
+from vision_ledger.settings import SettingsError
 
 log = logging.getLogger("sms.worker")
 
@@ -48,11 +49,10 @@ def single_worker(db: Database) -> Iterator[bool]:
     a killed worker never leaves a stale lock behind. PostgreSQL needs no lock: rows are claimed
     with SKIP LOCKED. Raises WorkerAlreadyRunning.
     """
-    database = db.engine.url.database if db.dialect == "sqlite" else None
-    if not database or database == ":memory:" or db.shared_connection:
+    path = db.lock_path(".sms-worker.lock")
+    if path is None:
         yield False
         return
-    path = Path(database).with_name(Path(database).name + ".sms-worker.lock")
     handle = path.open("a+")
     try:
         try:
@@ -187,26 +187,32 @@ class Worker:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of `python -m sms.worker [--once]`: database and gateway from the environment."""
+    """Entry point of `python -m sms.worker [--once]`: settings read from the environment, once."""
     parser = argparse.ArgumentParser(prog="python -m sms.worker")
     parser.add_argument("--once", action="store_true", help="one pass: send what is due, then exit")
     args = parser.parse_args(argv)
-    return run_from_env(once=args.once)
+    try:
+        settings = InstallationSettings.from_env(os.environ)
+    except SettingsError as exc:
+        log.error("%s", exc)
+        return 2
+    return run(settings, once=args.once)
 
 
-def run_from_env(*, once: bool, url: str | None = None) -> int:
-    """Build database (`url`, else VISION_DATABASE_URL), gateway and settings from the environment
-    and run a worker."""
-    logs.configure(os.environ.get("VISION_LOG_LEVEL", "INFO"))
-    db = Database(url, replica_url=os.environ.get("VISION_DATABASE_REPLICA_URL") or None)
+def run(settings: InstallationSettings, *, once: bool, url: str | None = None) -> int:
+    """Build database (`url`, else VISION_DATABASE_URL, else the embedded default), gateway and
+    the worker's settings from the installation's settings, and run a worker."""
+    logs.install()
+    logs.remember_secret(*settings.secrets())
+    logs.configure(settings.log_level, settings.log_format)
+    db = Database(url or settings.database_url, replica_url=settings.database_replica_url)
     currencies.install(db)  # texts render amounts with the installation's digits
-    worker = Worker(db, gateway_from_env(), Settings.from_env())
-    port = os.environ.get("VISION_WORKER_METRICS_PORT")
-    if port:
+    worker = Worker(db, gateway_of(settings), Settings.of(settings))
+    if settings.worker_metrics_port:
         # prometheus_client is imported only by a worker that exports metrics.
         from vision_ledger.obs.metrics import start_exporter  # noqa: PLC0415
 
-        start_exporter(db, int(port), os.environ.get("VISION_WORKER_METRICS_ADDR", "127.0.0.1"),
+        start_exporter(db, settings.worker_metrics_port, settings.worker_metrics_addr,
                        gauges=[heartbeat.HEARTBEAT_GAUGE])
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: worker.stop.set())

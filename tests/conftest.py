@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import Session, sessionmaker
 
 from migrations import upgrade
 from vision_ledger import clock, money, pins
@@ -42,6 +42,12 @@ time.tzset()
 # the servers it starts inherit. A test that needs another sets it with pins.configure.
 TEST_PIN_PEPPER = "test-pepper-" + "p" * 32
 os.environ.setdefault("VISION_PIN_PEPPER", TEST_PIN_PEPPER)
+
+
+@pytest.fixture(autouse=True)
+def _suite_pin_pepper() -> None:
+    """Every test starts with the suite's pepper, as a process starts with its settings' one."""
+    pins.configure(TEST_PIN_PEPPER)
 
 
 # Every secret the suite configures somewhere; none may reach a log line (see _suite_log).
@@ -212,10 +218,29 @@ def connection(engine: Engine) -> Iterator[object]:
             outer.rollback()
 
 
+class OneConnectionDatabase(Database):
+    """The tests' Database: every session on one connection whose outer transaction the test rolls
+    back. Sessions commit into SAVEPOINTs of it; a read session joins it without a savepoint of its
+    own (so it may outlive a request's session, whose commit releases that session's savepoint).
+    The one connection already serialises every user, so no file lock queues them."""
+
+    def __init__(self, connection: Connection) -> None:
+        super().__init__(engine=connection.engine)
+        self.connection = connection
+        self.sessionmaker = sessionmaker(bind=connection, expire_on_commit=False,
+                                         join_transaction_mode="create_savepoint")
+
+    def read_session(self) -> Session:
+        return Session(bind=self.connection, join_transaction_mode="rollback_only")
+
+    def lock_path(self, suffix: str) -> Path | None:
+        return None
+
+
 @pytest.fixture
-def db(connection: object) -> Database:
+def db(connection: Connection) -> Database:
     """A Database whose sessions live inside the test's rolled-back transaction."""
-    return Database(connection=connection)  # type: ignore[arg-type]
+    return OneConnectionDatabase(connection)
 
 
 @pytest.fixture

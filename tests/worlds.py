@@ -19,9 +19,9 @@ import pytest
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
-from vision_ledger.db import Database, make_engine
+from vision_ledger.db import make_engine
 
-from .conftest import fresh_database_url
+from .conftest import OneConnectionDatabase, fresh_database_url
 from .factories import Factory
 
 
@@ -68,7 +68,7 @@ def _world(request: pytest.FixtureRequest, name: str, build: Callable[[Session, 
         _engines[name] = make_engine(fresh_database_url(tmp, name))
     conn = _engines[name].connect()
     conn.begin()
-    session = Database(connection=conn).session()
+    session = OneConnectionDatabase(conn).session()
     factory = Factory(session)
     ids = build(session, factory)
     session.commit()

@@ -24,12 +24,11 @@ went (waiting for a lock, in the database, the rest in Python) for the benchmark
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 import weakref
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -37,8 +36,6 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-DEADLINE_SETTING = "VISION_USSD_HOP_DEADLINE"
-DEFAULT_DEADLINE = 4.0
 GATE_SLOTS_PG = 4
 
 # The clock of deadlines and timings (tests replace it; no test sleeps).
@@ -47,18 +44,6 @@ clock: Callable[[], float] = time.monotonic
 
 class Busy(Exception):
     """The hop cannot be served before its deadline: answer busy, write nothing."""
-
-
-def configured_deadline(config: Mapping[str, object]) -> float:
-    """Seconds a hop may take; raises ValueError naming the setting on a bad value."""
-    text = str(config.get(DEADLINE_SETTING) or os.environ.get(DEADLINE_SETTING) or DEFAULT_DEADLINE)
-    try:
-        seconds = float(text)
-    except ValueError:
-        seconds = -1.0
-    if not seconds > 0 or seconds > 30:
-        raise ValueError(f"{DEADLINE_SETTING} must be seconds between 0 and 30, got {text!r}")
-    return seconds
 
 
 @dataclass

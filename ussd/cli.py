@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 
@@ -21,5 +20,5 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def ussd_sim(args: argparse.Namespace) -> int:
     from .sim import run  # noqa: PLC0415 (the simulator loads requests: only for this command)
 
-    url = args.url or f"http://127.0.0.1:8000/ussd/{os.environ.get('VISION_USSD_SECRET', '')}"
+    url = args.url or f"http://127.0.0.1:8000/ussd/{args.settings.ussd_secret or ''}"
     return run(url, args.phone, args.service_code, sys.stdout)

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from vision_ledger import groups, ratelimits
 from vision_ledger.db import Database, database_of
+from vision_ledger.settings import settings_of
 
 from . import admission, pin_auth
 from .admission import Timing
@@ -29,10 +30,6 @@ log = logging.getLogger("ussd")
 
 MAX_TEXT = 1000  # a 180-s session cannot type more; longer is not a real session
 ATTEMPTS = 3
-# Hops allowed per phone (COUNT/SECONDS). A person on a handset manages about one hop in two
-# seconds (the network's round trip plus typing); more is a script.
-HOP_LIMIT_SETTING = "VISION_USSD_HOP_LIMIT"
-DEFAULT_HOP_LIMIT = "30/60"
 # Kept here, not in the catalogs, while those are being reworked on another branch.
 TOO_MANY_HOPS = {
     "en": "Too many tries. Please dial again later.",
@@ -78,8 +75,7 @@ def mask_phone(phone: str) -> str:
 
 
 def _configured_secret() -> str:
-    # USSD_SECRET is the contract; the app factory may also pass the environment's name through.
-    return str(current_app.config.get("USSD_SECRET") or current_app.config.get("VISION_USSD_SECRET") or "")
+    return settings_of(current_app.config).ussd_secret or ""
 
 
 def _secret_ok(secret: str | None) -> bool:
@@ -203,11 +199,12 @@ def callback(secret: str) -> Response:
     text = request.form.get("text", "")
     started = admission.clock()
     db: Database | None = None
-    timing = admission.Timing(started, started + admission.configured_deadline(current_app.config))
+    settings = settings_of(current_app.config)
+    timing = admission.Timing(started, started + settings.ussd_hop_deadline)
     try:
         db = database_of(current_app.config)
-        limit = ratelimits.configured(current_app.config, HOP_LIMIT_SETTING, DEFAULT_HOP_LIMIT)
-        reply = answer(db, sid, phone, text, pin_auth.proof_key(), timing=timing, limit=limit)
+        reply = answer(db, sid, phone, text, pin_auth.proof_key(), timing=timing,
+                       limit=settings.ussd_hop_limit)
     except admission.Busy:
         log.warning("ussd hop busy: session=%s phone=%s", sid, mask_phone(phone))
         reply = _busy(db, phone)

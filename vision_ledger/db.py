@@ -5,7 +5,6 @@ Core functions take a Session and flush; the doors own the commit (one per reque
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -46,11 +45,8 @@ def utcnow() -> datetime:
 DEFAULT_SQLITE_PATH = Path("instance") / "vision_ledger.sqlite3"
 
 
-def database_url_from_env() -> str:
-    """VISION_DATABASE_URL, or the embedded SQLite file under ./instance."""
-    url = os.environ.get("VISION_DATABASE_URL")
-    if url:
-        return url
+def embedded_sqlite_url() -> str:
+    """The embedded SQLite file under ./instance (made ready): where VISION_DATABASE_URL is unset."""
     DEFAULT_SQLITE_PATH.parent.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{DEFAULT_SQLITE_PATH.resolve()}"
 
@@ -132,9 +128,8 @@ class Database:
     """An engine and its session factory; passed to the doors, never fetched from a global."""
 
     def __init__(self, url: str | None = None, *, engine: Engine | None = None,
-                 connection: Connection | None = None, replica_url: str | None = None, **kwargs: Any):
-        """Bind to a URL (or the environment's), an engine, or (tests) one open connection whose
-        outer transaction the test rolls back: sessions then commit into SAVEPOINTs.
+                 replica_url: str | None = None, **kwargs: Any):
+        """Bind to a URL (by default the embedded SQLite file) or an engine.
 
         `replica_url` names a read replica (a PostgreSQL streaming standby) for `read_session`;
         without one, read sessions are ordinary sessions on the primary.
@@ -144,15 +139,8 @@ class Database:
         if replica_url:
             self.replica_engine = make_engine(replica_url)
             self.replica_sessionmaker = sessionmaker(bind=self.replica_engine, expire_on_commit=False)
-        if connection is not None:
-            self.engine = connection.engine
-            self.sessionmaker = sessionmaker(bind=connection, expire_on_commit=False,
-                                             join_transaction_mode="create_savepoint")
-            self.shared_connection = True
-            return
-        self.engine = engine if engine is not None else make_engine(url or database_url_from_env(), **kwargs)
+        self.engine = engine if engine is not None else make_engine(url or embedded_sqlite_url(), **kwargs)
         self.sessionmaker = sessionmaker(bind=self.engine, expire_on_commit=False)
-        self.shared_connection = False
 
     @property
     def dialect(self) -> str:
@@ -161,9 +149,19 @@ class Database:
     def session(self) -> Session:
         return self.sessionmaker()
 
+    def lock_path(self, suffix: str) -> Path | None:
+        """A file beside the SQLite database on which every process using it can queue (`flock`):
+        its writers, its one SMS worker. None where no such queue is needed: PostgreSQL (row
+        locks), an in-memory database (one process)."""
+        name = self.engine.url.database if self.dialect == "sqlite" else None
+        if not name or name == ":memory:":
+            return None
+        return Path(name).with_name(Path(name).name + suffix)
+
     def read_session(self) -> Session:
-        """A session for heavy reads that need not see the caller's own last write: on the read
-        replica when one is configured (it never writes; it may trail the primary), else the primary."""
+        """A session of its own for heavy reads that need not see the caller's own last write: on
+        the read replica when one is configured (it never writes; it may trail the primary), else
+        the primary. It may outlive the caller's unit of work (a streamed export); close it after."""
         if self.replica_sessionmaker is not None:
             return self.replica_sessionmaker()
         return self.sessionmaker()
@@ -182,7 +180,7 @@ class Database:
         """
         session = self.sessionmaker()
         try:
-            if write and not self.shared_connection:
+            if write:
                 begin_write(session)
             yield session
             session.commit()

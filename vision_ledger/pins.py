@@ -66,7 +66,8 @@ _configured: dict[str, Peppers] = {}  # "peppers" when set by configure()
 
 
 def configure(current: str | None, previous: tuple[str, ...] = ()) -> None:
-    """Set the peppers explicitly (None: read them from the environment again)."""
+    """Set the process's peppers (from its settings, where it starts; None: no pepper, so no PIN
+    can be hashed or checked). Raises pin.pepper_too_short."""
     _configured.pop("peppers", None)
     if current is not None:
         _configured["peppers"] = _peppers_of(current, previous)
@@ -81,14 +82,10 @@ def _peppers_of(current: str, previous: tuple[str, ...] | list[str]) -> Peppers:
 
 
 def peppers() -> Peppers:
-    """The configured peppers, else the environment's. Raises pin.no_pepper, pin.pepper_too_short."""
+    """The configured peppers. Raises pin.no_pepper."""
     if "peppers" in _configured:
         return _configured["peppers"]
-    current = os.environ.get(PEPPER_ENV, "")
-    if not current:
-        raise DomainError("pin.no_pepper", f"{PEPPER_ENV} is not set: PINs cannot be hashed or checked")
-    previous = [p.strip() for p in os.environ.get(PREVIOUS_ENV, "").split(",") if p.strip()]
-    return _peppers_of(current, previous)
+    raise DomainError("pin.no_pepper", f"{PEPPER_ENV} is not set: PINs cannot be hashed or checked")
 
 
 def generate_pepper() -> str:

@@ -4,13 +4,11 @@ process sees the same count (one atomic upsert per hit; no extra service to run)
 A limit is (how many, per how many seconds). `hit` counts one event and says whether the key is
 over its limit, `over` only reads. Both are used by the doors: failed API authentications per
 client address and per token prefix, USSD hops per phone, inbound SMS replies per phone.
-`configured` reads a limit from the app's config or the environment.
+The limits themselves are settings (`vision_ledger.settings`).
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -36,17 +34,6 @@ class Limit:
         if limit.count < 1 or limit.seconds < 1:
             raise ValueError(f"a rate limit is COUNT/SECONDS, both positive: {text!r}")
         return limit
-
-
-def configured(config: Mapping[str, object], name: str, default: str) -> Limit:
-    """The limit named `name` in `config`, else in the environment, else `default`.
-
-    Raises ValueError naming the setting when its value is not COUNT/SECONDS."""
-    text = str(config.get(name) or os.environ.get(name) or default)
-    try:
-        return Limit.parse(text)
-    except ValueError as exc:
-        raise ValueError(f"{name} must be COUNT/SECONDS (e.g. {default}), got {text!r}") from exc
 
 
 def _aware(moment: datetime, now: datetime) -> datetime:

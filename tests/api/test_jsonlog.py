@@ -13,7 +13,8 @@ from types import SimpleNamespace
 import pytest
 
 from sms.gateway import SendResult
-from vision_ledger.obs.logs import JsonFormatter, log_format
+from vision_ledger.obs.logs import JsonFormatter
+from vision_ledger.settings import Settings, SettingsError
 
 
 @pytest.fixture
@@ -70,9 +71,7 @@ def test_only_known_fields_are_copied_into_a_line(json_lines):
     assert line["kind"] == "x" and "phone" not in line and line["message"] == "a line"
 
 
-def test_an_unknown_log_format_is_refused(monkeypatch):
-    monkeypatch.setenv("VISION_LOG_FORMAT", "xml")
-    with pytest.raises(ValueError, match="json or text"):
-        log_format()
-    monkeypatch.setenv("VISION_LOG_FORMAT", "text")
-    assert log_format() == "text"
+def test_an_unknown_log_format_is_refused():
+    with pytest.raises(SettingsError, match="VISION_LOG_FORMAT must be json or text"):
+        Settings.from_env({"VISION_LOG_FORMAT": "xml"})
+    assert Settings.from_env({"VISION_LOG_FORMAT": "Text"}).log_format == "text"

@@ -19,8 +19,8 @@ from vision_ledger.obs.logs import mask
 
 
 def test_log_records_are_masked_wherever_they_are_made(db, caplog):
-    create_app({"DATABASE": db, "USSD_SECRET": "s3cret-ussd-of-this-test",
-                "SMS_SECRET": "s3cret-sms-of-this-test"})
+    create_app({"DATABASE": db, "VISION_USSD_SECRET": "s3cret-ussd-of-this-test",
+                "VISION_SMS_SECRET": "s3cret-sms-of-this-test"})
     token = "vl_" + "A1b2C3d4" * 5
     with caplog.at_level(logging.INFO):
         logging.getLogger("werkzeug").info('127.0.0.1 - - "POST /ussd/%s HTTP/1.1" 200 -',

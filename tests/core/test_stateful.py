@@ -17,11 +17,11 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_stat
 from sqlalchemy import select
 
 from vision_ledger import cycles, grants, ledger, loans, meetings, reversals, savings, shareout
-from vision_ledger.db import Database
 from vision_ledger.errors import DomainError
 from vision_ledger.models import Account, Entry, Loan
 from vision_ledger.money import Money
 
+from ..conftest import OneConnectionDatabase
 from ..factories import Factory
 
 # A heavy system test: marked slow, still run by scripts/test.sh.
@@ -52,7 +52,7 @@ class Books(RuleBasedStateMachine):
         super().__init__()
         self.conn = self.engine.connect()
         self.outer = self.conn.begin()
-        self.session = Database(connection=self.conn).session()
+        self.session = OneConnectionDatabase(self.conn).session()
         self.f = Factory(self.session)
         self.day = date.today() - timedelta(weeks=45)
         self.group = self.f.ready(members=MEMBERS, start=self.day)

@@ -22,6 +22,7 @@ from vision_ledger.actors import Actor
 from vision_ledger.db import Database
 from vision_ledger.errors import DomainError
 from vision_ledger.models import OutboxMessage
+from vision_ledger.settings import Settings as InstallationSettings
 
 SECRET = "s3cret-callback-path"
 TIMEOUT = (0.2, 0.2)
@@ -91,8 +92,8 @@ def make_app() -> Callable[..., Flask]:
 
     def build(db: Database, actor: Actor | None = None) -> Flask:
         app = Flask("sms-tests")
-        app.config.update(DATABASE=db, SMS_SECRET=SECRET, ACTOR=actor, TESTING=True,
-                          API_TITLE="sms", API_VERSION="1", OPENAPI_VERSION="3.0.3")
+        app.config.update(DATABASE=db, SETTINGS=InstallationSettings(sms_secret=SECRET), ACTOR=actor,
+                          TESTING=True, API_TITLE="sms", API_VERSION="1", OPENAPI_VERSION="3.0.3")
 
         @app.before_request
         def _actor() -> None:

@@ -16,6 +16,7 @@ from tests.factories import Factory
 from vision_ledger import loans
 from vision_ledger.db import Database, utcnow
 from vision_ledger.models import Group, OutboxMessage
+from vision_ledger.settings import Settings
 
 
 @pytest.fixture
@@ -77,7 +78,7 @@ def test_admin_retries_a_failed_message_and_auditor_may_not(
 
 
 def test_cli_status_and_retry(db: Database, group: Group, capsys: pytest.CaptureFixture[str]) -> None:
-    args = argparse.Namespace(group=group.id, limit=10, json=False)
+    args = argparse.Namespace(group=group.id, limit=10, json=False, settings=Settings())
     assert cli._status(args, db) == 0
     out = capsys.readouterr().out
     assert "failed 1" in out and "InvalidPhoneNumber" in out

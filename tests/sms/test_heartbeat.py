@@ -15,6 +15,7 @@ from sms.models import WorkerHeartbeat
 from sms.settings import Settings
 from sms.worker import Worker
 from vision_ledger.db import Database, utcnow
+from vision_ledger.settings import Settings as InstallationSettings
 
 
 class Nothing:
@@ -34,11 +35,12 @@ def test_status_shows_alive_and_silent_workers(db: Database, capsys: pytest.Capt
     heartbeat.beat(db, "host-b:2")
     with db.unit_of_work() as s:  # host-b went silent two minutes ago (missed 12 beats of 10 s)
         s.get(WorkerHeartbeat, "host-b:2").beat_at = utcnow() - timedelta(minutes=2)
-    assert cli._status(argparse.Namespace(group=None, limit=5, json=False), db) == 0
+    settings = InstallationSettings()
+    assert cli._status(argparse.Namespace(group=None, limit=5, json=False, settings=settings), db) == 0
     out = capsys.readouterr().out
     assert "worker host-a:1: alive" in out
     assert "worker host-b:2: NOT ALIVE (no heartbeat)" in out
-    assert cli._status(argparse.Namespace(group=None, limit=5, json=True), db) == 0
+    assert cli._status(argparse.Namespace(group=None, limit=5, json=True, settings=settings), db) == 0
     workers = {w["worker"]: w for w in json.loads(capsys.readouterr().out)["workers"]}
     assert workers["host-a:1"]["alive"] is True and workers["host-b:2"]["alive"] is False
     assert workers["host-b:2"]["seconds_since_beat"] >= 119

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -390,7 +391,7 @@ def test_a_meeting_by_sms_gives_the_same_entries_and_receipts_as_by_ussd(
 
     by_ussd, by_sms = prepare(factory, session), prepare(factory, session)
     app = make_app(db)
-    app.config["USSD_SECRET"] = "s3cret"
+    app.config["SETTINGS"] = replace(app.config["SETTINGS"], ussd_secret="s3cret")
     app.register_blueprint(ussd_blueprint)
     client = app.test_client()
     repaid = 50000

@@ -18,6 +18,7 @@ from tests.sms.conftest import FAST
 from vision_ledger.actors import Actor
 from vision_ledger.db import Database, utcnow
 from vision_ledger.models import OutboxMessage
+from vision_ledger.settings import Settings
 
 Queue = Callable[..., list[int]]
 LONG_AR = {"group": "مجموعة نساء قرية المخا الساحلية للادخار", "currency": "YER",
@@ -88,11 +89,13 @@ def test_outbox_api_and_cli_show_the_month(
     assert body["parts"]["total"]["parts"] == expected > len(ids)
     assert client.get("/api/outbox?month=2024-13").status_code == 422
     assert client.get("/api/outbox?month=2024-1").status_code == 422
-    args = argparse.Namespace(group=None, limit=10, json=False, month=None)
+    args = argparse.Namespace(group=None, limit=10, json=False, month=None,
+                              settings=Settings())
     assert cli._status(args, fresh_db) == 0
     out = capsys.readouterr().out
     assert "SMS parts in" in out and "statement" in out
-    assert cli._status(argparse.Namespace(group=None, limit=10, json=False, month="May"), fresh_db) == 2
+    assert cli._status(argparse.Namespace(group=None, limit=10, json=False, month="May",
+                                             settings=Settings()), fresh_db) == 2
 
 
 def test_a_render_failure_records_no_parts(fresh_db: Database, queue: Queue,

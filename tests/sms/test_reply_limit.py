@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 
 import pytest
 from flask import Flask
@@ -13,12 +14,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from sms.models import SmsInbound
-from sms.web import DEFAULT_REPLY_LIMIT
 from tests.factories import Factory
 from tests.sms.conftest import SECRET
 from vision_ledger.db import Database
 from vision_ledger.models import Member, OutboxMessage, RateLimit
 from vision_ledger.ratelimits import Limit
+from vision_ledger.settings import Settings
 
 
 @pytest.fixture
@@ -48,7 +49,7 @@ def replies(session: Session, phone: str) -> int:
 
 def test_replies_past_the_limit_are_logged_and_counted_not_answered(
         app: Flask, session: Session, member: Member, caplog: pytest.LogCaptureFixture) -> None:
-    app.config["VISION_SMS_REPLY_LIMIT"] = "3/3600"
+    app.config["SETTINGS"] = replace(app.config["SETTINGS"], sms_reply_limit=Limit(3, 3600))
     client = app.test_client()
     with caplog.at_level(logging.WARNING, logger="sms.inbound"):
         for i in range(5):
@@ -62,7 +63,7 @@ def test_replies_past_the_limit_are_logged_and_counted_not_answered(
 
 
 def test_the_reply_limit_is_per_phone(app: Flask, session: Session, factory: Factory) -> None:
-    app.config["VISION_SMS_REPLY_LIMIT"] = "1/3600"
+    app.config["SETTINGS"] = replace(app.config["SETTINGS"], sms_reply_limit=Limit(1, 3600))
     group = factory.ready(members=5)
     asha, baraka = factory.members(group)[1:3]
     session.commit()
@@ -75,7 +76,7 @@ def test_the_reply_limit_is_per_phone(app: Flask, session: Session, factory: Fac
 
 def test_a_repeated_at_id_is_not_counted_against_the_limit(
         app: Flask, session: Session, member: Member) -> None:
-    app.config["VISION_SMS_REPLY_LIMIT"] = "1/3600"
+    app.config["SETTINGS"] = replace(app.config["SETTINGS"], sms_reply_limit=Limit(1, 3600))
     client = app.test_client()
     for _ in range(3):
         sms(client, member.phone, "BAL", "ATin_same")
@@ -85,7 +86,7 @@ def test_a_repeated_at_id_is_not_counted_against_the_limit(
 
 
 def test_the_default_reply_limit_is_ten_an_hour(app: Flask, session: Session, member: Member) -> None:
-    limit = Limit.parse(DEFAULT_REPLY_LIMIT)
+    limit = Settings().sms_reply_limit
     assert (limit.count, limit.seconds) == (10, 3600)
     client = app.test_client()
     for i in range(limit.count + 2):
@@ -95,7 +96,7 @@ def test_the_default_reply_limit_is_ten_an_hour(app: Flask, session: Session, me
 
 def test_meeting_commands_count_against_the_reply_limit_and_keep_no_pin_past_it(
         app: Flask, session: Session, member: Member, caplog: pytest.LogCaptureFixture) -> None:
-    app.config["VISION_SMS_REPLY_LIMIT"] = "2/3600"
+    app.config["SETTINGS"] = replace(app.config["SETTINGS"], sms_reply_limit=Limit(2, 3600))
     client = app.test_client()
     with caplog.at_level(logging.WARNING, logger="sms.inbound"):
         for i in range(4):  # anyone can text the short code: each preview or refusal is a reply

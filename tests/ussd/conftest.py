@@ -21,6 +21,8 @@ from vision_ledger import pins
 from vision_ledger.db import Database
 from vision_ledger.models import Group, Member
 from vision_ledger.obs import logs as logmask
+from vision_ledger.ratelimits import Limit
+from vision_ledger.settings import Settings
 
 from .. import worlds
 from ..factories import Factory
@@ -42,8 +44,9 @@ def app(db: Database) -> Flask:
     # and tested on its own (test_hop_limit.py).
     # So is the hop's deadline (a loaded test machine takes seconds over a close): test_busy.py
     # tests it with an injected clock.
-    app.config.update(DATABASE=db, USSD_SECRET=SECRET, TESTING=True, VISION_USSD_HOP_LIMIT="100000/60",
-                      VISION_USSD_HOP_DEADLINE="30")
+    app.config.update(DATABASE=db, TESTING=True,
+                      SETTINGS=Settings(ussd_secret=SECRET, ussd_hop_limit=Limit(100000, 60),
+                                        ussd_hop_deadline=30.0))
     app.register_blueprint(blueprint)
     return app
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 from contextlib import ExitStack
+from dataclasses import replace
 
 import pytest
 from sqlalchemy import select
@@ -13,6 +14,7 @@ from sqlalchemy import select
 from ussd import admission, web
 from ussd.admission import Busy, Gate, Timing
 from vision_ledger.models import RateLimit
+from vision_ledger.settings import Settings, SettingsError, settings_of
 
 from .conftest import LANGS, PIN, set_language, tx
 
@@ -70,7 +72,8 @@ def test_a_hop_refused_at_the_write_gate_answers_busy_and_writes_nothing(
         app, clock, treasurer, world, meeting, last_seq, db):
     treasurer.walk("2", "5", "2")
     before, counted = last_seq(), hits(world, world.treasurer.phone)
-    app.config[admission.DEADLINE_SETTING] = "0.001"  # the clock stands still: waits 1 ms in line
+    # the clock stands still: waits 1 ms in line
+    app.config["SETTINGS"] = replace(settings_of(app.config), ussd_hop_deadline=0.001)
     writers = admission.gate_for(db.engine, writing=True)
     assert writers is not None
     with ExitStack() as others:  # other hops hold every slot (SQLite: the one writer's)
@@ -118,5 +121,5 @@ def test_a_timing_splits_a_hop_into_python_database_and_lock(clock):
 
 @pytest.mark.parametrize("value", ["0", "-1", "soon", "31"])
 def test_a_malformed_deadline_setting_is_refused_by_name(value):
-    with pytest.raises(ValueError, match=admission.DEADLINE_SETTING):
-        admission.configured_deadline({admission.DEADLINE_SETTING: value})
+    with pytest.raises(SettingsError, match="VISION_USSD_HOP_DEADLINE"):
+        Settings.from_env({"VISION_USSD_HOP_DEADLINE": value})

@@ -3,22 +3,24 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import update
 
-from ussd.web import DEFAULT_HOP_LIMIT, TOO_MANY_HOPS
+from ussd.web import TOO_MANY_HOPS
 from vision_ledger.db import utcnow
 from vision_ledger.models import RateLimit
 from vision_ledger.ratelimits import Limit
+from vision_ledger.settings import Settings, SettingsError
 
 from .conftest import PIN, set_language
 
 
 @pytest.fixture
 def limited(app):
-    app.config["VISION_USSD_HOP_LIMIT"] = "4/60"
+    app.config["SETTINGS"] = replace(app.config["SETTINGS"], ussd_hop_limit=Limit(4, 60))
 
 
 def test_a_hop_past_the_limit_ends_with_too_many_tries_and_writes_nothing(
@@ -60,17 +62,14 @@ def test_the_hop_limit_is_per_phone_and_ends_with_its_window(limited, treasurer,
 
 
 def test_the_default_hop_limit_allows_a_person_and_stops_a_script(app, treasurer, world, meeting):
-    del app.config["VISION_USSD_HOP_LIMIT"]  # the fixture's, raised for the other tests
-    limit = Limit.parse(DEFAULT_HOP_LIMIT)
+    limit = Settings().ussd_hop_limit
+    app.config["SETTINGS"] = replace(app.config["SETTINGS"], ussd_hop_limit=limit)  # the fixture's is raised
     assert (limit.count, limit.seconds) == (30, 60)
     screens = [treasurer.dial() for _ in range(limit.count + 1)]
     assert not any(s.end for s in screens[:limit.count])
     assert screens[-1].name == "too_many_hops"
 
 
-def test_a_malformed_hop_limit_setting_is_refused_by_name(app):
-    app.config["VISION_USSD_HOP_LIMIT"] = "lots"
-    from vision_ledger.ratelimits import configured
-
-    with pytest.raises(ValueError, match="VISION_USSD_HOP_LIMIT must be COUNT/SECONDS"):
-        configured(app.config, "VISION_USSD_HOP_LIMIT", DEFAULT_HOP_LIMIT)
+def test_a_malformed_hop_limit_setting_is_refused_by_name():
+    with pytest.raises(SettingsError, match="VISION_USSD_HOP_LIMIT must be COUNT/SECONDS"):
+        Settings.from_env({"VISION_USSD_HOP_LIMIT": "lots"})

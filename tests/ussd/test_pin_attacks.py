@@ -15,7 +15,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from tests.conftest import fresh_database_url
+from tests.conftest import TEST_PIN_PEPPER, fresh_database_url
 from tests.factories import Factory
 from ussd.models import Done, PinProof
 from ussd.web import blueprint
@@ -23,6 +23,8 @@ from vision_ledger import pins
 from vision_ledger.db import Database, utcnow
 from vision_ledger.errors import DomainError
 from vision_ledger.models import Member
+from vision_ledger.ratelimits import Limit
+from vision_ledger.settings import Settings
 
 from .conftest import PIN, SECRET, SERVICE_CODE
 
@@ -54,7 +56,8 @@ def test_concurrent_wrong_pins_count_once_each_and_the_lock_holds(tmp_path_facto
     app = Flask(__name__)
     # The hop limit (30 a minute per phone) would answer part of the burst before any PIN check;
     # here the PIN lock itself is under test, so the hop limit is raised out of its way.
-    app.config.update(DATABASE=db, USSD_SECRET=SECRET, TESTING=True, VISION_USSD_HOP_LIMIT="1000/60")
+    app.config.update(DATABASE=db, TESTING=True,
+                      SETTINGS=Settings(ussd_secret=SECRET, ussd_hop_limit=Limit(1000, 60)))
     app.register_blueprint(blueprint)
     start = threading.Barrier(30)
     answers: list[str] = []
@@ -210,7 +213,7 @@ def test_a_rotated_pepper_still_checks_old_hashes_and_rehashes_them(session, fac
         pins.configure(second)
         pins.check_pin(member, "1234")
     finally:
-        pins.configure(None)
+        pins.configure(TEST_PIN_PEPPER)
 
 
 def test_a_hash_made_with_an_unknown_pepper_is_refused(session, factory):
@@ -220,21 +223,23 @@ def test_a_hash_made_with_an_unknown_pepper_is_refused(session, factory):
         pins.set_initial_pin(member, "1234")
         session.flush()
     finally:
-        pins.configure(None)
+        pins.configure(TEST_PIN_PEPPER)
     with pytest.raises(DomainError) as refused:
         pins.check_pin(member, "1234")
     assert refused.value.code == "pin.unknown_pepper"
 
 
-def test_pins_cannot_be_hashed_without_a_pepper(monkeypatch):
-    monkeypatch.delenv(pins.PEPPER_ENV, raising=False)
+def test_pins_cannot_be_hashed_without_a_pepper():
+    pins.configure(None)
     with pytest.raises(DomainError) as refused:
         pins.hash_pin("1234")
     assert refused.value.code == "pin.no_pepper"
 
 
-def test_a_short_pepper_is_refused(monkeypatch):
-    monkeypatch.setenv(pins.PEPPER_ENV, "short")
+def test_a_short_pepper_is_refused():
+    with pytest.raises(DomainError) as refused:
+        pins.configure("short")
+    assert refused.value.code == "pin.pepper_too_short"
     with pytest.raises(DomainError) as refused:
         pins.hash_pin("1234")
-    assert refused.value.code == "pin.pepper_too_short"
+    assert refused.value.code == "pin.no_pepper"

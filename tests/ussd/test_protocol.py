@@ -132,9 +132,10 @@ def test_an_app_without_its_database_still_answers_end_not_a_500(monkeypatch):
     from flask import Flask
 
     import ussd.web
+    from vision_ledger.settings import Settings
 
     app = Flask("broken")
-    app.config["USSD_SECRET"] = SECRET
+    app.config["SETTINGS"] = Settings(ussd_secret=SECRET)
     app.register_blueprint(ussd.web.blueprint)
     response = _post(app.test_client(), f"/ussd/{SECRET}",
                      _form(sessionId=at_session_id(), phoneNumber="+254711000001", text=""))

@@ -10,20 +10,15 @@ set the directory before anything imports `vision_ledger.obs.metrics`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # named in a type only; the CLI imports this module before anything heavy
     from sqlalchemy.orm import Session
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
-
-
-def metrics_enabled(config: Mapping[str, Any]) -> bool:
-    """VISION_METRICS=on (also 1, true, yes) in the app's config or the environment."""
-    return str(config.get("VISION_METRICS", "off")).strip().lower() in ("on", "1", "true", "yes")
 
 
 @dataclass(frozen=True)

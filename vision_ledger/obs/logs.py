@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import sys
 from collections.abc import Callable
@@ -32,24 +31,17 @@ _PATTERNS = (
     (re.compile(r"\bvl_[A-Za-z0-9_-]{8,}"), "vl_" + MASK),
     (re.compile(r"(?i)(\bbearer\s+)(?!\*\*\*)\S+"), r"\1" + MASK),
 )
-# Environment settings whose values must never be logged, whatever the line looks like.
-SECRET_SETTINGS = ("VISION_USSD_SECRET", "VISION_SMS_SECRET", "VISION_PIN_PEPPER",
-                   "VISION_PIN_PEPPER_PREVIOUS", "VISION_SECRET_KEY", "VISION_SECRET", "AT_API_KEY")
-_extra_secrets: set[str] = set()
+_secrets_known: set[str] = set()
 
 
 def remember_secret(*values: object) -> None:
-    """Mask these values too (secrets given through a test's or an app's config)."""
-    _extra_secrets.update(str(v) for v in values if v and len(str(v)) >= 4)
+    """Mask these values from now on: where a process starts, its settings' secrets
+    (`Settings.secrets()`: callback secrets, PIN peppers, AT's key, the secret key)."""
+    _secrets_known.update(str(v) for v in values if v and len(str(v)) >= 4)
 
 
 def _secrets() -> list[str]:
-    values = set(_extra_secrets)
-    for name in SECRET_SETTINGS:
-        for value in os.environ.get(name, "").split(","):
-            if len(value.strip()) >= 4:
-                values.add(value.strip())
-    return sorted(values, key=len, reverse=True)
+    return sorted(_secrets_known, key=len, reverse=True)
 
 
 def mask(text: str) -> str:
@@ -132,19 +124,12 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, ensure_ascii=False, default=str)
 
 
-def log_format() -> str:
-    """`json` or `text`, from VISION_LOG_FORMAT (default json)."""
-    chosen = os.environ.get("VISION_LOG_FORMAT", "json").strip().lower()
-    if chosen not in ("json", "text"):
-        raise ValueError(f"VISION_LOG_FORMAT must be json or text, not {chosen!r}")
-    return chosen
-
-
-def configure(level: str | int = "INFO") -> None:
-    """Send the process's logs to stderr in the chosen format (masked in either)."""
+def configure(level: str | int = "INFO", log_format: str = "json") -> None:
+    """Send the process's logs to stderr as JSON lines (`json`) or plain lines (`text`), masked in
+    either (VISION_LOG_LEVEL, VISION_LOG_FORMAT)."""
     install()
     handler = logging.StreamHandler(sys.stderr)
-    if log_format() == "json":
+    if log_format == "json":
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
