@@ -236,10 +236,12 @@ class LoanPurposePick(Menu):
         with_back = [*page.lines, back_line(self.t, takes_zero=False)]
         return Page(with_back) if fits("\n".join(with_back)) else page
 
-    def items(self, ctx: Ctx) -> list[tuple[str, object]]:
+    def items(self, ctx: Ctx) -> list[tuple[str, Callable[[], Node]]]:
         listed = purposes.programme_purposes(ctx.session, self.who.group.programme_id)
-        return [(p.title(self.t.language),
-                 lambda p=p: _loan_confirm(self.who, self.member, self.principal, p)) for p in listed]
+        def choose(purpose: purposes.Purpose) -> Callable[[], Node]:
+            return lambda: _loan_confirm(self.who, self.member, self.principal, purpose)
+
+        return [(p.title(self.t.language), choose(p)) for p in listed]
 
 
 def _loan_confirm(who: Who, member: Member, principal: Money, purpose: purposes.Purpose) -> Node:

@@ -221,6 +221,7 @@ def actual(scope: Scope, measure: Measure, codes: list[str], dimensions: list[st
     if measure.code == "return_on_savings":
         return _return_on_savings(scope, dimensions)
     values = QUERIES[measure.code](scope, codes)
+    keys: dict[int, tuple[str, ...]]
     if measure.level == "group":
         keys = {gid: (region,) for gid, region in scope.region_of.items()}
     else:

@@ -133,10 +133,11 @@ def set_purposes(session: Session, actor: Actor, programme: Programme, items: An
     for row in rows.values():
         row.active = False
     for position, purpose in enumerate(wanted):
-        row = rows.get(purpose.code)
-        if row is None:
-            row = LoanPurpose(programme_id=programme.id, code=purpose.code)
-            session.add(row)
+        found = rows.get(purpose.code)
+        if found is None:
+            found = LoanPurpose(programme_id=programme.id, code=purpose.code)
+            session.add(found)
+        row = found
         row.titles, row.business, row.position, row.active = \
             purpose.titles, purpose.business, position, True
     session.flush()

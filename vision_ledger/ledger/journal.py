@@ -79,7 +79,7 @@ def entry_body(entry: Any, postings: Iterable[tuple[str, int, int]]) -> str:
             f'"key":{_str(entry.idempotency_key)},"kind":{_str(entry.kind)},'
             f'"loan":{_int(entry.loan_id)},"meeting":{_int(entry.meeting_id)},'
             f'"member":{_int(entry.member_id)},"memo":{_str(entry.memo)},'
-            f'"postings":[{",".join(f"[{_text(k)},{a},{u}]" for k, a, u in lines)}],'
+            f'"postings":[{",".join(f"[{_text(str(k))},{a},{u}]" for k, a, u in lines)}],'
             f'"recorded_at":{_text(utc_text(entry.recorded_at))},'
             f'"reverses":{_int(entry.reverses_id)},"seq":{_int(entry.seq)}}}'
         )

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from functools import cache
-from typing import Any
+from typing import Any, TypeAlias
 
 from sqlalchemy import Date, Integer, and_, bindparam, case, func, literal_column, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement, Select
+from sqlalchemy.sql.expression import BindParameter
 
 from ..errors import DomainError
 from ..models import Group, Loan, Member
@@ -42,7 +43,9 @@ def _sum(condition: ColumnElement[bool], value: Any) -> ColumnElement[int]:
 # executed with parameters: building SQLAlchemy expressions costs more than a small group's query.
 START, END = bindparam("start", type_=Date), bindparam("end", type_=Date)
 PAR1, PAR30 = bindparam("par1", type_=Date), bindparam("par30", type_=Date)
-IDS = bindparam("ids", expanding=True)
+# A select of several columns of any types (SQLAlchemy 2.1 types a select by its columns).
+Rows: TypeAlias = Select[*tuple[Any, ...]]
+IDS: BindParameter[Any] = bindparam("ids", expanding=True)
 
 
 @cache
@@ -113,7 +116,7 @@ def _loan_statement(dialect: str, tail: bool) -> Select[Any]:
 
 
 @cache
-def _loans_by_day() -> Select[Any]:
+def _loans_by_day() -> Rows:
     """The principal of the loans issued in the period per group and day (loans after grants)."""
     return (select(Loan.group_id, Loan.issued_on, func.sum(Loan.principal))
             .where(Loan.group_id.in_(IDS), Loan.status != "cancelled", Loan.issued_on >= START,
@@ -129,7 +132,7 @@ MEMBER_FACTS = ("members", "female", "male", "youth", "disability", "members_at_
 
 
 @cache
-def _segment_statement(dialect: str, tail: bool) -> Select[Any]:
+def _segment_statement(dialect: str, tail: bool) -> Rows:
     """Per group, the members' facts summed over the whole group and over each segment (female,
     male, youth, disability): the register (on it at the start and end of the period, from the
     joined and left dates), savings, loan balances, attendance and loans, all in the database."""

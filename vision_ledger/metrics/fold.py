@@ -20,7 +20,7 @@ with them and never changed).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import cache
 from typing import Any
 
@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement, Select
 from sqlalchemy.sql.elements import BindParameter
 
-from ..db import utcnow
+from ..db import Base, utcnow
 from ..models import Account, Attendance, Entry, Group, Meeting, Posting
 from .tables import GroupDayTotal, LoanDayTotal, MemberDayTotal, TotalsMark
 
@@ -39,9 +39,11 @@ GROUP_SUMS = ("loan_fund_cash", "loan_fund_cash_share_out", "social_fund_cash", 
 MEMBER_SUMS = ("shares", "shares_share_out", "receivable", "receivable_share_out", "present",
                "attendance_rows")
 LOAN_SUMS = ("outstanding", "owed", "repaid", "written_off")
-KEYS = {GroupDayTotal: ("group_id", "day"), MemberDayTotal: ("group_id", "member_id", "day"),
-        LoanDayTotal: ("group_id", "loan_id", "day")}
-SUMS = {GroupDayTotal: GROUP_SUMS, MemberDayTotal: MEMBER_SUMS, LoanDayTotal: LOAN_SUMS}
+KEYS: dict[type[Base], tuple[str, ...]] = {
+    GroupDayTotal: ("group_id", "day"), MemberDayTotal: ("group_id", "member_id", "day"),
+    LoanDayTotal: ("group_id", "loan_id", "day")}
+SUMS: dict[type[Base], tuple[str, ...]] = {
+    GroupDayTotal: GROUP_SUMS, MemberDayTotal: MEMBER_SUMS, LoanDayTotal: LOAN_SUMS}
 
 OWED = ("loan", "service_charge", "rollover")
 REPAID = ("repayment", "member_exit")
@@ -69,8 +71,10 @@ class Range:
     def _bounds(self, column: Any, low: Any, high: Any, group_id: Any) -> ColumnElement[bool]:
         mark = select(TotalsMark).where(TotalsMark.group_id == group_id)
         if self.mode == "tail":
-            return column > func.coalesce(mark.with_only_columns(high).scalar_subquery(), 0)
-        upper = column <= mark.with_only_columns(high).scalar_subquery()
+            tail: ColumnElement[bool] = column > func.coalesce(
+                mark.with_only_columns(high).scalar_subquery(), 0)
+            return tail
+        upper: ColumnElement[bool] = column <= mark.with_only_columns(high).scalar_subquery()
         if self.mode == "folded":
             return upper
         return and_(column > mark.with_only_columns(low).scalar_subquery(), upper)
@@ -161,10 +165,11 @@ def _summed(rows: Any, keys: Sequence[str], sums: Sequence[str]) -> Select[Any]:
             .group_by(*(rows.c[k] for k in keys)))
 
 
-FOLDS = {GroupDayTotal: group_rows, MemberDayTotal: member_rows, LoanDayTotal: loan_rows}
+FOLDS: dict[type[Base], Callable[[Range], Select[Any]]] = {
+    GroupDayTotal: group_rows, MemberDayTotal: member_rows, LoanDayTotal: loan_rows}
 
 
-def stored_and_tail(table: type, *, tail: bool) -> Any:
+def stored_and_tail(table: type[Base], *, tail: bool) -> Any:
     """The rows of the groups `:ids` as the measures read them: the stored rows, and with `tail`
     the tail of the groups `:stale` (entries or meetings past their mark), as one subquery."""
     columns = [getattr(table, c) for c in (*KEYS[table], *SUMS[table])]
@@ -176,7 +181,7 @@ def stored_and_tail(table: type, *, tail: bool) -> Any:
 
 @cache
 def _stale_statement() -> Select[Any]:
-    ids = bindparam("ids", expanding=True)
+    ids: BindParameter[Any] = bindparam("ids", expanding=True)
     last_meeting = (select(Meeting.group_id, func.max(Meeting.id).label("id"))
                     .where(Meeting.group_id.in_(ids)).group_by(Meeting.group_id).subquery())
     return (select(Group.id)
