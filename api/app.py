@@ -24,7 +24,7 @@ from vision_ledger import currencies
 from vision_ledger.db import Database
 from vision_ledger.obs import logs, metrics_enabled
 
-from . import health, idempotency, problems
+from . import console, health, idempotency, problems
 from . import session as request_session
 from .audit import blp as audit_blp
 from .schemas.common import Change, ProblemSchema
@@ -200,6 +200,4 @@ def register_blueprints(app: Flask, api: Api) -> None:
     app.register_blueprint(ussd_blueprint)
     app.register_blueprint(sms_blueprint)
 
-    from . import console  # the staff console: HTML pages under /console
-
-    console.register(app)
+    console.register(app)  # the staff console: HTML pages under /console

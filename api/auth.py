@@ -129,7 +129,9 @@ def _failure_keys(secret: str) -> list[str]:
     return keys
 
 
-def _failure_limit() -> ratelimits.Limit:
+def failure_limit() -> ratelimits.Limit:
+    """The limit on failed sign-ins per address (VISION_AUTH_FAILURE_LIMIT): the API's bearer
+    tokens and the console's pasted tokens share it."""
     return ratelimits.Limit.parse(str(current_app.config.get("VISION_AUTH_FAILURE_LIMIT")
                                       or DEFAULT_AUTH_FAILURE_LIMIT))
 
@@ -150,7 +152,7 @@ def authenticate() -> Actor:
     scheme, _, secret = header.partition(" ")
     secret = secret.strip()
     db = database()
-    limit = _failure_limit()
+    limit = failure_limit()
     with db.unit_of_work(write=False) as s:
         waits = [w for key in _failure_keys(secret) if (w := ratelimits.over(s, key, limit))]
     if waits:
@@ -174,21 +176,22 @@ def authenticate() -> Actor:
 
 def _authenticated(db: object, digest: str) -> Actor:
     if db.shared_connection:  # type: ignore[attr-defined]  # tests: one connection for all
-        token = _find(session(), digest)
+        token = find(session(), digest)
         _touch(token)
         return actor_of(token)
     # Read the token in a transaction of its own, before the request's unit of work begins: a
     # writing request holds SQLite's write lock from its first statement, and the last-use
     # bookkeeping must not wait for it.
     with db.unit_of_work(write=False) as s:  # type: ignore[attr-defined]
-        token = _find(s, digest)
+        token = find(s, digest)
         actor = actor_of(token)
     _touch(token)
     return actor
 
 
-def _find(s: Session, digest: str) -> ApiToken:
-    """The live token of a digest: not revoked, not expired, its member still in the group."""
+def find(s: Session, digest: str) -> ApiToken:
+    """The live token of a digest: not revoked, not expired, its member still in the group (the
+    API's bearer tokens and the console's sign-in both check through it). Raises 401."""
     token = s.scalars(select(ApiToken).where(ApiToken.token_hash == digest)).first()
     if token is None or not hmac.compare_digest(token.token_hash, digest) or token.revoked_at is not None:
         raise _unauthorised("The token is unknown or revoked")

@@ -13,6 +13,10 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from .cli_support import database as _database
+from .cli_support import demo_pepper as _demo_pepper
+from .cli_support import url as _url
+
 Register = Callable[[Any], None]
 
 
@@ -26,23 +30,6 @@ def extra_commands() -> list[Register]:
     return [ussd_register, sms_register, console_register]
 
 
-def _url(args: argparse.Namespace) -> str:
-    from vision_ledger.db import database_url_from_env
-
-    return args.database or database_url_from_env()
-
-
-def _database(args: argparse.Namespace) -> Any:
-    """The command's database (one per command; `main` disposes of its engine at the end)."""
-    from vision_ledger import currencies
-    from vision_ledger.db import Database
-
-    if getattr(args, "_db", None) is None:
-        args._db = Database(_url(args), replica_url=os.environ.get("VISION_DATABASE_REPLICA_URL") or None)
-        currencies.install(args._db)  # amounts read and written with the installation's digits
-    return args._db
-
-
 # --- migrate, serve, demo ------------------------------------------------------------------------
 
 
@@ -52,29 +39,6 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     upgrade(_url(args))
     print("database is at the newest schema (all heads)")
     return 0
-
-
-DEMO_PEPPER_FILE = "demo_pin_pepper"
-
-
-def _demo_pepper() -> None:
-    """The demo's PIN pepper: VISION_PIN_PEPPER when set, else one generated once and kept in
-    ./instance (beside the demo database, whose PIN hashes need the same pepper next time)."""
-    import os
-    from pathlib import Path
-
-    from vision_ledger import pins
-
-    if os.environ.get(pins.PEPPER_ENV):
-        return
-    path = Path("instance") / DEMO_PEPPER_FILE
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as out:
-            out.write(pins.generate_pepper())
-        print(f"generated a demo PIN pepper in {path} (set {pins.PEPPER_ENV} in production)")
-    os.environ[pins.PEPPER_ENV] = path.read_text().strip()
 
 
 def _require_pepper() -> None:

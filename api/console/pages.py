@@ -17,11 +17,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from vision_ledger import audit, groups, ledger, metrics, statements
-from vision_ledger.actors import Actor, can_read_group
+from vision_ledger.actors import Actor, can_administer, can_read_group
+from vision_ledger.errors import PermissionDenied
 from vision_ledger.models import Entry, Group, Member, Programme, VerificationRun
 from vision_ledger.money import Money
 
 from .. import queries
+from ..views import outbox as outbox_views
 from .charts import Point, line_chart
 from .tables import Table
 from .texts import Ratio, Words
@@ -356,19 +358,15 @@ def _staff_programme(s: Session, actor: Actor) -> Programme:
     """The actor's programme when they are its staff (the outbox and the import are staff pages).
     Raises permission.staff_only for a treasurer or member, programme.not_found for an operator."""
     if actor.role not in ("admin", "auditor") or actor.programme_id is None:
-        from vision_ledger.errors import PermissionDenied
-
         raise PermissionDenied("permission.staff_only", "Only programme staff may read this", role=actor.role)
     return metrics.staff_programme(s, actor, actor.programme_id)
 
 
 def outbox_page(s: Session, actor: Actor, t: Words, *, limit: int = 100) -> OutboxPage:
-    """Counts by status and the failed, held and uncertain messages of the actor's programme."""
-    from sms import outbox
-
+    """Counts by status and the failed, held and uncertain messages of the actor's programme,
+    through the API's outbox service (the same scope and permission checks)."""
     programme = _staff_programme(s, actor)
-    scope = list(s.scalars(select(Group.id).where(Group.programme_id == programme.id)))
-    report = outbox.summary(s, scope, limit)
+    report = outbox_views.summary_for(s, actor, None, limit)
     problems = Table("outbox", t("Failed and held messages"),
                      [t("No."), t("Group"), t("Kind"), t("Phone"), t("Status"), t("Attempts"), t("Reason"),
                       t("Updated")], numeric=frozenset({0, 5}),
@@ -385,21 +383,11 @@ def outbox_page(s: Session, actor: Actor, t: Words, *, limit: int = 100) -> Outb
 
 
 def retry_message(s: Session, actor: Actor, message_id: int) -> None:
-    """Send a failed, held or uncertain message again (the programme's admins), as the API's
-    outbox retry does. Raises outbox.not_found (also another programme's message),
-    permission.* (an auditor), outbox.not_retryable."""
-    from sms import outbox
-    from vision_ledger.actors import can_administer
-    from vision_ledger.errors import NotFound
-
+    """Send a failed, held or uncertain message again (the programme's admins), through the API's
+    outbox retry. Raises outbox.not_found (also another programme's message), permission.* (an
+    auditor), outbox.not_retryable."""
     _staff_programme(s, actor)
-    row = outbox.get_message(s, message_id)
-    group = s.get(Group, row.group_id) if row.group_id is not None else None
-    if group is None:  # replies to strangers belong to no programme: the operator's, not staff's
-        raise NotFound("outbox.not_found", "No such message", message_id=message_id)
-    can_read_group(actor, group)
-    can_administer(actor, group)
-    outbox.retry(s, row)
+    outbox_views.retry_for(s, actor, message_id)
 
 
 # --- the import ------------------------------------------------------------------------------------
@@ -424,11 +412,7 @@ def import_tables(t: Words, report: Any) -> dict[str, Table]:
 def import_allowed(actor: Actor, s: Session | None = None) -> Programme | None:
     """Only a programme's admins import (as the API's import route). Raises permission.*; with a
     session, returns the programme."""
-    from vision_ledger.actors import can_administer
-
     if actor.role != "admin" or actor.programme_id is None:
-        from vision_ledger.errors import PermissionDenied
-
         raise PermissionDenied("permission.admin_only", "Only the programme's admins import groups",
                                role=actor.role)
     can_administer(actor, programme_id=actor.programme_id)

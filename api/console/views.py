@@ -13,7 +13,7 @@ from typing import Any
 from flask import Blueprint, Response, abort, g, make_response, redirect, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from vision_ledger import imports
+from vision_ledger import groups, imports
 from vision_ledger.errors import Conflict, DomainError, NotFound, PermissionDenied
 
 from ..problems import ApiProblem
@@ -260,8 +260,6 @@ def group(group_id: int) -> Any:
 def group_csv(group_id: int, name: str) -> Any:
     s, actor = session(), g.signed.actor
     if name == "journal":
-        from vision_ledger import groups
-
         table = pages.whole_journal(s, actor, groups.get_group(s, actor, group_id), g.t)
     else:
         table = pages.group_page(s, actor, group_id, g.t, journal_limit=1).tables[name]
