@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from vision_ledger import audit, groups, ledger, metrics, statements
 from vision_ledger.actors import Actor, can_administer, can_read_group
 from vision_ledger.errors import PermissionDenied
+from vision_ledger.i18n import marker
 from vision_ledger.models import Entry, Group, Member, Programme, VerificationRun
 from vision_ledger.money import Money
 
@@ -35,38 +36,50 @@ EVERY = ("week", "month")
 
 # Measures on the dashboard, in order: (key of Measures.as_dict(), label).
 HEADLINE = (
-    ("members", "Members"), ("savings", "Savings"), ("savings_per_member", "Savings per member"),
-    ("loans_outstanding", "Loans outstanding"), ("total_assets", "Total assets"),
-    ("loan_fund_utilisation", "Loan fund utilisation"), ("portfolio_at_risk_1", "Portfolio at risk (1 day)"),
-    ("portfolio_at_risk_30", "Portfolio at risk (30 days)"), ("average_loan_size", "Average loan size"),
-    ("repayment_rate", "Repayment rate"), ("write_off_rate", "Write-off rate"),
-    ("attendance_rate", "Attendance rate"), ("member_retention", "Member retention"),
-    ("return_on_savings", "Return on savings (annualised)"),
+    ("members", marker("Members")), ("savings", marker("Savings")),
+    ("savings_per_member", marker("Savings per member")),
+    ("loans_outstanding", marker("Loans outstanding")), ("total_assets", marker("Total assets")),
+    ("loan_fund_utilisation", marker("Loan fund utilisation")),
+    ("portfolio_at_risk_1", marker("Portfolio at risk (1 day)")),
+    ("portfolio_at_risk_30", marker("Portfolio at risk (30 days)")),
+    ("average_loan_size", marker("Average loan size")),
+    ("repayment_rate", marker("Repayment rate")), ("write_off_rate", marker("Write-off rate")),
+    ("attendance_rate", marker("Attendance rate")), ("member_retention", marker("Member retention")),
+    ("return_on_savings", marker("Return on savings (annualised)")),
 )
-SEGMENT_LABELS = {"female": "Women", "male": "Men", "youth": "Youth", "disability": "With a disability"}
+SEGMENT_LABELS = {"female": marker("Women"), "male": marker("Men"), "youth": marker("Youth"),
+                  "disability": marker("With a disability")}
 SEGMENT_MEASURES = ("members", "savings", "savings_per_member", "loans_outstanding",
                     "portfolio_at_risk_1", "repayment_rate", "attendance_rate")
 # Charts over time: (key, label, kind) where kind says how a value is written.
-CHARTS = (("savings", "Savings", "money"), ("loans_outstanding", "Loans outstanding", "money"),
-          ("members", "Members", "count"), ("attendance_rate", "Attendance rate", "ratio"),
-          ("portfolio_at_risk_1", "Portfolio at risk (1 day)", "ratio"))
+CHARTS = (("savings", marker("Savings"), "money"),
+          ("loans_outstanding", marker("Loans outstanding"), "money"),
+          ("members", marker("Members"), "count"), ("attendance_rate", marker("Attendance rate"), "ratio"),
+          ("portfolio_at_risk_1", marker("Portfolio at risk (1 day)"), "ratio"))
 FLAG_LABELS = {
-    "cash_variance": "Cash variance", "treasurer_reversals": "Reversals by the treasurer",
-    "meetings_missed": "Meetings missed", "key_holders_short": "Too few key holders",
-    "key_holder_records": "Key holder kept the books", "return_on_savings": "Return on savings",
-    "idle_members": "Idle members", "loan_rollovers": "Loan rolled over",
-    "ledger_verification_failed": "Books do not verify",
+    "cash_variance": marker("Cash variance"), "treasurer_reversals": marker("Reversals by the treasurer"),
+    "meetings_missed": marker("Meetings missed"), "key_holders_short": marker("Too few key holders"),
+    "key_holder_records": marker("Key holder kept the books"),
+    "return_on_savings": marker("Return on savings"),
+    "idle_members": marker("Idle members"), "loan_rollovers": marker("Loan rolled over"),
+    "ledger_verification_failed": marker("Books do not verify"),
 }
 
 # Values of the registers a page shows through the catalog: statuses, roles, genders, entry and
 # message kinds, severities (the catalog test checks each has its translation).
 VALUE_WORDS = (
-    "yes", "no", "female", "male", "other", "–", "member", "chair", "treasurer", "secretary",
-    "money_counter", "key_holder", "box_keeper", "forming", "active", "left", "open", "closed",
-    "repaid", "written_off", "cancelled", "pending", "sending", "sent", "uncertain", "held", "failed",
-    "delivered", "created", "unchanged", "warning", "critical", "share_purchase", "social_fund", "fine",
-    "loan", "service_charge", "repayment", "rollover", "write_off", "grant", "welfare", "cash_variance",
-    "reversal", "share_out", "member_exit", "receipt", "statement", "exit",
+    marker("yes"), marker("no"), marker("female"), marker("male"), marker("other"), marker("–"),
+    marker("member"), marker("chair"), marker("treasurer"), marker("secretary"),
+    marker("money_counter"), marker("key_holder"), marker("box_keeper"), marker("forming"), marker("active"),
+    marker("left"), marker("open"), marker("closed"),
+    marker("repaid"), marker("written_off"), marker("cancelled"), marker("pending"), marker("sending"),
+    marker("sent"), marker("uncertain"), marker("held"), marker("failed"),
+    marker("delivered"), marker("created"), marker("unchanged"), marker("warning"), marker("critical"),
+    marker("share_purchase"), marker("social_fund"), marker("fine"),
+    marker("loan"), marker("service_charge"), marker("repayment"), marker("rollover"), marker("write_off"),
+    marker("grant"), marker("welfare"), marker("cash_variance"),
+    marker("reversal"), marker("share_out"), marker("member_exit"), marker("receipt"), marker("statement"),
+    marker("exit"),
 )
 
 
