@@ -126,7 +126,7 @@ def dashboard(s: Session, actor: Actor, programme_id: int, t: Words, *, every: s
     ranked by their flags. Raises programme.not_found (also outside the actor's scope)."""
     programme = metrics.staff_programme(s, actor, programme_id)
     today = today or date.today()  # noqa: DTZ011 - the programme's staff's today, as the API's
-    pm = metrics.programme_measures(s, actor, programme_id, end=today)
+    pm = metrics.programme_measures(s, actor, programme_id, end=today, per_group=True)
     measures = pm.measures.as_dict()
     headline = [(t(label), cell(measures[key])) for key, label in HEADLINE]
 
@@ -159,7 +159,7 @@ def dashboard(s: Session, actor: Actor, programme_id: int, t: Words, *, every: s
     for (a, b), row in zip(spans, history, strict=True):
         series_csv.add([a, b, *[cell(row[key]) for key, _, _ in CHARTS]])
 
-    flags = audit.programme_flags(s, actor, programme_id, end=today)
+    flags = audit.programme_flags(s, actor, programme_id, end=today, measures=pm.per_group)  # read once
     flags.sort(key=lambda gf: (-sum(f.severity == "critical" for f in gf.flags), -len(gf.flags), gf.name))
     ranked = Table("groups", t("Groups ranked by their flags"),
                    [t("Group"), t("Critical"), t("Warnings"), t("Flags")], numeric=frozenset({1, 2}),
