@@ -26,7 +26,7 @@ from vision_ledger.db import Database
 from vision_ledger.obs import logs
 from vision_ledger.settings import VARIABLES, Settings, settings_of
 
-from . import health, idempotency, problems
+from . import console, health, idempotency, problems
 from . import session as request_session
 from .audit import blp as audit_blp
 from .schemas.common import Change, ProblemSchema
@@ -199,6 +199,4 @@ def register_blueprints(app: Flask, api: Api) -> None:
     app.register_blueprint(ussd_blueprint)
     app.register_blueprint(sms_blueprint)
 
-    from . import console  # the staff console: HTML pages under /console
-
-    console.register(app)
+    console.register(app)  # the staff console: HTML pages under /console

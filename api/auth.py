@@ -127,7 +127,9 @@ def _failure_keys(secret: str) -> list[str]:
     return keys
 
 
-def _failure_limit() -> ratelimits.Limit:
+def failure_limit() -> ratelimits.Limit:
+    """The limit on failed sign-ins per address (VISION_AUTH_FAILURE_LIMIT): the API's bearer
+    tokens and the console's pasted tokens share it."""
     return settings_of(current_app.config).auth_failure_limit
 
 
@@ -150,7 +152,7 @@ def authenticate() -> Actor:
     scheme, _, secret = header.partition(" ")
     secret = secret.strip()
     db = database()
-    limit = _failure_limit()
+    limit = failure_limit()
     keys = _failure_keys(secret)
     try:
         with db.unit_of_work(write=False) as s:
@@ -158,7 +160,7 @@ def authenticate() -> Actor:
                 raise _too_many(wait)
             if scheme.lower() != "bearer" or not secret:
                 raise _unauthorised("Send a bearer token: Authorization: Bearer <token>")
-            token = _find(s, hash_token(secret))
+            token = find(s, hash_token(secret))
             actor = actor_of(token)
         _touch(token)
         return actor
@@ -177,8 +179,9 @@ def authenticate() -> Actor:
         raise
 
 
-def _find(s: Session, digest: str) -> ApiToken:
-    """The live token of a digest: not revoked, not expired, its member still in the group."""
+def find(s: Session, digest: str) -> ApiToken:
+    """The live token of a digest: not revoked, not expired, its member still in the group (the
+    API's bearer tokens and the console's sign-in both check through it). Raises 401."""
     token = s.scalars(select(ApiToken).where(ApiToken.token_hash == digest)).first()
     if token is None or not hmac.compare_digest(token.token_hash, digest) or token.revoked_at is not None:
         raise _unauthorised("The token is unknown or revoked")

@@ -13,6 +13,10 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from .cli_support import database as _database
+from .cli_support import demo_pepper as _demo_pepper
+from .cli_support import url as _url
+
 Register = Callable[[Any], None]
 
 
@@ -26,24 +30,6 @@ def extra_commands() -> list[Register]:
     return [ussd_register, sms_register, console_register]
 
 
-def _url(args: argparse.Namespace) -> str:
-    """--database, else VISION_DATABASE_URL, else the embedded SQLite file."""
-    from vision_ledger.db import embedded_sqlite_url
-
-    return args.database or args.settings.database_url or embedded_sqlite_url()
-
-
-def _database(args: argparse.Namespace) -> Any:
-    """The command's database (one per command; `main` disposes of its engine at the end)."""
-    from vision_ledger import currencies
-    from vision_ledger.db import Database
-
-    if getattr(args, "_db", None) is None:
-        args._db = Database(_url(args), replica_url=args.settings.database_replica_url)
-        currencies.install(args._db)  # amounts read and written with the installation's digits
-    return args._db
-
-
 # --- migrate, serve, demo ------------------------------------------------------------------------
 
 
@@ -53,30 +39,6 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     upgrade(_url(args))
     print("database is at the newest schema (all heads)")
     return 0
-
-
-DEMO_PEPPER_FILE = "demo_pin_pepper"
-
-
-def _demo_pepper(args: argparse.Namespace) -> None:
-    """The demo's PIN pepper: VISION_PIN_PEPPER when set, else one generated once and kept in
-    ./instance (beside the demo database, whose PIN hashes need the same pepper next time)."""
-    from dataclasses import replace
-    from pathlib import Path
-
-    from vision_ledger import pins
-
-    if args.settings.pin_pepper:
-        return
-    path = Path("instance") / DEMO_PEPPER_FILE
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as out:
-            out.write(pins.generate_pepper())
-        print(f"generated a demo PIN pepper in {path} (set {pins.PEPPER_ENV} in production)")
-    args.settings = replace(args.settings, pin_pepper=path.read_text().strip())
-    pins.configure(args.settings.pin_pepper)
 
 
 def _require_pepper() -> None:

@@ -30,6 +30,7 @@ scope at once:
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from datetime import time as clock
@@ -103,10 +104,13 @@ def group_flags(session: Session, actor: Actor, group_id: int, *, start: date | 
 
 def programme_flags(session: Session, actor: Actor, programme_id: int, *, start: date | None = None,
                     end: date | None = None, region: str | None = None,
-                    settings: AuditSettings | None = None, verify: bool = False) -> list[GroupFlags]:
+                    settings: AuditSettings | None = None, verify: bool = False,
+                    measures: Sequence[metrics.GroupMeasures] | None = None) -> list[GroupFlags]:
     """Flags of every group of the programme (or region) over a period (default: 52 weeks to today).
 
-    Verification of every journal is optional here (`verify_many` is its own operation).
+    Verification of every journal is optional here (`verify_many` is its own operation). A caller
+    that has just computed the groups' measures of the same period (`programme_measures(...,
+    per_group=True)`: the console's dashboard) passes them as `measures`, read instead of again.
     Raises programme.not_found.
     """
     programme = metrics.staff_programme(session, actor, programme_id)
@@ -116,7 +120,8 @@ def programme_flags(session: Session, actor: Actor, programme_id: int, *, start:
     if region is not None:
         scope = scope.where(Group.region == region)
     return compute_flags(session, scope, start, end, settings or AuditSettings(),
-                         youth_age_max=from_dict(programme.policy).youth_age_max, verify=verify)
+                         youth_age_max=from_dict(programme.policy).youth_age_max, verify=verify,
+                         measures=measures)
 
 
 @dataclass
@@ -140,8 +145,10 @@ class _Run:
 
 
 def compute_flags(session: Session, scope: Select[Any], start: date, end: date, settings: AuditSettings,
-                  *, youth_age_max: int = 29, verify: bool = False) -> list[GroupFlags]:
-    """Every flag of every group in `scope` (a SELECT of group ids) over one period."""
+                  *, youth_age_max: int = 29, verify: bool = False,
+                  measures: Sequence[metrics.GroupMeasures] | None = None) -> list[GroupFlags]:
+    """Every flag of every group in `scope` (a SELECT of group ids) over one period; `measures`:
+    the groups' measures of that period when the caller has them (else computed here)."""
     groups = {row.id: row for row in session.execute(
         select(Group.id, Group.name, Group.currency, Group.timezone).where(Group.id.in_(scope))
         .order_by(Group.id))}
@@ -152,7 +159,13 @@ def compute_flags(session: Session, scope: Select[Any], start: date, end: date, 
     _treasurer_reversals(run)
     _meetings_missed(run)
     _key_holders(run)
-    for gm in metrics.compute(session, scope, start, end, youth_age_max):
+    if measures is not None and any(gm.start != start or gm.end != end for gm in measures):
+        raise ValueError("the measures given to compute_flags are of another period")
+    if measures is None:
+        measures = metrics.compute(session, scope, start, end, youth_age_max)
+    for gm in measures:
+        if gm.group_id not in out:
+            continue
         ros = gm.measures.return_on_savings
         if ros is None or gm.measures.days < settings.ros_min_weeks * 7:
             continue

@@ -46,7 +46,13 @@ LANGUAGES = ("en", "sw", "ar")
 SOURCE_LANGUAGE = "en"
 TRANSLATIONS = Path(__file__).resolve().parent / "translations"
 # Packages whose code shows texts to people (scanned as files, never imported from here).
-SOURCES = ("ussd", "sms", "vision_ledger")
+SOURCES = ("ussd", "sms", "vision_ledger", "api.console")
+# The staff console's messages (its code and its Jinja templates) are in context "console" (its
+# words, e.g. "loan" or "Savings", read differently from USSD's and SMS's), and it is offered in
+# English and Arabic only: Swahili staff read the English until its entries are written.
+CONSOLE = "api.console"
+CONSOLE_CONTEXT = "console"
+CONSOLE_LANGUAGES = ("en", "ar")
 # Call names that mark a message: gettext's own, USSD's `t("...")`/`t.n(...)`, table markers.
 # Babel's keyword specs: None (the first argument is the message), or the argument positions of
 # the message, its plural and its context ((n, "c")).
@@ -134,18 +140,26 @@ def _source_dirs(packages: Iterable[str]) -> list[Path]:
 
 
 def message_ids(packages: Iterable[str] = SOURCES) -> set[Message]:
-    """Every message the code of those packages shows, found as `pybabel extract` would."""
+    """Every message the code of those packages shows, found as `pybabel extract` would (the
+    console's templates through Jinja's extractor)."""
     found = set()
-    for directory in _source_dirs(packages):
-        for _, _, text, _, context in extract_from_dir(
-                str(directory), method_map=[("**.py", "python")], keywords=KEYWORDS):
-            if isinstance(text, tuple):
-                if len(text) > 1 and text[1]:
-                    found.add(Message(context, text[0], text[1]))
-                else:
-                    found.add(Message(context, text[0]))
-            elif text:
-                found.add(Message(context, text))
+    for package in packages:
+        console = package == CONSOLE
+        method_map = [("**.py", "python")]
+        if console:
+            method_map.append(("**/templates/**.html", "jinja2.ext:babel_extract"))
+        for directory in _source_dirs([package]):
+            for _, _, text, _, found_context in extract_from_dir(
+                    str(directory), method_map=method_map, keywords=KEYWORDS,
+                    options_map={"**/templates/**.html": {"silent": "false"}}):
+                context = found_context or (CONSOLE_CONTEXT if console else None)
+                if isinstance(text, tuple):
+                    if len(text) > 1 and text[1]:
+                        found.add(Message(context, text[0], text[1]))
+                    else:
+                        found.add(Message(context, text[0]))
+                elif text:
+                    found.add(Message(context, text))
     return found
 
 
@@ -166,6 +180,8 @@ def _form_differs(form: str, english: list[str]) -> bool:
 def problems(language: str, messages: Iterable[Message] | None = None) -> list[str]:
     """What a language's catalog lacks or gets wrong for the messages the code shows."""
     wanted = sorted(message_ids() if messages is None else messages, key=str)
+    if language not in CONSOLE_LANGUAGES:
+        wanted = [m for m in wanted if m.context != CONSOLE_CONTEXT]
     found: list[str] = []
     for message in wanted:
         if message.plural and _form_differs(message.msgid, placeholders(message.plural)):

@@ -6,9 +6,8 @@ from __future__ import annotations
 from flask import Flask
 
 from . import models  # noqa: F401 - the ORM knows the console's tables
+from .views import blueprint
 
 
 def register(app: Flask) -> None:
-    from .views import blueprint
-
     app.register_blueprint(blueprint)

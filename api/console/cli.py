@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from ..cli_support import database, demo_pepper
+
 
 def register(sub: Any) -> None:
     console = sub.add_parser("console", help="the staff console").add_subparsers(
@@ -23,21 +25,19 @@ def register(sub: Any) -> None:
 
 
 def cmd_link(args: argparse.Namespace) -> int:
-    from vision_ledger.errors import NotFound
-    from vision_ledger.models import ApiToken
+    # The command's modules load when it runs, as api/cli.py's: CLI start-up time.
+    from vision_ledger.errors import NotFound  # noqa: PLC0415 - CLI start-up time
 
-    from ..auth import create_token, revoke_token
-    from ..cli import _database
-    from .signin import issue_link
+    from .. import demo  # noqa: PLC0415 - CLI start-up time
+    from ..auth import create_token, revoke_token  # noqa: PLC0415 - CLI start-up time
+    from ..models import ApiToken  # noqa: PLC0415 - CLI start-up time
+    from .signin import issue_link  # noqa: PLC0415 - CLI start-up time
 
-    with _database(args).unit_of_work() as s:
+    with database(args).unit_of_work() as s:
         if args.demo:
-            from .. import demo
-            from ..cli import _demo_pepper
-
             programme = demo.existing(s)
             if programme is None:
-                _demo_pepper()
+                demo_pepper(args)
                 loaded = demo.load(s)
                 for token_id, _secret in loaded.tokens.values():  # issued, never shown: revoked
                     revoke_token(s, token_id)

@@ -17,11 +17,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from vision_ledger import audit, groups, ledger, metrics, statements
-from vision_ledger.actors import Actor, can_read_group
+from vision_ledger.actors import Actor, can_administer, can_read_group
+from vision_ledger.errors import PermissionDenied
+from vision_ledger.i18n import marker
 from vision_ledger.models import Entry, Group, Member, Programme, VerificationRun
 from vision_ledger.money import Money
 
 from .. import queries
+from ..views import outbox as outbox_views
 from .charts import Point, line_chart
 from .tables import Table
 from .texts import Ratio, Words
@@ -33,38 +36,50 @@ EVERY = ("week", "month")
 
 # Measures on the dashboard, in order: (key of Measures.as_dict(), label).
 HEADLINE = (
-    ("members", "Members"), ("savings", "Savings"), ("savings_per_member", "Savings per member"),
-    ("loans_outstanding", "Loans outstanding"), ("total_assets", "Total assets"),
-    ("loan_fund_utilisation", "Loan fund utilisation"), ("portfolio_at_risk_1", "Portfolio at risk (1 day)"),
-    ("portfolio_at_risk_30", "Portfolio at risk (30 days)"), ("average_loan_size", "Average loan size"),
-    ("repayment_rate", "Repayment rate"), ("write_off_rate", "Write-off rate"),
-    ("attendance_rate", "Attendance rate"), ("member_retention", "Member retention"),
-    ("return_on_savings", "Return on savings (annualised)"),
+    ("members", marker("Members")), ("savings", marker("Savings")),
+    ("savings_per_member", marker("Savings per member")),
+    ("loans_outstanding", marker("Loans outstanding")), ("total_assets", marker("Total assets")),
+    ("loan_fund_utilisation", marker("Loan fund utilisation")),
+    ("portfolio_at_risk_1", marker("Portfolio at risk (1 day)")),
+    ("portfolio_at_risk_30", marker("Portfolio at risk (30 days)")),
+    ("average_loan_size", marker("Average loan size")),
+    ("repayment_rate", marker("Repayment rate")), ("write_off_rate", marker("Write-off rate")),
+    ("attendance_rate", marker("Attendance rate")), ("member_retention", marker("Member retention")),
+    ("return_on_savings", marker("Return on savings (annualised)")),
 )
-SEGMENT_LABELS = {"female": "Women", "male": "Men", "youth": "Youth", "disability": "With a disability"}
+SEGMENT_LABELS = {"female": marker("Women"), "male": marker("Men"), "youth": marker("Youth"),
+                  "disability": marker("With a disability")}
 SEGMENT_MEASURES = ("members", "savings", "savings_per_member", "loans_outstanding",
                     "portfolio_at_risk_1", "repayment_rate", "attendance_rate")
 # Charts over time: (key, label, kind) where kind says how a value is written.
-CHARTS = (("savings", "Savings", "money"), ("loans_outstanding", "Loans outstanding", "money"),
-          ("members", "Members", "count"), ("attendance_rate", "Attendance rate", "ratio"),
-          ("portfolio_at_risk_1", "Portfolio at risk (1 day)", "ratio"))
+CHARTS = (("savings", marker("Savings"), "money"),
+          ("loans_outstanding", marker("Loans outstanding"), "money"),
+          ("members", marker("Members"), "count"), ("attendance_rate", marker("Attendance rate"), "ratio"),
+          ("portfolio_at_risk_1", marker("Portfolio at risk (1 day)"), "ratio"))
 FLAG_LABELS = {
-    "cash_variance": "Cash variance", "treasurer_reversals": "Reversals by the treasurer",
-    "meetings_missed": "Meetings missed", "key_holders_short": "Too few key holders",
-    "key_holder_records": "Key holder kept the books", "return_on_savings": "Return on savings",
-    "idle_members": "Idle members", "loan_rollovers": "Loan rolled over",
-    "ledger_verification_failed": "Books do not verify",
+    "cash_variance": marker("Cash variance"), "treasurer_reversals": marker("Reversals by the treasurer"),
+    "meetings_missed": marker("Meetings missed"), "key_holders_short": marker("Too few key holders"),
+    "key_holder_records": marker("Key holder kept the books"),
+    "return_on_savings": marker("Return on savings"),
+    "idle_members": marker("Idle members"), "loan_rollovers": marker("Loan rolled over"),
+    "ledger_verification_failed": marker("Books do not verify"),
 }
 
 # Values of the registers a page shows through the catalog: statuses, roles, genders, entry and
 # message kinds, severities (the catalog test checks each has its translation).
 VALUE_WORDS = (
-    "yes", "no", "female", "male", "other", "–", "member", "chair", "treasurer", "secretary",
-    "money_counter", "key_holder", "box_keeper", "forming", "active", "left", "open", "closed",
-    "repaid", "written_off", "cancelled", "pending", "sending", "sent", "uncertain", "held", "failed",
-    "delivered", "created", "unchanged", "warning", "critical", "share_purchase", "social_fund", "fine",
-    "loan", "service_charge", "repayment", "rollover", "write_off", "grant", "welfare", "cash_variance",
-    "reversal", "share_out", "member_exit", "receipt", "statement", "exit",
+    marker("yes"), marker("no"), marker("female"), marker("male"), marker("other"), marker("–"),
+    marker("member"), marker("chair"), marker("treasurer"), marker("secretary"),
+    marker("money_counter"), marker("key_holder"), marker("box_keeper"), marker("forming"), marker("active"),
+    marker("left"), marker("open"), marker("closed"),
+    marker("repaid"), marker("written_off"), marker("cancelled"), marker("pending"), marker("sending"),
+    marker("sent"), marker("uncertain"), marker("held"), marker("failed"),
+    marker("delivered"), marker("created"), marker("unchanged"), marker("warning"), marker("critical"),
+    marker("share_purchase"), marker("social_fund"), marker("fine"),
+    marker("loan"), marker("service_charge"), marker("repayment"), marker("rollover"), marker("write_off"),
+    marker("grant"), marker("welfare"), marker("cash_variance"),
+    marker("reversal"), marker("share_out"), marker("member_exit"), marker("receipt"), marker("statement"),
+    marker("exit"),
 )
 
 
@@ -111,7 +126,7 @@ def dashboard(s: Session, actor: Actor, programme_id: int, t: Words, *, every: s
     ranked by their flags. Raises programme.not_found (also outside the actor's scope)."""
     programme = metrics.staff_programme(s, actor, programme_id)
     today = today or date.today()  # noqa: DTZ011 - the programme's staff's today, as the API's
-    pm = metrics.programme_measures(s, actor, programme_id, end=today)
+    pm = metrics.programme_measures(s, actor, programme_id, end=today, per_group=True)
     measures = pm.measures.as_dict()
     headline = [(t(label), cell(measures[key])) for key, label in HEADLINE]
 
@@ -125,8 +140,7 @@ def dashboard(s: Session, actor: Actor, programme_id: int, t: Words, *, every: s
         segments.add([t(label), *[cell(by_segment[k][key]) for k in metrics.SEGMENTS]])
 
     spans = periods(today, every)
-    history = [metrics.programme_measures(s, actor, programme_id, start=a, end=b).measures.as_dict()
-               for a, b in spans]
+    history = [point.as_dict() for point in metrics.series(s, actor, programme_id, spans)]  # one pass
     labels = [t.date(b) if every == "week" else t.month(b) for _, b in spans]
     series = Table("history", t("The figures of the charts"),
                    [t("Period ends"), *[t(label) for _, label, _ in CHARTS]],
@@ -145,7 +159,7 @@ def dashboard(s: Session, actor: Actor, programme_id: int, t: Words, *, every: s
     for (a, b), row in zip(spans, history, strict=True):
         series_csv.add([a, b, *[cell(row[key]) for key, _, _ in CHARTS]])
 
-    flags = audit.programme_flags(s, actor, programme_id, end=today)
+    flags = audit.programme_flags(s, actor, programme_id, end=today, measures=pm.per_group)  # read once
     flags.sort(key=lambda gf: (-sum(f.severity == "critical" for f in gf.flags), -len(gf.flags), gf.name))
     ranked = Table("groups", t("Groups ranked by their flags"),
                    [t("Group"), t("Critical"), t("Warnings"), t("Flags")], numeric=frozenset({1, 2}),
@@ -356,19 +370,15 @@ def _staff_programme(s: Session, actor: Actor) -> Programme:
     """The actor's programme when they are its staff (the outbox and the import are staff pages).
     Raises permission.staff_only for a treasurer or member, programme.not_found for an operator."""
     if actor.role not in ("admin", "auditor") or actor.programme_id is None:
-        from vision_ledger.errors import PermissionDenied
-
         raise PermissionDenied("permission.staff_only", "Only programme staff may read this", role=actor.role)
     return metrics.staff_programme(s, actor, actor.programme_id)
 
 
 def outbox_page(s: Session, actor: Actor, t: Words, *, limit: int = 100) -> OutboxPage:
-    """Counts by status and the failed, held and uncertain messages of the actor's programme."""
-    from sms import outbox
-
+    """Counts by status and the failed, held and uncertain messages of the actor's programme,
+    through the API's outbox service (the same scope and permission checks)."""
     programme = _staff_programme(s, actor)
-    scope = list(s.scalars(select(Group.id).where(Group.programme_id == programme.id)))
-    report = outbox.summary(s, scope, limit)
+    report = outbox_views.summary_for(s, actor, None, limit)
     problems = Table("outbox", t("Failed and held messages"),
                      [t("No."), t("Group"), t("Kind"), t("Phone"), t("Status"), t("Attempts"), t("Reason"),
                       t("Updated")], numeric=frozenset({0, 5}),
@@ -385,21 +395,11 @@ def outbox_page(s: Session, actor: Actor, t: Words, *, limit: int = 100) -> Outb
 
 
 def retry_message(s: Session, actor: Actor, message_id: int) -> None:
-    """Send a failed, held or uncertain message again (the programme's admins), as the API's
-    outbox retry does. Raises outbox.not_found (also another programme's message),
-    permission.* (an auditor), outbox.not_retryable."""
-    from sms import outbox
-    from vision_ledger.actors import can_administer
-    from vision_ledger.errors import NotFound
-
+    """Send a failed, held or uncertain message again (the programme's admins), through the API's
+    outbox retry. Raises outbox.not_found (also another programme's message), permission.* (an
+    auditor), outbox.not_retryable."""
     _staff_programme(s, actor)
-    row = outbox.get_message(s, message_id)
-    group = s.get(Group, row.group_id) if row.group_id is not None else None
-    if group is None:  # replies to strangers belong to no programme: the operator's, not staff's
-        raise NotFound("outbox.not_found", "No such message", message_id=message_id)
-    can_read_group(actor, group)
-    can_administer(actor, group)
-    outbox.retry(s, row)
+    outbox_views.retry_for(s, actor, message_id)
 
 
 # --- the import ------------------------------------------------------------------------------------
@@ -424,11 +424,7 @@ def import_tables(t: Words, report: Any) -> dict[str, Table]:
 def import_allowed(actor: Actor, s: Session | None = None) -> Programme | None:
     """Only a programme's admins import (as the API's import route). Raises permission.*; with a
     session, returns the programme."""
-    from vision_ledger.actors import can_administer
-
     if actor.role != "admin" or actor.programme_id is None:
-        from vision_ledger.errors import PermissionDenied
-
         raise PermissionDenied("permission.admin_only", "Only the programme's admins import groups",
                                role=actor.role)
     can_administer(actor, programme_id=actor.programme_id)

@@ -19,17 +19,18 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from flask import Request, Response, current_app
+from flask import Request, current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from werkzeug.wrappers import Response
 
 from vision_ledger import ratelimits
 from vision_ledger.actors import Actor
 from vision_ledger.db import utcnow
 from vision_ledger.errors import DomainError, NotFound
-from vision_ledger.models import ApiToken
 
 from .. import auth
+from ..models import ApiToken
 from ..problems import ApiProblem
 from .models import ConsoleLink, ConsoleSession
 
@@ -56,7 +57,7 @@ class Signed:
 
 def _live_token(s: Session, token_hash: str) -> ApiToken:
     """The token if the API would accept it now. Raises ApiProblem 401 (auth.*)."""
-    return auth._find(s, token_hash)  # the API's own checks, so the console sees what the API sees
+    return auth.find(s, token_hash)  # the API's own checks, so the console sees what the API sees
 
 
 def open_session(s: Session, token: ApiToken, language: str) -> tuple[ConsoleSession, str]:
@@ -188,8 +189,8 @@ def csrf_ok(expected: str | None, given: str | None) -> bool:
 
 def failures_wait(s: Session, address: str) -> int | None:
     """Seconds to wait when this address failed too often lately (the API's limit), else None."""
-    return ratelimits.over(s, FAILURE_KEY.format(address), auth._failure_limit())
+    return ratelimits.over(s, FAILURE_KEY.format(address), auth.failure_limit())
 
 
 def count_failure(s: Session, address: str) -> None:
-    ratelimits.hit(s, FAILURE_KEY.format(address), auth._failure_limit())
+    ratelimits.hit(s, FAILURE_KEY.format(address), auth.failure_limit())

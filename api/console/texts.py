@@ -1,53 +1,43 @@
 """The console's words, numbers, money and dates in the staff member's language.
 
-Messages are English source strings translated through gettext catalogs
-(`translations/<lang>/LC_MESSAGES/messages.po`, compiled in memory with Babel on first use). `_t`
-is the one place that finds a language's catalog: when the project's catalogs move to a shared
-place, re-point `_t` and nothing else changes. Numbers, money and dates go through Babel in the
+Messages are English source strings translated through the project's one set of gettext catalogs
+(`vision_ledger/translations`, through `vision_ledger.i18n.translator`), in context "console"
+(`python -m vision_ledger.i18n` extracts them from this package's code and templates and checks
+the Arabic catalog has each). Numbers, money and dates go through Babel in the
 locale of the language (Arabic readers get Arabic-Indic digits, as the SMS and USSD doors write).
 """
 
 from __future__ import annotations
 
 import gettext
-import io
 from datetime import date, datetime
 from decimal import Decimal
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 from babel.dates import format_date, format_datetime
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
 
+from vision_ledger.i18n import CONSOLE_CONTEXT, translator
 from vision_ledger.money import Money, locale_for
 
 LANGUAGES = ("en", "ar")
 LANGUAGE_NAMES = {"en": "English", "ar": "العربية"}
 RIGHT_TO_LEFT = frozenset({"ar"})
-TRANSLATIONS = Path(__file__).resolve().parent / "translations"
 _ARABIC_DIGITS = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
 
 
-@cache
 def _t(language: str) -> gettext.NullTranslations:
     """The catalog of a language (English is the source: no catalog)."""
-    path = TRANSLATIONS / language / "LC_MESSAGES" / "messages.po"
-    if language not in LANGUAGES or language == "en" or not path.exists():
-        return gettext.NullTranslations()
-    with path.open("rb") as fh:
-        po = read_po(fh, locale=language)
-    buffer = io.BytesIO()
-    write_mo(buffer, po)
-    buffer.seek(0)
-    return gettext.GNUTranslations(buffer)
+    return translator(language if language in LANGUAGES else "en")
 
 
 def best_language(accept: Any) -> str:
     """The first console language a browser's Accept-Language asks for (English otherwise)."""
     return accept.best_match(LANGUAGES, default="en") if accept is not None else "en"
+
+# The day and moment types by other names: `Words` has methods called date and datetime.
+Day = date
+Moment = datetime
 
 
 class Words:
@@ -61,11 +51,11 @@ class Words:
         self._catalog = _t(self.language)
 
     def __call__(self, msgid: str, **facts: Any) -> str:
-        text = self._catalog.gettext(msgid)
+        text = self._catalog.pgettext(CONSOLE_CONTEXT, msgid)
         return text.format(**{k: self.value(v) for k, v in facts.items()}) if facts else text
 
     def n(self, singular: str, plural: str, count: int, **facts: Any) -> str:
-        text = self._catalog.ngettext(singular, plural, count)
+        text = self._catalog.npgettext(CONSOLE_CONTEXT, singular, plural, count)
         return text.format(n=self.number(count), **{k: self.value(v) for k, v in facts.items()})
 
     def _digits(self, text: str) -> str:
@@ -89,14 +79,14 @@ class Words:
     def money(self, amount: Money | None) -> str:
         return "–" if amount is None else amount.format(self.language)
 
-    def date(self, value: date | None) -> str:
+    def date(self, value: Day | None) -> str:
         return "–" if value is None else self._digits(format_date(value, "medium", locale=self.locale))
 
-    def month(self, value: date) -> str:
+    def month(self, value: Day) -> str:
         """"Dec 2026": a monthly period on a chart."""
         return self._digits(format_date(value, "MMM y", locale=self.locale))
 
-    def datetime(self, value: datetime | None) -> str:
+    def datetime(self, value: Moment | None) -> str:
         if value is None:
             return "–"
         return self._digits(format_datetime(value, "medium", tzinfo=None, locale=self.locale))

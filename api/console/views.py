@@ -13,7 +13,7 @@ from typing import Any
 from flask import Blueprint, Response, abort, g, make_response, redirect, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from vision_ledger import imports
+from vision_ledger import groups, imports, spreadsheet
 from vision_ledger.errors import Conflict, DomainError, NotFound, PermissionDenied
 
 from ..problems import ApiProblem
@@ -122,7 +122,7 @@ def sign_in_page() -> Any:
     return _page("signin.html", title=g.t("Sign in"))
 
 
-def _opened(secret: str) -> Response:
+def _opened(secret: str) -> Any:
     response = redirect("/console/home", code=303)
     signin.set_session_cookie(response, request, secret)
     return response
@@ -260,8 +260,6 @@ def group(group_id: int) -> Any:
 def group_csv(group_id: int, name: str) -> Any:
     s, actor = session(), g.signed.actor
     if name == "journal":
-        from vision_ledger import groups
-
         table = pages.whole_journal(s, actor, groups.get_group(s, actor, group_id), g.t)
     else:
         table = pages.group_page(s, actor, group_id, g.t, journal_limit=1).tables[name]
@@ -317,6 +315,7 @@ def _import(data: bytes, *, dry_run: bool) -> Any:
     actor = g.signed.actor
     s = session()
     programme = pages.import_allowed(actor, s)
+    assert programme is not None  # given a session, import_allowed answers the programme
     try:
         report = imports.import_members(s, actor, programme, data, dry_run=dry_run)
     except imports.ImportRefused as exc:
@@ -334,7 +333,7 @@ def import_dry_run() -> Any:
     if upload is None or not upload.filename:
         return _page("import.html", 400, title=g.t("Import groups and members"),
                      error=g.t("Choose a CSV file to check."))
-    return _import(upload.read(imports.MAX_BYTES + 1), dry_run=True)
+    return _import(upload.read(spreadsheet.MAX_BYTES + 1), dry_run=True)
 
 
 @blueprint.post("/import/confirm")

@@ -13,11 +13,12 @@ from flask import g
 from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from sms import outbox
 from vision_ledger.actors import Actor, can_administer, can_read_group
 from vision_ledger.errors import NotFound, PermissionDenied
-from vision_ledger.models import Group
+from vision_ledger.models import Group, OutboxMessage
 
 from ..auth import authenticate
 from ..session import database
@@ -96,27 +97,53 @@ def _staff(actor: Actor) -> None:
                                role=actor.role)
 
 
+def summary_for(session: Session, actor: Actor, group_id: int | None = None,
+                limit: int = 100) -> dict[str, Any]:
+    """The outbox as `actor` may see it (the API's GET /api/outbox and the console's outbox page):
+    counts by status and the failed, held and uncertain messages of one group, of the actor's
+    programme, or of everything for the service operator. Raises permission.staff_only,
+    group.not_found (also another programme's group)."""
+    _staff(actor)
+    if group_id is not None:
+        group = session.get(Group, group_id)
+        if group is None:
+            raise NotFound("group.not_found", "No such group", group_id=group_id)
+        can_read_group(actor, group)
+        scope: list[int] | None = [group.id]
+    elif actor.role == "system":
+        scope = None
+    else:
+        scope = list(session.scalars(select(Group.id).where(Group.programme_id == actor.programme_id)))
+    report = outbox.summary(session, scope, limit)
+    report["scope"] = scope
+    return report
+
+
+def retry_for(session: Session, actor: Actor, message_id: int) -> OutboxMessage:
+    """Send a failed, held or uncertain message again, as `actor` may (the API's retry route and
+    the console's retry button): a programme's admins for its groups' messages, the service
+    operator for any. Raises permission.* (an auditor, a treasurer), outbox.not_found (also
+    another programme's message), outbox.not_retryable."""
+    _staff(actor)
+    row = outbox.get_message(session, message_id)
+    group = session.get(Group, row.group_id) if row.group_id is not None else None
+    if group is None and actor.role != "system":
+        # Replies to strangers belong to no programme: only the service operator retries them.
+        raise NotFound("outbox.not_found", "No such message", message_id=message_id)
+    if group is not None:
+        can_read_group(actor, group)  # another programme's message: 404
+        can_administer(actor, group)  # an auditor: 403
+    return outbox.retry(session, row)
+
+
 @blp.get("/outbox")
 @blp.arguments(OutboxQuery, location="query")
 @blp.response(200, OutboxSummary)
 def outbox_summary(query: dict[str, Any]) -> dict[str, Any]:
     """Counts by status, and the failed, held and uncertain messages with their reasons."""
-    actor: Actor = g.actor
-    _staff(actor)
     with database().unit_of_work(write=False) as session:
-        if query["group_id"] is not None:
-            group = session.get(Group, query["group_id"])
-            if group is None:
-                raise NotFound("group.not_found", "No such group", group_id=query["group_id"])
-            can_read_group(actor, group)
-            scope: list[int] | None = [group.id]
-        elif actor.role == "system":
-            scope = None
-        else:
-            scope = list(session.scalars(select(Group.id).where(
-                Group.programme_id == actor.programme_id)))
-        report = outbox.summary(session, scope, query["limit"])
-        report["parts"] = outbox.parts_report(session, query["month"], scope)
+        report = summary_for(session, g.actor, query["group_id"], query["limit"])
+        report["parts"] = outbox.parts_report(session, query["month"], report.pop("scope"))
         return report
 
 
@@ -124,15 +151,5 @@ def outbox_summary(query: dict[str, Any]) -> dict[str, Any]:
 @blp.response(200, ProblemMessage)
 def outbox_retry(message_id: int) -> dict[str, Any]:
     """Send a failed, held or uncertain message again (programme admins)."""
-    actor: Actor = g.actor
-    _staff(actor)
     with database().unit_of_work() as session:
-        row = outbox.get_message(session, message_id)
-        group = session.get(Group, row.group_id) if row.group_id is not None else None
-        if group is None and actor.role != "system":
-            # Replies to strangers belong to no programme: only the service operator retries them.
-            raise NotFound("outbox.not_found", "No such message", message_id=message_id)
-        if group is not None:
-            can_read_group(actor, group)  # another programme's message: 404
-            can_administer(actor, group)  # an auditor: 403
-        return outbox.problem_of(outbox.retry(session, row))
+        return outbox.problem_of(retry_for(session, g.actor, message_id))

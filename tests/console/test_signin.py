@@ -10,8 +10,8 @@ from sqlalchemy import select
 from api.auth import revoke_token
 from api.console import signin
 from api.console.models import ConsoleSession
+from api.models import ApiToken
 from vision_ledger.db import utcnow
-from vision_ledger.models import ApiToken
 
 from .conftest import Console
 

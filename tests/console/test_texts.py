@@ -10,10 +10,10 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from babel.messages.pofile import read_po
 
 from api.console import charts, pages
-from api.console.texts import LANGUAGES, TRANSLATIONS, Ratio, Words, plain
+from api.console.texts import LANGUAGES, Ratio, Words, plain
+from vision_ledger import i18n
 from vision_ledger.money import Money
 
 PACKAGE = Path(pages.__file__).resolve().parent
@@ -34,15 +34,17 @@ def used_messages() -> set[str]:
     return found
 
 
+def test_the_shared_extraction_finds_every_console_message_in_its_context() -> None:
+    """`python -m vision_ledger.i18n` (and tests/core/test_catalogs.py) check what it extracts: it
+    must see every message the console passes through its catalog, templates and tables too."""
+    extracted = {m.msgid for m in i18n.message_ids([i18n.CONSOLE]) if m.context == i18n.CONSOLE_CONTEXT}
+    assert extracted == used_messages()
+
+
 @pytest.mark.parametrize("language", [lang for lang in LANGUAGES if lang != "en"])
 def test_every_message_has_its_translation_with_the_same_placeholders(language: str) -> None:
-    with (TRANSLATIONS / language / "LC_MESSAGES" / "messages.po").open("rb") as fh:
-        catalog = read_po(fh, locale=language)
-    translated = {m.id: m.string for m in catalog if m.id}
-    missing = sorted(m for m in used_messages() if not translated.get(m))
-    assert not missing, missing
-    for msgid, text in translated.items():
-        assert set(PLACEHOLDER.findall(msgid)) == set(PLACEHOLDER.findall(text)), msgid
+    messages = {i18n.Message(i18n.CONSOLE_CONTEXT, m) for m in used_messages()}
+    assert i18n.problems(language, messages) == []
 
 
 def test_arabic_readers_get_arabic_digits_and_their_words() -> None:

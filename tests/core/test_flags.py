@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text, update
 
 from tests.conftest import is_postgres
-from vision_ledger import audit, loans, meetings, reversals, savings
+from vision_ledger import audit, loans, meetings, metrics, reversals, savings
 from vision_ledger.actors import Actor
 from vision_ledger.audit import AuditSettings
 from vision_ledger.errors import NotFound
@@ -149,6 +149,23 @@ def test_a_return_on_savings_within_the_band_is_not_flagged(session, factory, gr
 def test_a_return_on_savings_above_twenty_five_percent_is_flagged(session, factory, group):
     start, end = _ten_weeks_of_savings(session, factory, group, loans_made=3)  # 31.2%
     assert "return_on_savings" in codes(session, factory, group, start=start, end=end)
+
+
+def test_programme_flags_read_the_measures_a_caller_passes_as_they_would_compute_them(
+        session, factory, group):
+    start, end = _ten_weeks_of_savings(session, factory, group, loans_made=3)
+    other = factory.ready(programme=group.programme, members=5, start=S)
+    actor = factory.auditor(group.programme_id)
+    pm = metrics.programme_measures(session, actor, group.programme_id, start=start, end=end,
+                                    per_group=True)
+    given = audit.programme_flags(session, actor, group.programme_id, start=start, end=end,
+                                  measures=pm.per_group)
+    computed = audit.programme_flags(session, actor, group.programme_id, start=start, end=end)
+    assert given == computed and {g.group_id for g in given} == {group.id, other.id}
+    assert "return_on_savings" in {f.code for f in given[0].flags + given[1].flags}
+    with pytest.raises(ValueError, match="another period"):
+        audit.programme_flags(session, actor, group.programme_id, start=start, end=end + timedelta(days=1),
+                              measures=pm.per_group)
 
 
 def _four_meetings(session, factory, group, quiet):

@@ -284,6 +284,18 @@ class Books(RuleBasedStateMachine):
         assert {k: v for k, v in receivable.items() if v} == {k: v for k, v in owed.items() if v}
 
 
+def run_books(machine: type[Books], engine, *, examples: int, steps: int) -> None:
+    """Run a machine built on `Books` against `engine` (tests/core/test_totals.py and
+    test_series.py add their own rules to it)."""
+    machine.engine = engine
+    try:
+        run_state_machine_as_test(machine, settings=settings(
+            max_examples=examples, stateful_step_count=steps, deadline=None,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]))
+    finally:
+        machine.engine = None
+
+
 def test_books_hold_whatever_the_meetings_do(engine):
     Books.engine = engine
     run_state_machine_as_test(Books, settings=settings(

@@ -7,9 +7,8 @@ from __future__ import annotations
 import threading
 from datetime import date, timedelta
 
-from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import rule, run_state_machine_as_test
+from hypothesis.stateful import rule
 from sqlalchemy import delete, func, select, update
 
 from vision_ledger import loans, metrics, reversals, savings, shareout
@@ -21,7 +20,7 @@ from ..conftest import fresh_database_url
 from ..factories import Factory
 from . import reference_measures
 from .test_metrics import END, S, build_worked_group
-from .test_stateful import Books
+from .test_stateful import Books, run_books
 
 TODAY = date.today()
 
@@ -167,13 +166,7 @@ class BooksWithTotals(Books):
 
 
 def test_totals_equal_the_postings_whatever_the_meetings_do(engine):
-    BooksWithTotals.engine = engine
-    try:
-        run_state_machine_as_test(BooksWithTotals, settings=settings(
-            max_examples=10, stateful_step_count=30, deadline=None,
-            suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]))
-    finally:
-        BooksWithTotals.engine = None
+    run_books(BooksWithTotals, engine, examples=10, steps=30)
 
 
 # --- concurrency ---------------------------------------------------------------------------------

@@ -6,7 +6,8 @@
 - `tables`: the per-period totals kept beside the ledger, per group and day, and each group's
   high-water mark; `fold`: folding the journal past the mark into them (`refresh`);
 - `compute`: the measures of many groups over a period, from the totals; `reads`: the public
-  reads (`group_measures`, `programme_measures`, `cycle_period`);
+  reads (`group_measures`, `programme_measures`, `cycle_period`); `series`: a programme's chart
+  measures over consecutive weeks or months in one pass;
 - `totals`: `verify_totals`, the totals recomputed from the postings, each difference named.
 """
 
@@ -17,10 +18,11 @@ from .compute import compute
 from .fold import refresh
 from .measures import ROS_BAND, SEGMENTS, Facts, GroupMeasures, Measures, ProgrammeMeasures
 from .reads import cycle_period, group_measures, programme_measures
+from .series import SERIES_MEASURES, SeriesPoint, series
 from .tables import GroupDayTotal, LoanDayTotal, MemberDayTotal, TotalsMark
 from .totals import verify_totals
 
-__all__ = ["ROS_BAND", "SEGMENTS", "Facts", "GroupDayTotal", "GroupMeasures", "LoanDayTotal", "Measures",
-           "MemberDayTotal", "ProgrammeMeasures", "TotalsMark", "compute", "cycle_period", "group_measures",
-           "programme_measures", "refresh", "require_staff", "staff_group", "staff_programme",
-           "verify_totals"]
+__all__ = ["ROS_BAND", "SEGMENTS", "SERIES_MEASURES", "Facts", "GroupDayTotal", "GroupMeasures",
+           "LoanDayTotal", "Measures", "MemberDayTotal", "ProgrammeMeasures", "SeriesPoint", "TotalsMark",
+           "compute", "cycle_period", "group_measures", "programme_measures", "refresh", "require_staff",
+           "series", "staff_group", "staff_programme", "verify_totals"]
