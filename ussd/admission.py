@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import threading
 import time
-import weakref
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -129,14 +128,12 @@ def gate_for(engine: Engine, writing: bool) -> Gate | None:
     with _gates_mutex:
         if key not in _gates:
             _gates[key] = Gate(1 if sqlite else GATE_SLOTS_PG)
-            _watch(engine)
         return _gates[key]
 
 
 # --- the database side: statement timers and the bounded lock wait ----------------------------
 
 _current = threading.local()
-_watched: weakref.WeakSet[Engine] = weakref.WeakSet()
 
 
 @contextmanager
@@ -155,42 +152,47 @@ def _is_lock(statement: str) -> bool:
     return head.startswith("BEGIN IMMEDIATE") or "FOR UPDATE" in statement[-120:].upper()
 
 
-def _watch(engine: Engine) -> None:
-    if engine in _watched:
-        return
-    _watched.add(engine)
-    sqlite = engine.dialect.name == "sqlite"
+# The listeners are registered once, on the Engine class, when this module is imported (as the app
+# is built, before any request): registering them on an engine at its first USSD hop raced with
+# other threads' transactions beginning on it (SQLAlchemy iterates an engine's listeners without a
+# lock: "deque mutated during iteration"). Outside a timed hop they return at once.
 
-    @event.listens_for(engine, "before_cursor_execute")
-    def _before(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+
+@event.listens_for(Engine, "before_cursor_execute")
+def _before(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+    if getattr(_current, "timing", None) is not None:
         conn.info["vision_stmt_started"] = clock()
 
-    @event.listens_for(engine, "after_cursor_execute")
-    def _after(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        timing: Timing | None = getattr(_current, "timing", None)
-        started = conn.info.pop("vision_stmt_started", None)
-        if timing is None or started is None:
-            return
-        spent = clock() - started
-        if _is_lock(statement):
-            timing.lock += spent
-        else:
-            timing.db += spent
 
-    @event.listens_for(engine, "begin", insert=True)
-    def _bound_wait(conn: Any) -> None:
-        # Runs before db.py's own BEGIN (insert=True): the wait for the lock ends with the deadline.
-        timing: Timing | None = getattr(_current, "timing", None)
-        if timing is None:
-            if sqlite and conn.info.pop("vision_busy_bounded", False):
-                conn.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")  # db.py's own
-            return
-        ms = max(int(timing.left() * 1000), 1)
-        if sqlite:
-            conn.info["vision_busy_bounded"] = True
-            conn.exec_driver_sql(f"PRAGMA busy_timeout={ms}")
-        else:
-            conn.exec_driver_sql(f"SET LOCAL lock_timeout = {ms}")
+@event.listens_for(Engine, "after_cursor_execute")
+def _after(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+    started = conn.info.pop("vision_stmt_started", None)
+    timing: Timing | None = getattr(_current, "timing", None)
+    if timing is None or started is None:
+        return
+    spent = clock() - started
+    if _is_lock(statement):
+        timing.lock += spent
+    else:
+        timing.db += spent
+
+
+@event.listens_for(Engine, "begin")
+def _bound_wait(conn: Any) -> None:
+    # Class-level listeners run before an engine's own (db.py's BEGIN IMMEDIATE): the wait for the
+    # lock ends with the deadline.
+    sqlite = conn.dialect.name == "sqlite"
+    timing: Timing | None = getattr(_current, "timing", None)
+    if timing is None:
+        if sqlite and conn.info.pop("vision_busy_bounded", False):
+            conn.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")  # db.py's own
+        return
+    ms = max(int(timing.left() * 1000), 1)
+    if sqlite:
+        conn.info["vision_busy_bounded"] = True
+        conn.exec_driver_sql(f"PRAGMA busy_timeout={ms}")
+    else:
+        conn.exec_driver_sql(f"SET LOCAL lock_timeout = {ms}")
 
 
 SQLITE_BUSY_MS = 30000  # vision_ledger/db.py's busy_timeout, put back for the engine's other users

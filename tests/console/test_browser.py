@@ -112,13 +112,16 @@ def _shoot(driver: Any, path: Path) -> None:
 def test_staff_sign_in_read_the_dashboard_and_a_group_retry_a_message_and_sign_out(
         served: dict[str, Any], browser: Any, tmp_path_factory: pytest.TempPathFactory,
         capsys: pytest.CaptureFixture[str]) -> None:
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as seen
     from selenium.webdriver.support.select import Select
     from selenium.webdriver.support.ui import WebDriverWait
 
     base, loaded = served["base"], served["demo"]
-    wait = WebDriverWait(browser, 30)
+    # A wait may look at the page being replaced (the language form reloads it): a stale element
+    # means "not yet", so the wait looks again.
+    wait = WebDriverWait(browser, 30, ignored_exceptions=[StaleElementReferenceException])
     folder = _screenshots(tmp_path_factory)
 
     # sign in by pasting the admin's token
