@@ -10,8 +10,9 @@
 #   1. ruff check .
 #   2. mypy (the files and strictness [tool.mypy] in pyproject.toml names: the core strict)
 #   3. pytest with VISION_TEST_DATABASE_URL unset            (SQLite: every test)
-#   4. pytest with VISION_TEST_DATABASE_URL=postgresql://...  (PostgreSQL: -m "not nodb")
-#   (3 and 4 run side by side; VISION_TEST_SERIAL=1 runs them one after the other)
+#   4. pytest with VISION_TEST_DATABASE_URL=postgresql://...  (PostgreSQL: -m "not nodb"; the
+#      whole suite in two processes: tests/api + tests/console, and the rest)
+#   (2, 3 and 4 run side by side; VISION_TEST_SERIAL=1 runs 3 and 4 one after the other)
 # Tests marked nodb touch no database (pure parsing, texts, GSM-7, money formatting, the SMS
 # gateway against its stand-in): they run in the SQLite pass only, the PostgreSQL pass skips
 # them (a `-m` given to this script replaces that filter in the PostgreSQL pass). Tests marked
@@ -118,12 +119,9 @@ record "ruff check" "$rc"
 
 # --------------------------------------------------------------------------- mypy
 
-banner "mypy"
-set +e
-"$VENV/bin/mypy"
-rc=$?
-set -e
-record "mypy" "$rc"
+# mypy runs beside the test runs below (it needs no database); its output is printed after them.
+MYPY_LOG="$(mktemp)"
+( set +e; "$VENV/bin/mypy" >"$MYPY_LOG" 2>&1; echo $? >"$MYPY_LOG.rc" ) &
 
 # --------------------------------------------------------------------------- PostgreSQL
 
@@ -185,13 +183,33 @@ finish_pytest() { # label, log file: print the run's output, record its status
 banner "pytest on SQLite and on PostgreSQL (output follows when each is done)"
 start_pytest "SQLite" "$LOG_DIR/sqlite.log" -- "$@"
 [[ "${VISION_TEST_SERIAL:-}" == 1 ]] && wait
+# The whole suite's PostgreSQL pass runs as two processes (the API and console tests, and the
+# rest): its tests wait on the server and on fsync as much as they compute, so two processes
+# beside the SQLite one keep both cores busy. With arguments it is one process, as given.
+PG_PARTS=()
 if [[ -n "$PG_URL" ]]; then
-    start_pytest "PostgreSQL" "$LOG_DIR/pg.log" "VISION_TEST_DATABASE_URL=$PG_URL" -- -m "not nodb" "$@"
+    if [[ $# -eq 0 && "${VISION_TEST_SERIAL:-}" != 1 ]]; then
+        start_pytest "PostgreSQL" "$LOG_DIR/pg1.log" "VISION_TEST_DATABASE_URL=$PG_URL" -- \
+            -m "not nodb" tests/api tests/console
+        start_pytest "PostgreSQL" "$LOG_DIR/pg2.log" "VISION_TEST_DATABASE_URL=$PG_URL" -- \
+            -m "not nodb" tests --ignore=tests/api --ignore=tests/console
+        PG_PARTS=("pg1:tests/api, tests/console" "pg2:the rest")
+    else
+        start_pytest "PostgreSQL" "$LOG_DIR/pg.log" "VISION_TEST_DATABASE_URL=$PG_URL" -- -m "not nodb" "$@"
+        PG_PARTS=("pg:")
+    fi
 fi
 wait
+banner "mypy"
+cat "$MYPY_LOG"
+record "mypy" "$(cat "$MYPY_LOG.rc" 2>/dev/null || echo 1)"
+rm -f -- "$MYPY_LOG" "$MYPY_LOG.rc"
 finish_pytest "SQLite (VISION_TEST_DATABASE_URL unset)" "$LOG_DIR/sqlite.log"
 if [[ -n "$PG_URL" ]]; then
-    finish_pytest "PostgreSQL (VISION_TEST_DATABASE_URL=$PG_URL)" "$LOG_DIR/pg.log"
+    for part in "${PG_PARTS[@]}"; do
+        what="${part#*:}"
+        finish_pytest "PostgreSQL${what:+ ($what)} (VISION_TEST_DATABASE_URL=$PG_URL)" "$LOG_DIR/${part%%:*}.log"
+    done
 else
     banner "pytest on PostgreSQL"
     printf 'test.sh: could not start PostgreSQL (see scripts/pg.sh output above)\n' >&2
