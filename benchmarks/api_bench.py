@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import socket
 import statistics
 import subprocess
@@ -109,7 +110,10 @@ def start_server(url: str, workers: int, threads: int) -> tuple[subprocess.Popen
     port = free_port()
     cmd = [sys.executable, "-m", "api.cli", "--database", url, "serve", "--port", str(port),
            "--workers", str(workers), "--threads", str(threads)]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # `serve` refuses to start without a PIN pepper: a throwaway one (the bench sets no PINs).
+    pepper = os.environ.get("VISION_PIN_PEPPER") or secrets.token_urlsafe(32)
+    env = {**os.environ, "VISION_PIN_PEPPER": pepper}
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     for _ in range(200):
         try:
