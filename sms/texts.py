@@ -26,13 +26,13 @@ from babel.numbers import format_decimal
 from sms import meeting_words as mw
 from sms.gsm import GSM7_BASIC, GSM7_EXTENSION, segments, to_gsm7
 from sms.words import COMPACT, KINDS, WORDS
+from vision_ledger.amounts import ARABIC_DIGITS
 from vision_ledger.i18n import LANGUAGES, Message, translate
 from vision_ledger.money import Money, locale_for, minor_digits
 
 MAX_SEGMENTS: Final = {"en": 1, "sw": 1, "ar": 2}
 GROUP_NAME_MAX: Final = 24  # characters of the group name a text starts with
 GROUP_NAME_MIN: Final = 10  # the shortest it is cut to before a text may take two parts
-_ARABIC_DIGITS: Final = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
 
 
 class RenderError(ValueError):
@@ -93,13 +93,13 @@ class _Ctx:
 
     def num(self, key: str) -> str:
         text = format_decimal(int(self.fact(key)), locale=locale_for(self.lang), format="#,##0")
-        return text.translate(_ARABIC_DIGITS) if self.lang == "ar" else text
+        return text.translate(ARABIC_DIGITS) if self.lang == "ar" else text
 
     def date(self, key: str) -> str:
         day = date.fromisoformat(str(self.fact(key)))
         text = f"{day.day}/{day.month}" if self.compact else \
             format_date(day, "d MMM", locale=locale_for(self.lang))
-        return text.translate(_ARABIC_DIGITS) if self.lang == "ar" else text
+        return text.translate(ARABIC_DIGITS) if self.lang == "ar" else text
 
     def has(self, key: str) -> bool:
         return self.p.get(key) is not None

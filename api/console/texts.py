@@ -17,13 +17,13 @@ from typing import Any
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_decimal
 
+from vision_ledger.amounts import ARABIC_DIGITS
 from vision_ledger.i18n import CONSOLE_CONTEXT, translator
 from vision_ledger.money import Money, locale_for
 
 LANGUAGES = ("en", "ar")
 LANGUAGE_NAMES = {"en": "English", "ar": "العربية"}
 RIGHT_TO_LEFT = frozenset({"ar"})
-_ARABIC_DIGITS = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
 
 
 def _t(language: str) -> gettext.NullTranslations:
@@ -59,7 +59,7 @@ class Words:
         return text.format(n=self.number(count), **{k: self.value(v) for k, v in facts.items()})
 
     def _digits(self, text: str) -> str:
-        return text.translate(_ARABIC_DIGITS) if self.language == "ar" else text
+        return text.translate(ARABIC_DIGITS) if self.language == "ar" else text
 
     @property
     def _numbering(self) -> str:
