@@ -85,7 +85,10 @@ class _Ctx:
         value = self.fact(key)
         if not self.currency:
             raise RenderError("payload has no currency")
-        text = Money(int(value), self.currency).format(self.lang, with_minor=False)
+        # Written the group's way (its locale: sq_XK writes "EUR 1.250,50" to every reader, as
+        # the USSD pages do); a payload queued before the locale was carried, the language's way.
+        text = Money(int(value), self.currency).format(self.lang, with_minor=False,
+                                                       locale=self.p.get("locale"))
         if self.compact:
             # The compact form names the currency once, in the text's head.
             text = " ".join(text.replace(self.currency, " ").split())

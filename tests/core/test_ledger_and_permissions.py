@@ -185,7 +185,7 @@ def test_the_receipt_carries_the_group_the_member_and_the_entry(session, factory
     payload = row.payload if isinstance(row.payload, dict) else json.loads(row.payload)
     assert (row.phone, row.language, row.kind, row.status, row.member_id) == (
         m.phone, m.language, "receipt", "pending", m.id)
-    assert payload == {"group": group.name, "currency": "KES", "member": m.name,
+    assert payload == {"group": group.name, "currency": "KES", "locale": group.locale, "member": m.name,
                        "member_number": "the caller's says", "seq": entry.seq, "kind": "test",
                        "date": ago(0).isoformat(), "amount": 5}
 

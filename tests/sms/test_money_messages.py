@@ -60,3 +60,32 @@ def test_an_exit_is_told_to_the_member_who_leaves(factory: Factory, session: Ses
     assert set(rows) == {leaver.id}
     assert "KES 200" in render("receipt", rows[leaver.id].payload, "en")
     _within_budget(rows)
+
+
+def test_amounts_in_texts_are_written_the_groups_way(factory: Factory, session: Session) -> None:
+    """A Kosovo group writes EUR 1 250,50 (sq_XK) to every reader, as its USSD pages do; an Arabic
+    reader keeps Arabic's own digits and separators. Through both kinds of message: a receipt
+    queued by ledger.post (its SQL path on each database) and a grant queued outside a meeting."""
+    programme = factory.programme("EUR", loan_min=500, loan_max=2000)
+    group = factory.group(programme, members=10, country="XK", timezone="Europe/Belgrade")
+    assert group.locale == "sq_XK"
+    factory.cycle(group, share_price="6.25", social="5",
+                  fines={"late": factory.money(group, "0.50")})
+    english, swahili, arabic = factory.members(group)[:3]
+    english.language, swahili.language, arabic.language = "en", "sw", "ar"
+    factory.meeting(group)
+    for person in (english, swahili, arabic):
+        savings.buy_shares(session, factory.treasurer(group), group, person, 2)
+    grants.record_grant(session, factory.admin(programme.id), group, factory.money(group, "1250.50"))
+    for kind, written, in_arabic in (("receipt", "EUR 12,50", "EUR ١٢٫٥٠"),
+                                     ("grant", "EUR 1 250,50", "EUR ١٬٢٥٠٫٥٠")):
+        rows = _messages(session, group, kind)
+        assert written in render(kind, rows[english.id].payload, "en")
+        assert written in render(kind, rows[swahili.id].payload, "sw")
+        assert in_arabic in render(kind, rows[arabic.id].payload, "ar")
+
+
+def test_a_text_queued_before_the_locale_was_carried_keeps_the_languages_way() -> None:
+    payload = {"group": "Bashkimi", "currency": "EUR", "member": "Arta", "member_number": 1,
+               "kind": "grant", "amount": 125050, "date": "2026-12-01"}
+    assert "EUR 1,250.50" in render("grant", payload, "en")

@@ -58,7 +58,8 @@ def outbox_row(group: Group | None, member_id: int | None, kind: str, contact: A
         language = language or contact[1]
         payload = {"member": contact[2], "member_number": contact[3], **payload}
     if group is not None:
-        payload = {"group": group.name, "currency": group.currency, **payload}
+        payload = {"group": group.name, "currency": group.currency, "locale": group.locale,
+                   **payload}
     now = utcnow()
     return dict(
         group_id=group.id if group is not None else None, member_id=member_id, entry_id=None,

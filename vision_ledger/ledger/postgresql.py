@@ -62,7 +62,7 @@ def post_postgresql(conn: Connection, driver: Driver, cursor: Any, p: Pending) -
     group, lines, keys, deltas, values = p.group, p.lines, p.keys, p.deltas, p.values
     gid = group.id
     now = utcnow()
-    header = {"group": group.name, "currency": group.currency}
+    header = {"group": group.name, "currency": group.currency, "locale": group.locale}
     params = [
         keys, [deltas[k][0] for k in keys], [deltas[k][1] for k in keys], gid,
         gid, values["idempotency_key"], len(keys),
