@@ -9,6 +9,10 @@ back (so every rule of the core is applied, and nothing is kept), stores what it
 makes (open_meeting, buy_shares then pay_social_fund member by member, repay_loan, close_meeting),
 all or nothing. A code is used once: a second OK answers "already recorded" and changes nothing;
 three wrong codes cancel the command. Loans stay on USSD and the API.
+
+A phone that keeps the books of several groups names the group after the command word, `M G2 <PIN>
+...` (the number of the group in the list the refusal sends, groups by name); without it nothing is
+recorded and the reply lists the groups. An `OK <code>` goes to the group its code was given for.
 """
 
 from __future__ import annotations
@@ -55,6 +59,7 @@ _ARABIC_FOLD = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ة": "ه", "�
 _PIN = re.compile(r"^\d{4}$")
 _DATE = re.compile(r"^(\d{1,2})/(\d{1,2})(?:/(\d{2}|\d{4}))?$")
 _PAIR = re.compile(r"^(\d{1,3})[:=](.+)$")
+_GROUP = re.compile(r"^[g#](\d{1,2})$")
 
 
 class Refused(Exception):
@@ -72,6 +77,7 @@ class Command:
 
     pin: str = ""
     day: tuple[int, int, int | None] | None = None
+    group: int | None = None  # G2: the second of the phone's treasurer seats
     shares: dict[int, int] = field(default_factory=dict)
     social: dict[int, int] = field(default_factory=dict)
     social_all: bool = False
@@ -140,6 +146,8 @@ def parse(text: str) -> Command:
         if section is None:
             if _PIN.match(token) and token.isdigit() and not command.pin:
                 command.pin = "".join(str(unicodedata.digit(ch)) for ch in token)  # ٤٣٢١ is 4321
+            elif (found := _GROUP.match(token)) and command.group is None:
+                command.group = int(found.group(1))
             elif (found := _DATE.match(token)) and command.day is None:
                 year = found.group(3)
                 command.day = (int(found.group(1)), int(found.group(2)),
@@ -320,16 +328,19 @@ def handle(session: Session, form: Any, phone: str, at_id: str) -> str:
                            network_code=(form.get("networkCode") or "")[:10] or None,
                            command="meeting_ok" if confirming else "meeting"))
     session.flush()  # the unique AT id refuses a concurrent duplicate here
-    seat = _treasurer_seat(session, phone)
-    if seat is None:
+    seats = _treasurer_seats(session, phone)
+    if not seats:
         ledger.queue_message(session, None, None, "reply", phone=phone, language=_hint(tokens),
                              payload={"command": "meeting_refused", "reason": "not_treasurer"})
         return "meeting_not_treasurer"
-    member, group = seat
+    member, group = seats[0]  # answers a refusal before the group is known
     try:
         if confirming:
+            member, group = _seat_of_code(session, seats, phone, tokens[1].upper())
             return _confirm(session, member, group, phone, tokens)
-        return _preview(session, member, group, phone, text)
+        command = parse(text)
+        member, group = _seat_for(seats, command)
+        return _preview(session, member, group, phone, command)
     except Refused as refusal:
         _reply(session, group, member, phone, {"command": "meeting_refused", "reason": refusal.reason,
                                                **refusal.facts})
@@ -343,11 +354,40 @@ def _hint(tokens: list[str]) -> str:
     return "sw" if first in ("mkutano", "sawa", "ndiyo") else "en"
 
 
-def _treasurer_seat(session: Session, phone: str) -> tuple[Member, Group] | None:
-    for member, group in groups_of_phone(session, phone):
-        if member.role == "treasurer" and member.status == "active":
-            return member, group
-    return None
+def _treasurer_seats(session: Session, phone: str) -> list[tuple[Member, Group]]:
+    """The groups whose books this phone keeps, by name (then id): G1, G2, ... in that order."""
+    seats = [(member, group) for member, group in groups_of_phone(session, phone)
+             if member.role == "treasurer" and member.status == "active"]
+    return sorted(seats, key=lambda seat: (seat[1].name, seat[1].id))
+
+
+def _seat_for(seats: list[tuple[Member, Group]], command: Command) -> tuple[Member, Group]:
+    """The seat a command records into: the only one, or the one its G<number> names; never a guess."""
+    if command.group is None and len(seats) == 1:
+        return seats[0]
+    if command.group is not None and 1 <= command.group <= len(seats):
+        return seats[command.group - 1]
+    # At most four named, so the reply keeps to its part budget (a fifth seat is still G5).
+    listed = ", ".join(f"G{n} {_short(group.name)}" for n, (_, group) in enumerate(seats[:4], 1))
+    listed += f" +{len(seats) - 4}" if len(seats) > 4 else ""
+    raise Refused("which_group", groups=listed)
+
+
+def _short(name: str, limit: int = 14) -> str:
+    return name if len(name) <= limit else name[:limit].rstrip(" .,-")
+
+
+def _seat_of_code(session: Session, seats: list[tuple[Member, Group]], phone: str,
+                  typed: str) -> tuple[Member, Group]:
+    """The seat an OK is for: the group its code was given for, else the newest waiting command's
+    (where a wrong code is counted), else the first (which has nothing waiting)."""
+    by_group = {group.id: (member, group) for member, group in seats}
+    rows = session.execute(select(SmsMeetingCommand.group_id, SmsMeetingCommand.code).where(
+        SmsMeetingCommand.phone == phone, SmsMeetingCommand.group_id.in_(list(by_group)),
+        SmsMeetingCommand.status.in_(("pending", "posted")))
+        .order_by(SmsMeetingCommand.id.desc())).all()
+    chosen = next((gid for gid, code in rows if code == typed), rows[0][0] if rows else None)
+    return by_group.get(chosen, seats[0]) if chosen is not None else seats[0]
 
 
 def _actor(member: Member, group: Group) -> Actor:
@@ -358,8 +398,7 @@ def _reply(session: Session, group: Group, member: Member, phone: str, payload: 
     ledger.queue_message(session, group, member.id, "reply", payload=payload, phone=phone)
 
 
-def _preview(session: Session, member: Member, group: Group, phone: str, text: str) -> str:
-    command = parse(text)
+def _preview(session: Session, member: Member, group: Group, phone: str, command: Command) -> str:
     policy = group_policy(session, group)
     try:
         pins.check_pin(member, command.pin, attempts=policy.pin_attempts,

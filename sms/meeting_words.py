@@ -31,6 +31,7 @@ TAIL: Final = message("sms", "Nothing recorded.")
 # Why a meeting was not understood or not accepted, by the reason sms.meeting_command gives.
 REASONS: Final[dict[str, Message]] = {
     "not_treasurer": message("sms", "Only the group's treasurer can record a meeting by SMS."),
+    "which_group": message("sms", "Which group? {groups}. Put its G after M: M G1 1234 S 3 2"),
     "unreadable": message("sms", "Cannot read '{word}'. Example: {example}"),
     "pin_missing": message("sms", "Add your PIN. Example: {example}"),
     "pin_wrong": message("sms", "Wrong PIN. Nothing recorded."),

@@ -312,11 +312,12 @@ def _meeting_reply(c: _Ctx, command: str) -> str:
                 return compose(c, "", [said, c.text(mw.TAIL)], with_group=False)
             except (KeyError, RenderError):  # a code without words, or a fact they need missing
                 return compose(c, "", [c.text(mw.RULE, code=code)], with_group=False)
-        facts = {k: str(c.p.get(k) or "") for k in ("word", "number", "days", "minutes")}
+        facts = {k: str(c.p.get(k) or "") for k in ("word", "number", "days", "minutes", "groups")}
         for k in ("day", "last"):
             facts[k] = c.date(k) if c.has(k) else ""
         if c.lang != "ar":
             facts["word"] = gsm_safe(facts["word"])[:20]
+            facts["groups"] = gsm_safe(facts["groups"])
         counted = mw.COUNTED.get(reason)
         # The count shows as the command wrote it (the digits it was given).
         shown = facts.pop(counted) if counted else None

@@ -341,7 +341,8 @@ def test_replies_fit_their_part_budget() -> None:
         for reason in [*REASONS, "already", "rule", *REFUSALS]:
             payload = {"command": "meeting_refused", "reason": reason, "word": "x" * 40, "number": "999",
                        "days": "7", "minutes": "30", "day": "2024-09-30", "last": "2024-09-30",
-                       "currency": "KES"}
+                       "currency": "KES", "groups": ", ".join(f"G{n} {'x' * 14}" for n in (1, 2, 3, 4))
+                       + " +95"}
             if reason == "already":
                 payload = {"command": "meeting_already", "code": "7KR4"}
             elif "." in reason or reason == "rule":
@@ -423,3 +424,59 @@ def test_a_meeting_by_sms_gives_the_same_entries_and_receipts_as_by_ussd(
     assert ussd_book == sms_book
     assert _receipts(session, by_ussd) == _receipts(session, by_sms)
     assert meetings.current_meeting(session, by_sms.id) is None
+
+
+# -- a phone that keeps the books of several groups -------------------------------------------------
+
+
+def two_books(factory: Factory, session: Session) -> tuple[Group, Group, str]:
+    """Two groups whose treasurer is the same phone, with a PIN of its own in each (the second's
+    is 8765): (the group listed first, the second, the phone)."""
+    first, second = prepare(factory, session), prepare(factory, session)
+    first.name, second.name = "Amani Women", "Tumaini Youth VSLA of Kisumu"
+    phone = treasurer_of(factory, first).phone
+    seat = treasurer_of(factory, second)
+    seat.phone = phone
+    pins.set_initial_pin(seat, "8765")
+    seat.pin_must_change = False
+    session.commit()
+    return first, second, phone
+
+
+def test_a_phone_keeping_two_groups_books_must_say_which_and_nothing_is_guessed(
+    client: FlaskClient, session: Session, factory: Factory
+) -> None:
+    first, second, phone = two_books(factory, session)
+    before = len(entries(session, first)), len(entries(session, second))
+    sms(client, phone, f"M {PIN} S 3 2")
+    payload, text = last_reply(session, phone)
+    assert payload["reason"] == "which_group"
+    assert text.startswith("Which group? G1 Amani Women, G2 Tumaini Youth. ")
+    assert session.scalars(select(SmsMeetingCommand)).first() is None
+    sms(client, phone, "M G3 8765 S 3 2")
+    assert last_reply(session, phone)[0]["reason"] == "which_group"
+    assert (len(entries(session, first)), len(entries(session, second))) == before
+
+
+def test_g2_records_into_the_second_group_with_its_own_pin_and_ok_follows_the_code(
+    client: FlaskClient, session: Session, factory: Factory
+) -> None:
+    first, second, phone = two_books(factory, session)
+    before = len(entries(session, first))
+    sms(client, phone, f"M G2 {PIN} S 3 2")  # the first group's PIN is not the second's
+    assert last_reply(session, phone)[0]["reason"] == "pin_wrong"
+    sms(client, phone, "m g2 8765 S 3 2")
+    payload, _ = last_reply(session, phone)
+    assert payload["command"] == "meeting_preview"
+    pending = session.scalars(select(SmsMeetingCommand).where(SmsMeetingCommand.status == "pending")).one()
+    assert pending.group_id == second.id
+    sms(client, phone, f"OK {payload['code']}")
+    assert last_reply(session, phone)[0]["command"] == "meeting_done"
+    assert [e.kind for e in entries(session, second)[-2:]] == ["share_purchase", "share_purchase"]
+    assert len(entries(session, first)) == before
+
+
+def test_g1_is_accepted_from_a_treasurer_of_one_group() -> None:
+    command = parse("M G1 1234 S 3")
+    assert (command.group, command.pin, command.shares) == (1, "1234", {1: 3})
+    assert parse("اجتماع G٢ ١٢٣٤ أسهم ٣").group == 2
