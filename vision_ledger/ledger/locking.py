@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import bindparam, event, select
 from sqlalchemy.orm import Session
 
 from ..errors import NotFound
@@ -15,6 +15,11 @@ from ..models import Group, Programme
 from .driver import cursor_of, driver_for, execute
 
 _LOCKED = "vision_locked_groups"
+# Built once, bound per call (an ORM select rebuilt on every call costs more Python than the
+# lookup costs SQLite). Whether the programme is closed comes in the same read: post() refuses
+# entries to a closed group or programme.
+_LOCK = (select(Group, Programme.closed_at).join(Programme, Programme.id == Group.programme_id)
+         .where(Group.id == bindparam("gid")).with_for_update(of=Group))
 
 
 def lock_group(session: Session, group_id: int) -> Group:
@@ -39,13 +44,9 @@ def lock_group(session: Session, group_id: int) -> Group:
         finally:
             cursor.close()
     # The journal's head is what post() builds on: populate_existing takes it from the locked row,
-    # not from a copy the session loaded before the lock. Whether the programme is closed comes
-    # in the same read (post() refuses entries to a closed group or programme).
-    found = session.execute(
-        select(Group, Programme.closed_at).join(Programme, Programme.id == Group.programme_id)
-        .where(Group.id == group_id).with_for_update(of=Group),
-        execution_options={"populate_existing": True},
-    ).first()
+    # not from a copy the session loaded before the lock.
+    found = session.execute(_LOCK, {"gid": group_id},
+                            execution_options={"populate_existing": True}).first()
     if found is None:
         raise NotFound("group.not_found", "No such group", group_id=group_id)
     group, programme_closed_at = found
