@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import bindparam, event, select
+from sqlalchemy import bindparam, event, inspect, select
 from sqlalchemy.orm import Session
 
 from ..errors import NotFound
@@ -20,6 +20,11 @@ _LOCKED = "vision_locked_groups"
 # entries to a closed group or programme.
 _LOCK = (select(Group, Programme.closed_at).join(Programme, Programme.id == Group.programme_id)
          .where(Group.id == bindparam("gid")).with_for_update(of=Group))
+# The same read as a Core row: the locked row's columns, to check the session's copy against.
+_groups = Group.__table__
+_GROUP_COLUMNS = tuple(c.key for c in _groups.columns)
+_LOCK_ROW = _LOCK.with_only_columns(*_groups.columns, Programme.closed_at.label("programme_closed_at"))
+_MISSING = object()
 
 
 def lock_group(session: Session, group_id: int) -> Group:
@@ -43,8 +48,18 @@ def lock_group(session: Session, group_id: int) -> Group:
             execute(conn, cursor, driver.touch_group, driver.gid_param(group_id))
         finally:
             cursor.close()
-    # The journal's head is what post() builds on: populate_existing takes it from the locked row,
-    # not from a copy the session loaded before the lock.
+    # The journal's head is what post() builds on: it must come from the locked row, not from a
+    # copy the session loaded before the lock. The caller usually holds the group already, loaded
+    # moments before in this transaction: the locked row is read as a Core row and the session's
+    # copy kept when it says the same (no ORM load); otherwise the ORM loads it over the copy
+    # (populate_existing). What the caller changed is flushed first, as an ORM query would.
+    held = session.identity_map.get((Group, (group_id,), None))
+    if held is not None:
+        session.flush()
+        row = conn.execute(_LOCK_ROW, {"gid": group_id}).first()
+        if row is not None and _same(held, row._mapping):
+            locked[group_id] = row.closed_at is not None or row.programme_closed_at is not None
+            return held
     found = session.execute(_LOCK, {"gid": group_id},
                             execution_options={"populate_existing": True}).first()
     if found is None:
@@ -52,6 +67,12 @@ def lock_group(session: Session, group_id: int) -> Group:
     group, programme_closed_at = found
     locked[group_id] = group.closed_at is not None or programme_closed_at is not None
     return group
+
+
+def _same(group: Group, row: Any) -> bool:
+    """Whether the session's copy of the group holds every column as the locked row has it."""
+    loaded = inspect(group).dict
+    return all(loaded.get(key, _MISSING) == row[key] for key in _GROUP_COLUMNS)
 
 
 def locked_closed(session: Session, group_id: int) -> bool | None:
