@@ -29,6 +29,9 @@ _original = aliased(Entry)
 _reversal = aliased(Entry)
 _meeting: BindParameter[int] = bindparam("meeting_id")
 _member: BindParameter[int] = bindparam("member_id")
+# Net shares a member bought at one meeting (reversals subtract). A reversal counts against the
+# meeting of the entry it reverses, not the meeting (if any) at which it was posted: staff
+# reversing an old purchase does not free room at today's meeting.
 _SHARES_AT = (
     select(func.coalesce(func.sum(Posting.units), 0))
     .join(Entry, Entry.id == Posting.entry_id)
@@ -62,17 +65,6 @@ _PURCHASE = select(
 _SOCIAL_FUND_AT = select(func.count()).select_from(Entry).where(
     Entry.meeting_id == bindparam("meeting_id"), Entry.member_id == bindparam("member_id"),
     Entry.kind == "social_fund", ~exists().where(_reversal.reverses_id == Entry.id))
-
-
-def shares_bought_at(session: Session, meeting_id: int, member_id: int) -> int:
-    """Net shares a member bought at one meeting (reversals subtract).
-
-    A reversal counts against the meeting of the entry it reverses, not the meeting (if any) at
-    which it was posted: staff reversing an old purchase does not free room at today's meeting.
-    """
-    key = ledger.account_key("member_shares", member_id)
-    return int(session.scalar(_SHARES_AT, {"key": key, "meeting_id": meeting_id,
-                                           "member_id": member_id}) or 0)
 
 
 def buy_shares(session: Session, actor: Actor, group: Group, member: Member, shares: int, *,
