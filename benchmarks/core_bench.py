@@ -3,6 +3,7 @@
     python -m benchmarks.core_bench                     # SQLite (a temp file)
     python -m benchmarks.core_bench --pg URL            # SQLite, then PostgreSQL at URL
     python -m benchmarks.core_bench --pg URL --only postgresql
+    python -m benchmarks.core_bench --profile buy_shares -n 300   # cProfile, SQLite
 
 One entry per durable commit, one process. The baseline does the cheapest honest durable
 equivalent: insert the entry and its two postings, update two balance rows, commit (on PostgreSQL
@@ -31,7 +32,9 @@ itself, many entries per transaction; the throughput rounds run at both sizes to
 from __future__ import annotations
 
 import argparse
+import cProfile
 import os
+import pstats
 import statistics
 import tempfile
 import time
@@ -324,6 +327,24 @@ def report(kind: str, r: dict[str, Any]) -> None:
           f"  (history grown in {r['grow_seconds']:.0f} s)")
 
 
+def profile(what: str, n: int, top: int = 30) -> None:
+    """cProfile of n `ledger.post` or `savings.buy_shares` transactions on SQLite (after a warm-up
+    of 50), sorted by cumulative time: where the time of one operation goes."""
+    core = Core(_fresh("sqlite", None))
+    core.grow_history(1000)
+    rate = core.post_rate if what == "post" else core.purchase_rate
+    rate(50)
+    unprofiled = rate(n)
+    profiler = cProfile.Profile()
+    profiler.enable()
+    rate(n)
+    profiler.disable()
+    core.close()
+    print(f"{what}: {unprofiled:,.0f}/s unprofiled ({1e6 / unprofiled:,.0f} us each); "
+          f"load {os.getloadavg()[0]:.2f}; profile of {n} calls (cumulative seconds):")
+    pstats.Stats(profiler).sort_stats("cumulative").print_stats(top)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -335,7 +356,12 @@ def main() -> None:
     parser.add_argument("--only", choices=["sqlite", "postgresql"])
     parser.add_argument("--allow-no-fsync", action="store_true",
                         help="measure a PostgreSQL server running with fsync=off (not durable)")
+    parser.add_argument("--profile", choices=["post", "buy_shares"],
+                        help="instead of the rounds: cProfile of -n calls on SQLite")
     args = parser.parse_args()
+    if args.profile:
+        profile(args.profile, args.n)
+        return
     print(f"machine: {os.cpu_count()} cores; load {os.getloadavg()[0]:.2f}; n={args.n}; "
           f"rounds={args.rounds}; history={args.history:,} postings")
     kinds = ["sqlite"] + (["postgresql"] if args.pg else [])

@@ -116,5 +116,10 @@ def get_cycle(session: Session, group: Group, cycle_id: int) -> Cycle:
 def require_open_cycle(session: Session, group: Group) -> Cycle:
     cycle = open_cycle(session, group.id)
     if cycle is None:
-        raise DomainError("cycle.none_open", "The group has no open cycle")
+        raise no_open_cycle()
     return cycle
+
+
+def no_open_cycle() -> DomainError:
+    """cycle.none_open: business needs the group's open cycle."""
+    return DomainError("cycle.none_open", "The group has no open cycle")

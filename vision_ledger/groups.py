@@ -125,10 +125,14 @@ def group_policy(session: Session, group: Group, cycle: Cycle | None = None) -> 
     """The policy in force: programme, refined by the group, refined by the cycle."""
     programme = session.get(Programme, group.programme_id)
     assert programme is not None
-    policy = refine(from_dict(programme.policy), group.policy)
-    if cycle is not None:
-        policy = refine(policy, cycle.policy)
-    return policy
+    return policy_in_force(programme.policy, group.policy, cycle.policy if cycle is not None else None)
+
+
+def policy_in_force(programme: dict[str, Any], group: dict[str, Any],
+                    cycle: dict[str, Any] | None) -> Policy:
+    """The policy of the stored settings: the programme's, refined by the group's and the cycle's."""
+    policy = refine(from_dict(programme), group)
+    return policy if cycle is None else refine(policy, cycle)
 
 
 def check_refinements(session: Session, group: Group, programme: Programme,

@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from datetime import date
 
 from dateutil.relativedelta import relativedelta
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from . import ledger, purposes
 from .actors import Actor, can_record
-from .business import Business
+from .business import Business, OpenCycle
 from .errors import DomainError, NotFound
 from .groups import get_member
 from .ledger import credit, debit
@@ -55,9 +55,26 @@ def active_loan(session: Session, member_id: int) -> Loan | None:
 
 def loan_facts(loan: Loan | None) -> dict[str, object]:
     """A loan as messages state it ("Loan due 19 Dec: KES 1,100"); empty when nothing is owed."""
-    if loan is None or loan.balance <= 0:
+    return owed_facts(loan.balance, loan.due_on) if loan is not None else {}
+
+
+def owed_facts(balance: int | None, due_on: date | None) -> dict[str, object]:
+    """`loan_facts` of an active loan's balance and due date as read (None: no active loan)."""
+    if balance is None or due_on is None or balance <= 0:
         return {}
-    return {"loan_balance": loan.balance, "loan_due_on": loan.due_on.isoformat()}
+    return {"loan_balance": balance, "loan_due_on": due_on.isoformat()}
+
+
+# An active loan's balance (`Loan.balance` of an active loan) and due date, as scalar subqueries
+# of the member's first active loan (`active_loan`), for reads that state them beside others.
+_loans = Loan.__table__
+_first_active = select(_loans.c.id).where(
+    _loans.c.member_id == bindparam("member_id"), _loans.c.status == "active",
+).order_by(_loans.c.id).limit(1).scalar_subquery()
+ACTIVE_LOAN_BALANCE = select(
+    _loans.c.charged - _loans.c.repaid_charge + _loans.c.principal - _loans.c.repaid_principal,
+).where(_loans.c.id == _first_active).scalar_subquery()
+ACTIVE_LOAN_DUE_ON = select(_loans.c.due_on).where(_loans.c.id == _first_active).scalar_subquery()
 
 
 def get_loan(session: Session, group: Group, loan_id: int) -> Loan:
@@ -67,7 +84,7 @@ def get_loan(session: Session, group: Group, loan_id: int) -> Loan:
     return loan
 
 
-def quote(cycle: Cycle, policy: Policy, principal: Money, issued_on: date,
+def quote(cycle: Cycle | OpenCycle, policy: Policy, principal: Money, issued_on: date,
           term_months: int | None = None) -> LoanQuote:
     """The charge at issue and the due date: flat charges the whole term now, declining one month."""
     term = cycle.loan_term_months if term_months is None else term_months
@@ -79,7 +96,7 @@ def quote(cycle: Cycle, policy: Policy, principal: Money, issued_on: date,
 
 
 def check_loan(  # noqa: PLR0917  (doors call it positionally; the signature is public)
-        session: Session, group: Group, cycle: Cycle, policy: Policy, member: Member,
+        session: Session, group: Group, cycle: Cycle | OpenCycle, policy: Policy, member: Member,
         principal: Money, issued_on: date, term_months: int | None = None) -> LoanQuote:
     """Every rule a new loan must satisfy, without posting. Raises loan.* (see disburse_loan)."""
     if member.status != "active":

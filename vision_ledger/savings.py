@@ -11,7 +11,7 @@ from .errors import DomainError
 from .groups import get_member
 from .ledger import credit, debit
 from .limits import check_maximum
-from .loans import active_loan, loan_facts
+from .loans import ACTIVE_LOAN_BALANCE, ACTIVE_LOAN_DUE_ON, owed_facts
 from .meetings import Business
 from .models import Account, Entry, Group, Member, Posting
 from .money import Money
@@ -28,32 +28,43 @@ def _active(member: Member) -> None:
 _original = aliased(Entry)
 _reversal = aliased(Entry)
 _meeting: BindParameter[int] = bindparam("meeting_id")
+_member: BindParameter[int] = bindparam("member_id")
+# Net shares a member bought at one meeting (reversals subtract). A reversal counts against the
+# meeting of the entry it reverses, not the meeting (if any) at which it was posted: staff
+# reversing an old purchase does not free room at today's meeting.
 _SHARES_AT = (
     select(func.coalesce(func.sum(Posting.units), 0))
     .join(Entry, Entry.id == Posting.entry_id)
     .join(Account, Account.id == Posting.account_id)
     .where(Account.key == bindparam("key"), Entry.group_id == Account.group_id,
-           # The entries that count: the meeting's own (reversals aside) and the reversals of its
-           # entries, each found by index; never the member's whole share history.
+           # The entries that count: the member's at the meeting (reversals aside) and the
+           # reversals of those, each found by the (meeting, member) index; never the member's
+           # whole share history nor the whole meeting's entries. An entry that moves a member's
+           # shares names the member (a purchase, an exit, their reversals); the share-out, which
+           # names no one, closes the cycle and with it the meeting's purchases (meeting.other_cycle).
            Posting.entry_id.in_(union(
-               select(Entry.id).where(Entry.meeting_id == _meeting, Entry.kind != "reversal"),
+               select(Entry.id).where(Entry.meeting_id == _meeting, Entry.member_id == _member,
+                                      Entry.kind != "reversal"),
                select(Entry.id).join(_original, _original.id == Entry.reverses_id)
-               .where(_original.meeting_id == _meeting),
+               .where(_original.meeting_id == _meeting, _original.member_id == _member),
            )))
+)
+# A purchase's reads in one statement: the shares the member already bought at the meeting (the
+# per-meeting ceiling), the shares and savings they hold (the receipt) and their active loan's
+# balance and due date (the receipt's loan facts). Scalar subqueries, each by its index, so a
+# member without a share account or a loan still reads one row (NULLs).
+_accounts = Account.__table__
+_held = select(_accounts.c.units, _accounts.c.balance).where(
+    _accounts.c.group_id == bindparam("gid"), _accounts.c.key == bindparam("key"))
+_PURCHASE = select(
+    _SHARES_AT.scalar_subquery(),
+    _held.with_only_columns(_accounts.c.units).scalar_subquery(),
+    _held.with_only_columns(_accounts.c.balance).scalar_subquery(),
+    ACTIVE_LOAN_BALANCE, ACTIVE_LOAN_DUE_ON,
 )
 _SOCIAL_FUND_AT = select(func.count()).select_from(Entry).where(
     Entry.meeting_id == bindparam("meeting_id"), Entry.member_id == bindparam("member_id"),
     Entry.kind == "social_fund", ~exists().where(_reversal.reverses_id == Entry.id))
-
-
-def shares_bought_at(session: Session, meeting_id: int, member_id: int) -> int:
-    """Net shares a member bought at one meeting (reversals subtract).
-
-    A reversal counts against the meeting of the entry it reverses, not the meeting (if any) at
-    which it was posted: staff reversing an old purchase does not free room at today's meeting.
-    """
-    key = ledger.account_key("member_shares", member_id)
-    return int(session.scalar(_SHARES_AT, {"key": key, "meeting_id": meeting_id}) or 0)
 
 
 def buy_shares(session: Session, actor: Actor, group: Group, member: Member, shares: int, *,
@@ -72,21 +83,23 @@ def buy_shares(session: Session, actor: Actor, group: Group, member: Member, sha
     if isinstance(shares, bool) or not isinstance(shares, int) or shares < b.policy.shares_min:
         raise DomainError("shares.below_minimum", f"Buy at least {b.policy.shares_min} share(s)",
                           minimum=b.policy.shares_min, requested=shares)
-    already = shares_bought_at(session, b.meeting.id, member.id)
+    # Nothing changed since Business's reads (which follow lock_group's flush): the connection's.
+    already, held, paid, loan_balance, loan_due_on = session.connection().execute(_PURCHASE, {
+        "key": ledger.account_key("member_shares", member.id), "meeting_id": b.meeting.id,
+        "gid": b.group.id, "member_id": member.id}).one()
+    already = int(already or 0)
     if already + shares > b.policy.shares_max:
         raise DomainError("shares.above_maximum",
                           f"At most {b.policy.shares_max} shares a meeting", maximum=b.policy.shares_max,
                           requested=shares, already=already)
     amount = b.money(b.cycle.share_price) * shares
-    held, savings = ledger.holding(session, b.group, member.id)
-    held += shares
-    savings += amount
     return b.post(
         kind="share_purchase", member_id=member.id,
         lines=[debit("loan_fund_cash", amount), credit("member_shares", amount, member.id, shares)],
         details={"shares": shares, "share_price": b.cycle.share_price},
-        receipt={"shares": shares, "amount": amount.minor, "total_shares": held,
-                 "savings": savings.minor, **loan_facts(active_loan(session, member.id))},
+        # The member's share account is an equity account: its stored balance is negative.
+        receipt={"shares": shares, "amount": amount.minor, "total_shares": int(held or 0) + shares,
+                 "savings": -int(paid or 0) + amount.minor, **owed_facts(loan_balance, loan_due_on)},
     )
 
 

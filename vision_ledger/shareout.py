@@ -124,7 +124,9 @@ def execute(session: Session, actor: Actor, group: Group, *,
         assert found is not None
         return found
     assert b.cycle is not None and b.meeting is not None
-    p = plan(session, b.group, b.cycle)
+    cycle = session.get(Cycle, b.cycle.id)  # the share-out closes it
+    assert cycle is not None
+    p = plan(session, b.group, cycle)
     if p.loans_outstanding:
         raise DomainError("shareout.loans_outstanding",
                           "Every loan must be repaid or written off before the share-out",
@@ -147,7 +149,7 @@ def execute(session: Session, actor: Actor, group: Group, *,
     if p.remainder.minor:
         lines.append(credit("carried_remainder", p.remainder))
     if not lines:
-        return _close_empty_cycle(session, b, p)
+        return _close_empty_cycle(session, b, cycle, p)
     entry = b.post(
         kind="share_out", lines=lines,
         details={"distributable": p.distributable.minor, "retained_seed": p.retained_seed.minor,
@@ -171,24 +173,24 @@ def execute(session: Session, actor: Actor, group: Group, *,
                              payload={"shares": x.shares, "payout": x.payout.minor,
                                       "value_per_share": str(p.value_per_share),
                                       "date": entry.effective_date.isoformat()})
-    b.cycle.status = "closed"
-    b.cycle.closed_at = utcnow()
+    cycle.status = "closed"
+    cycle.closed_at = utcnow()
     session.flush()
     return record
 
 
-def _close_empty_cycle(session: Session, b: Business, p: ShareOutPlan) -> ShareOut:
+def _close_empty_cycle(session: Session, b: Business, cycle: Cycle, p: ShareOutPlan) -> ShareOut:
     """Nothing moved this cycle: record the share-out of nothing and close the cycle."""
-    assert b.cycle is not None and b.meeting is not None
+    assert b.meeting is not None
     record = ShareOut(
-        group_id=b.group.id, cycle_id=b.cycle.id, meeting_id=b.meeting.id, entry_id=None,
+        group_id=b.group.id, cycle_id=cycle.id, meeting_id=b.meeting.id, entry_id=None,
         loan_fund_cash=p.loan_fund_cash.minor, retained_seed=p.retained_seed.minor,
         distributable=p.distributable.minor, total_shares=p.total_shares,
         value_per_share=str(p.value_per_share), remainder=p.remainder.minor,
     )
     session.add(record)
-    b.cycle.status = "closed"
-    b.cycle.closed_at = utcnow()
+    cycle.status = "closed"
+    cycle.closed_at = utcnow()
     session.flush()
     return record
 

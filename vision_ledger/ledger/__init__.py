@@ -3,7 +3,7 @@
 
 - `chart`: the accounts, which of them are cash (`CASH_ACCOUNTS`), an entry's lines
 - `locking`: `lock_group`, the journal's head under the lock
-- `idempotency`: `fingerprint_of`, `find_replay`
+- `idempotency`: `fingerprint_of`, `find_replay`, `replay_of`
 - `posting`: `post` and what it returns (`Posted`); `driver`, `sqlite` and `postgresql` hold the
   SQL it speaks to each database
 - `journal`: the hash chain (`entry_hash`); `verify`: `verify`, `verify_chain`, `VerifyReport`
@@ -24,7 +24,7 @@ from .chart import (
     open_group_accounts,
     open_member_accounts,
 )
-from .idempotency import find_replay, fingerprint_of
+from .idempotency import find_replay, fingerprint_of, replay_of
 from .journal import canonical, entry_body, entry_hash
 from .locking import lock_group
 from .outbox import queue_message
@@ -36,6 +36,6 @@ __all__ = [
     "CASH_ACCOUNTS", "CHART", "GROUP_ACCOUNTS", "JOURNAL_COLUMNS", "MEMBER_ACCOUNTS", "Line",
     "Posted", "PostedLine", "VerifyReport", "account_key", "balance", "balances", "canonical",
     "credit", "debit", "entry_body", "entry_hash", "find_replay", "fingerprint_of", "holding",
-    "lock_group", "open_group_accounts", "open_member_accounts", "post", "queue_message",
+    "lock_group", "open_group_accounts", "open_member_accounts", "post", "queue_message", "replay_of",
     "stream_journal", "trial_balance", "units", "verify", "verify_chain",
 ]

@@ -16,7 +16,7 @@ from ..models import Entry
 from .journal import canonical
 
 _entries = Entry.__table__
-_REPLAY = select(_entries.c.id).where(
+_REPLAY = select(_entries.c.id, _entries.c.fingerprint, _entries.c.seq).where(
     _entries.c.group_id == bindparam("gid"), _entries.c.idempotency_key == bindparam("key"))
 
 
@@ -39,11 +39,19 @@ def find_replay(session: Session, group_id: int, key: str | None, request: dict[
     """
     if not key:
         return None
-    found = session.connection().execute(_REPLAY, {"gid": group_id, "key": key}).scalar()
+    found = session.connection().execute(_REPLAY, {"gid": group_id, "key": key}).first()
     if found is None:
         return None
-    entry = session.get(Entry, found)
+    return replay_of(session, key, request, (found.id, found.fingerprint, found.seq))
+
+
+def replay_of(session: Session, key: str | None, request: dict[str, Any],
+              found: tuple[int, str, int]) -> Entry:
+    """The entry an earlier call with this key made (`found`: its id, fingerprint and seq, as
+    the caller read them), when the request is the same one. Raises idempotency.key_reused."""
+    entry_id, fingerprint, seq = found
+    if fingerprint != fingerprint_of(request):
+        raise key_reused(key, seq)
+    entry = session.get(Entry, entry_id)
     assert entry is not None
-    if entry.fingerprint != fingerprint_of(request):
-        raise key_reused(key, entry.seq)
     return entry

@@ -1,0 +1,83 @@
+"""Business set-up (`vision_ledger.business`) and a share purchase's reads: what every meeting
+operation starts from is read in one statement after the lock, and a purchase's own facts in one
+more, whatever the database."""
+
+from contextlib import contextmanager
+
+from sqlalchemy import event, select
+
+from vision_ledger import ledger, savings
+from vision_ledger.errors import Conflict
+from vision_ledger.models import Entry, OutboxMessage
+
+from .helpers import ago, refused
+
+
+@contextmanager
+def statements(session):
+    """The SQL statements run through SQLAlchemy meanwhile (post()'s own go to the driver)."""
+    seen = []
+    conn = session.connection()
+
+    def count(_conn, _cursor, sql, *_args):
+        seen.append(sql)
+
+    event.listen(conn, "before_cursor_execute", count)
+    try:
+        yield seen
+    finally:
+        event.remove(conn, "before_cursor_execute", count)
+
+
+def test_a_share_purchase_reads_in_three_statements(session, factory, meeting_group):
+    """The lock, the business (meeting, cycle, policy, replay) and the purchase's own facts (the
+    meeting's shares, the holding, the loan for the receipt): it took eight ORM queries."""
+    t = factory.treasurer(meeting_group)
+    m = factory.members(meeting_group)[0]
+    factory.close(meeting_group)
+    factory.meeting(meeting_group, on=ago(9))
+    with statements(session) as seen:
+        savings.buy_shares(session, t, meeting_group, m, 2, idempotency_key="k-1")
+    assert len(seen) <= 3, seen
+
+
+def test_a_repeated_purchase_is_answered_after_the_meeting_closed(session, factory, meeting_group):
+    t = factory.treasurer(meeting_group)
+    m = factory.members(meeting_group)[0]
+    factory.close(meeting_group)
+    factory.meeting(meeting_group, on=ago(9))
+    first = savings.buy_shares(session, t, meeting_group, m, 2, idempotency_key="k-2")
+    factory.close(meeting_group)
+    again = savings.buy_shares(session, t, meeting_group, m, 2, idempotency_key="k-2")
+    assert again.id == first.id and again.seq == first.seq
+    with refused("idempotency.key_reused", Conflict):
+        savings.buy_shares(session, t, meeting_group, m, 3, idempotency_key="k-2")
+    with refused("meeting.not_open"):
+        savings.buy_shares(session, t, meeting_group, m, 2, idempotency_key="k-3")
+
+
+def test_a_purchase_receipt_states_the_holding_and_no_loan(session, factory, meeting_group):
+    """A member with 5 shares (KES 500) buys 2 more at the next meeting; no loan, no loan facts."""
+    t = factory.treasurer(meeting_group)
+    m = factory.members(meeting_group)[3]
+    factory.close(meeting_group)
+    factory.meeting(meeting_group, on=ago(9))
+    entry = savings.buy_shares(session, t, meeting_group, m, 2)
+    receipt = session.scalars(select(OutboxMessage).where(OutboxMessage.entry_id == entry.id)).one()
+    assert receipt.payload["total_shares"] == 7 and receipt.payload["savings"] == 70000
+    assert "loan_balance" not in receipt.payload and "loan_due_on" not in receipt.payload
+    assert ledger.units(session, meeting_group, m.id) == 7
+
+
+def test_a_member_without_a_share_account_buys_at_most_the_ceiling(session, factory, meeting_group):
+    """The first purchase of a member who joined after the meeting opened reads NULLs, not no row."""
+    t = factory.treasurer(meeting_group)
+    newcomer = factory.member(meeting_group)
+    with refused("shares.above_maximum"):
+        savings.buy_shares(session, t, meeting_group, newcomer, 6)
+    entry = savings.buy_shares(session, t, meeting_group, newcomer, 5)
+    receipt = session.scalars(select(OutboxMessage).where(OutboxMessage.entry_id == entry.id)).one()
+    assert receipt.payload["total_shares"] == 5
+    with refused("shares.above_maximum"):
+        savings.buy_shares(session, t, meeting_group, newcomer, 1)
+    assert session.get(Entry, entry.id).member_id == newcomer.id
