@@ -8,13 +8,13 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import TextClause, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from ..models import Entry, Group, Posting
 from ..register import check_loans
-from .journal import GENESIS, entry_hash
+from .journal import GENESIS, sealed
 from .reads import balances
 
 
@@ -41,7 +41,7 @@ JOURNAL_COLUMNS = (
     Entry.id, Entry.group_id, Entry.seq, Entry.kind, Entry.member_id, Entry.meeting_id,
     Entry.cycle_id, Entry.loan_id, Entry.effective_date, Entry.recorded_at, Entry.actor,
     Entry.channel, Entry.idempotency_key, Entry.fingerprint, Entry.reverses_id, Entry.memo,
-    Entry.details, Entry.prev_hash, Entry.hash,
+    Entry.details, Entry.prev_hash, Entry.hash, Entry.canonical,
 )
 
 
@@ -52,8 +52,10 @@ def verify_chain(report: VerifyReport, journal: Iterable[tuple[Any, Sequence[tup
     `journal` yields one group's entries in seq order (rows with the JOURNAL_COLUMNS), each with
     its postings as (account key, amount, units). Checks that sequence numbers run 1, 2, 3...
     without a gap, that each entry names the previous one's hash and that its own hash is the
-    SHA-256 of what it says, that each entry balances over two or more postings, and that the
-    group's head (last_seq, last_hash) is the journal's last entry. Every difference goes into `report`.
+    SHA-256 of what it says (`hash_mismatch`), that its stored canonical bytes are exactly what
+    it says (`canonical_mismatch`: the bytes the hash covers, read by PostgreSQL's verification),
+    that each entry balances over two or more postings, and that the group's head (last_seq,
+    last_hash) is the journal's last entry. Every difference goes into `report`.
     """
     expected_prev = GENESIS
     expected_seq = 1
@@ -66,10 +68,12 @@ def verify_chain(report: VerifyReport, journal: Iterable[tuple[Any, Sequence[tup
         if row.prev_hash != expected_prev:
             report.fail(seq=row.seq, entry_id=row.id, problem="chain_broken",
                         expected=expected_prev, found=row.prev_hash)
-        recomputed = entry_hash(row, postings)
+        body, recomputed = sealed(row, postings)
         if recomputed != row.hash:
             report.fail(seq=row.seq, entry_id=row.id, problem="hash_mismatch",
                         expected=recomputed, found=row.hash)
+        if row.canonical != body:
+            report.fail(seq=row.seq, entry_id=row.id, problem="canonical_mismatch")
         total = sum(p[1] for p in postings)
         if total:
             report.fail(seq=row.seq, entry_id=row.id, problem="unbalanced", difference=total)
@@ -82,6 +86,55 @@ def verify_chain(report: VerifyReport, journal: Iterable[tuple[Any, Sequence[tup
         report.fail(problem="head_seq_mismatch", expected=checked, found=last_seq)
     if last_hash != expected_prev:
         report.fail(problem="head_hash_mismatch", expected=expected_prev, found=last_hash)
+
+
+# verify_chain's checks of many groups' journals, run by PostgreSQL (in C, on the server's cores),
+# so that only a count per group comes back: per group, its entries, how many of them fail any
+# check, and whether one of them is the head the group names. An entry fails when its seq is
+# not its place in the group's order, its prev_hash not the previous entry's hash, its postings
+# unbalanced or fewer than two, the SHA-256 of prev_hash and its stored canonical bytes not its
+# hash, or those bytes, read as JSON, not what its columns and postings say (jsonb compares
+# values: the bytes' formatting is not compared; `verify_chain` compares them byte for byte).
+# The object below is `entry_body`'s, field by field: the postings sorted as Python sorts them
+# (key by code point, which is COLLATE "C" on UTF-8), the date and the UTC moment as it writes
+# them. Bytes that are not UTF-8 or not JSON make the statement fail (DataError). Parameters:
+# :groups (an array of group ids), :genesis.
+_JOURNAL_SQL = """
+WITH lines AS (
+    SELECT p.entry_id, sum(p.amount) AS total, count(*) AS n,
+           jsonb_agg(jsonb_build_array(a.key, p.amount, p.units)
+                     ORDER BY a.key COLLATE "C", p.amount, p.units) AS postings
+    FROM accounts a JOIN postings p ON p.account_id = a.id
+    WHERE a.group_id = ANY(:groups)
+    GROUP BY p.entry_id),
+journal AS (
+    SELECT e.group_id, e.seq, e.hash, g.last_seq, g.last_hash,
+           e.seq <> row_number() OVER w
+           OR e.prev_hash IS DISTINCT FROM lag(e.hash, 1, :genesis) OVER w
+           OR coalesce(l.total, 0) <> 0 OR coalesce(l.n, 0) < 2
+           OR encode(sha256(convert_to(e.prev_hash, 'UTF8') || e.canonical), 'hex')
+              IS DISTINCT FROM e.hash
+           OR convert_from(e.canonical, 'UTF8')::jsonb IS DISTINCT FROM jsonb_build_object(
+               'actor', e.actor, 'channel', e.channel, 'cycle', e.cycle_id,
+               'date', to_char(e.effective_date, 'YYYY-MM-DD'),
+               'details', coalesce(nullif(e.details::jsonb, 'null'::jsonb), '{}'::jsonb),
+               'fingerprint', e.fingerprint, 'group', e.group_id, 'key', e.idempotency_key,
+               'kind', e.kind, 'loan', e.loan_id, 'meeting', e.meeting_id, 'member', e.member_id,
+               'memo', e.memo, 'postings', coalesce(l.postings, '[]'::jsonb),
+               'recorded_at', to_char(e.recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US'),
+               'reverses', e.reverses_id, 'seq', e.seq) AS bad
+    FROM entries e JOIN groups g ON g.id = e.group_id LEFT JOIN lines l ON l.entry_id = e.id
+    WHERE e.group_id = ANY(:groups)
+    WINDOW w AS (PARTITION BY e.group_id ORDER BY e.seq, e.id))
+SELECT group_id, count(*) AS entries, count(*) FILTER (WHERE bad) AS bad,
+       bool_or(seq = last_seq AND hash = last_hash) AS head_ok
+FROM journal GROUP BY group_id
+"""
+
+
+def journal_sql() -> TextClause:
+    """The server-side pass over many groups' journals (PostgreSQL): see _JOURNAL_SQL."""
+    return text(_JOURNAL_SQL)
 
 
 def stream_journal(conn: Connection, group_id: int, keys: dict[int, str],
