@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
@@ -168,6 +168,9 @@ def _server_pass(session: Session, heads: Sequence[Any], reports: dict[int, Veri
     in which it found anything, for Python to name. A clean group's report gets its count."""
     try:
         with session.begin_nested():
+            # The parallelism is ours (a connection per core): a parallel plan would build the
+            # postings' side once in each of its workers.
+            session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
             rows = session.execute(journal_sql(), {"groups": [h.id for h in heads], "genesis": GENESIS})
             found = {r.group_id: r for r in rows}
     except DataError:
@@ -176,8 +179,8 @@ def _server_pass(session: Session, heads: Sequence[Any], reports: dict[int, Veri
     suspects = []
     for head in heads:
         row = found.get(head.id)
-        entries, bad, head_ok = (row.entries, row.bad, row.head_ok) if row is not None else (
-            0, 0, head.last_hash == GENESIS)
+        entries, bad = (row.entries, row.bad) if row is not None else (0, 0)
+        head_ok = row.head_ok if entries else head.last_hash == GENESIS
         if bad or entries != head.last_seq or not head_ok:
             suspects.append(head)
         else:

@@ -89,46 +89,63 @@ def verify_chain(report: VerifyReport, journal: Iterable[tuple[Any, Sequence[tup
 
 
 # verify_chain's checks of many groups' journals, run by PostgreSQL (in C, on the server's cores),
-# so that only a count per group comes back: per group, its entries, how many of them fail any
-# check, and whether one of them is the head the group names. An entry fails when its seq is
-# not its place in the group's order, its prev_hash not the previous entry's hash, its postings
-# unbalanced or fewer than two, the SHA-256 of prev_hash and its stored canonical bytes not its
-# hash, or those bytes, read as JSON, not what its columns and postings say (jsonb compares
-# values: the bytes' formatting is not compared; `verify_chain` compares them byte for byte).
-# The object below is `entry_body`'s, field by field: the postings sorted as Python sorts them
-# (key by code point, which is COLLATE "C" on UTF-8), the date and the UTC moment as it writes
-# them. Bytes that are not UTF-8 or not JSON make the statement fail (DataError). Parameters:
-# :groups (an array of group ids), :genesis.
+# so that only a count per group comes back: per group, its entries, how many of them fail a
+# check, and whether one of them is the head the group names. An entry fails when its seq is not
+# its place in the group's order or its prev_hash not the hash of the entry before it, its
+# postings do not balance or are fewer than two, the SHA-256 of prev_hash and its stored
+# canonical bytes is not its hash, or those bytes are not what its columns and postings say.
+# The bytes are compared exactly, as `entry_body` writes them (strings by to_json, which escapes
+# as Python's json does; postings sorted by key as Python sorts, COLLATE "C" on UTF-8; the date
+# and the UTC moment as text), all but the details: the bytes hold them between the head and the
+# tail, and they are compared as jsonb (the column holds json as the driver wrote it, not in
+# canonical form). A value written otherwise than `entry_body` would write it only makes its
+# group fail here and go to Python, which names what is wrong, if anything.
+# Shape: a LATERAL subquery per group, so each group's entries come in seq order from the
+# (group_id, seq) index with no sort, and its postings through its accounts' index, aggregated
+# in memory; the LATERAL ... OFFSET 0 subqueries make PostgreSQL build an entry's head and tail
+# once (inlined, each mention would build them again). Bytes that are not UTF-8, or a middle that
+# is not JSON, make the statement fail (DataError). Parameters: :groups (group ids), :genesis.
 _JOURNAL_SQL = """
-WITH lines AS (
-    SELECT p.entry_id, sum(p.amount) AS total, count(*) AS n,
-           jsonb_agg(jsonb_build_array(a.key, p.amount, p.units)
-                     ORDER BY a.key COLLATE "C", p.amount, p.units) AS postings
-    FROM accounts a JOIN postings p ON p.account_id = a.id
-    WHERE a.group_id = ANY(:groups)
-    GROUP BY p.entry_id),
-journal AS (
-    SELECT e.group_id, e.seq, e.hash, g.last_seq, g.last_hash,
-           e.seq <> row_number() OVER w
-           OR e.prev_hash IS DISTINCT FROM lag(e.hash, 1, :genesis) OVER w
-           OR coalesce(l.total, 0) <> 0 OR coalesce(l.n, 0) < 2
-           OR encode(sha256(convert_to(e.prev_hash, 'UTF8') || e.canonical), 'hex')
-              IS DISTINCT FROM e.hash
-           OR convert_from(e.canonical, 'UTF8')::jsonb IS DISTINCT FROM jsonb_build_object(
-               'actor', e.actor, 'channel', e.channel, 'cycle', e.cycle_id,
-               'date', to_char(e.effective_date, 'YYYY-MM-DD'),
-               'details', coalesce(nullif(e.details::jsonb, 'null'::jsonb), '{}'::jsonb),
-               'fingerprint', e.fingerprint, 'group', e.group_id, 'key', e.idempotency_key,
-               'kind', e.kind, 'loan', e.loan_id, 'meeting', e.meeting_id, 'member', e.member_id,
-               'memo', e.memo, 'postings', coalesce(l.postings, '[]'::jsonb),
-               'recorded_at', to_char(e.recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US'),
-               'reverses', e.reverses_id, 'seq', e.seq) AS bad
-    FROM entries e JOIN groups g ON g.id = e.group_id LEFT JOIN lines l ON l.entry_id = e.id
-    WHERE e.group_id = ANY(:groups)
-    WINDOW w AS (PARTITION BY e.group_id ORDER BY e.seq, e.id))
-SELECT group_id, count(*) AS entries, count(*) FILTER (WHERE bad) AS bad,
-       bool_or(seq = last_seq AND hash = last_hash) AS head_ok
-FROM journal GROUP BY group_id
+SELECT g.id AS group_id, c.entries, c.bad, c.head_ok
+FROM groups g CROSS JOIN LATERAL (
+    SELECT count(*) AS entries,
+           count(*) FILTER (WHERE j.seq <> j.place OR j.prev_hash IS DISTINCT FROM j.expected_prev
+               OR coalesce(l.total, 0) <> 0 OR coalesce(l.n, 0) < 2
+               OR encode(sha256(convert_to(j.prev_hash, 'UTF8') || j.canonical), 'hex')
+                  IS DISTINCT FROM j.hash
+               OR j.canonical IS DISTINCT FROM x.head || m.middle || x.tail
+               OR convert_from(m.middle, 'UTF8')::jsonb
+                  IS DISTINCT FROM coalesce(nullif(j.details::jsonb, 'null'::jsonb), '{}'::jsonb)) AS bad,
+           coalesce(bool_or(j.seq = g.last_seq AND j.hash = g.last_hash), false) AS head_ok
+    FROM (SELECT e.*, row_number() OVER w AS place, lag(e.hash, 1, :genesis) OVER w AS expected_prev
+          FROM entries e WHERE e.group_id = g.id WINDOW w AS (ORDER BY e.seq)) j
+    LEFT JOIN (
+        SELECT p.entry_id, sum(p.amount) AS total, count(*) AS n,
+               string_agg(format('[%s,%s,%s]', to_json(a.key), p.amount, p.units), ','
+                          ORDER BY a.key COLLATE "C", p.amount, p.units) AS postings
+        FROM accounts a JOIN postings p ON p.account_id = a.id WHERE a.group_id = g.id
+        GROUP BY p.entry_id) l ON l.entry_id = j.id
+    CROSS JOIN LATERAL (SELECT
+        convert_to(concat('{"actor":', coalesce(to_json(j.actor)::text, 'null'),
+            ',"channel":', coalesce(to_json(j.channel)::text, 'null'),
+            ',"cycle":', coalesce(j.cycle_id::text, 'null'),
+            ',"date":"', to_char(j.effective_date, 'YYYY-MM-DD'), '","details":'), 'UTF8') AS head,
+        convert_to(concat(',"fingerprint":', coalesce(to_json(j.fingerprint)::text, 'null'),
+            ',"group":', j.group_id, ',"key":', coalesce(to_json(j.idempotency_key)::text, 'null'),
+            ',"kind":', coalesce(to_json(j.kind)::text, 'null'),
+            ',"loan":', coalesce(j.loan_id::text, 'null'),
+            ',"meeting":', coalesce(j.meeting_id::text, 'null'),
+            ',"member":', coalesce(j.member_id::text, 'null'),
+            ',"memo":', coalesce(to_json(j.memo)::text, 'null'),
+            ',"postings":[', l.postings, '],"recorded_at":"',
+            to_char(j.recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US'),
+            '","reverses":', coalesce(j.reverses_id::text, 'null'), ',"seq":', j.seq, '}'), 'UTF8') AS tail
+        OFFSET 0) x
+    CROSS JOIN LATERAL (SELECT substring(j.canonical FROM length(x.head) + 1
+                                         FOR length(j.canonical) - length(x.head) - length(x.tail)) AS middle
+        OFFSET 0) m
+) c
+WHERE g.id = ANY(:groups)
 """
 
 
