@@ -75,10 +75,11 @@ def verify_many(session: Session, actor: Actor, programme_id: int | None = None,
                 group_ids: list[int] | None = None, *, workers: int | None = None) -> ManyReport:
     """Verify the journals of one or more groups, a programme, or (system only) every group.
 
-    The same checks as `ledger.verify`, group by group: the hash chain, gapless sequence numbers,
-    each entry balanced, the group's head; then every stored balance against the sum of its
-    postings (one set-based query), and the loan register against the loans_receivable
-    postings. Each failing group names its first difference.
+    The same checks as `ledger.verify`, group by group: the hash chain and the stored canonical
+    bytes, gapless sequence numbers, each entry balanced, the group's head; then every stored
+    balance against the sum of its postings and the loan register against the loans_receivable
+    postings (set-based queries, a batch of groups at a time). Each failing group names its
+    first difference.
 
     `workers` > 1 shares the batches of groups between that many threads (PostgreSQL) or
     processes (SQLite), each with its own connection (when the session is bound to an engine):
@@ -179,8 +180,10 @@ def _server_pass(session: Session, heads: Sequence[Any], reports: dict[int, Veri
     suspects = []
     for head in heads:
         row = found.get(head.id)
-        entries, bad = (row.entries, row.bad) if row is not None else (0, 0)
-        head_ok = row.head_ok if entries else head.last_hash == GENESIS
+        if row is not None and row.entries:
+            entries, bad, head_ok = row.entries, row.bad, row.head_ok
+        else:  # no entries: the head must be the genesis
+            entries, bad, head_ok = 0, 0, head.last_hash == GENESIS
         if bad or entries != head.last_seq or not head_ok:
             suspects.append(head)
         else:

@@ -268,8 +268,10 @@ def test_an_honest_journal_is_never_read_into_python(session, factory, monkeypat
     def refuse(*args, **kwargs):
         raise AssertionError("the server's pass found a problem in an honest journal")
 
+    empty = factory.ready(programme=group.programme)  # no entry yet: its head is the genesis
+    session.flush()
     monkeypatch.setattr(journals, "stream_journal", refuse)
-    report = audit.verify_many(session, Actor.system(), group_ids=[group.id])
+    report = audit.verify_many(session, Actor.system(), group_ids=[group.id, empty.id])
     assert report.ok and report.entries_checked == group.last_seq > 30
 
 
