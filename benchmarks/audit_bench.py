@@ -6,7 +6,8 @@ One command (PostgreSQL from scripts/pg.sh, a fresh database each run):
 
 Builds a programme of N groups of 20 members, each with a year of weekly meetings (shares and
 social fund from every member, loans, repayments, fines: about 2,500 entries a group), bulk-loaded
-with COPY with valid hash chains (`ledger.entry_hash`) and stored balances that match the postings.
+with COPY with valid hash chains (`ledger.journal.sealed`: each entry's canonical bytes, stored,
+and their hash) and stored balances that match the postings.
 The load runs with `session_replication_role = replica` (the ledger's triggers are for writes
 through the core; the verifier checks what they would have). Then times:
 
@@ -41,7 +42,8 @@ from migrations import upgrade  # noqa: E402
 from vision_ledger import audit, exports, metrics  # noqa: E402
 from vision_ledger.actors import Actor  # noqa: E402
 from vision_ledger.db import Database, make_engine  # noqa: E402
-from vision_ledger.ledger import CHART, entry_hash  # noqa: E402
+from vision_ledger.ledger import CHART  # noqa: E402
+from vision_ledger.ledger.journal import sealed  # noqa: E402
 from vision_ledger.policy import programme_policy  # noqa: E402
 
 MEMBERS = 20
@@ -106,10 +108,10 @@ def build_group(ids: Ids, programme_id: int, index: int, weeks: int, today: date
             loan_id=loan, effective_date=day, recorded_at=recorded + timedelta(microseconds=state.seq),
             actor="treasurer:token:1", channel="ussd", idempotency_key=f"bench:{gid}:{state.seq}",
             fingerprint="0" * 64, reverses_id=None, memo=None, details=details or {}, prev_hash=state.prev)
-        e.hash = entry_hash(e, lines)  # type: ignore[arg-type]
+        e.canonical, e.hash = sealed(e, lines)  # type: ignore[arg-type]
         rows["entries"].append((eid, gid, e.seq, kind, member, meeting, cid, loan, day, e.recorded_at,
                                 e.actor, e.channel, e.idempotency_key, e.fingerprint, None, None,
-                                json.dumps(e.details), e.prev_hash, e.hash))
+                                json.dumps(e.details), e.prev_hash, e.hash, e.canonical))
         for key, amount, units in lines:
             acc = accounts[key]
             acc[4] += amount
@@ -193,7 +195,7 @@ COLUMNS = {
              "rollovers, status, closed_on, write_off_reason",
     "entries": "id, group_id, seq, kind, member_id, meeting_id, cycle_id, loan_id, effective_date, "
                "recorded_at, actor, channel, idempotency_key, fingerprint, reverses_id, memo, details, "
-               "prev_hash, hash",
+               "prev_hash, hash, canonical",
     "postings": "id, group_id, entry_id, account_id, amount, units",
 }
 

@@ -26,6 +26,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -303,6 +304,10 @@ class Entry(Base):
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    # The exact bytes `hash` is the SHA-256 of (after prev_hash): `ledger.entry_body` of the
+    # columns and postings, written by post() (revision 0015_ledger back-filled older rows).
+    # PostgreSQL's verification hashes these and compares their JSON with the columns in SQL.
+    canonical: Mapped[bytes | None] = mapped_column(LargeBinary)
 
     postings: Mapped[list[Posting]] = relationship(
         back_populates="entry", order_by="Posting.id", lazy="selectin"

@@ -27,7 +27,7 @@ _entries, _groups, _outbox = Entry.__table__, Group.__table__, OutboxMessage.__t
 
 ENTRY_COLUMNS = ("group_id", "seq", "kind", "member_id", "meeting_id", "cycle_id", "loan_id",
                  "effective_date", "recorded_at", "actor", "channel", "idempotency_key",
-                 "fingerprint", "reverses_id", "memo", "details", "prev_hash", "hash")
+                 "fingerprint", "reverses_id", "memo", "details", "prev_hash", "hash", "canonical")
 OUTBOX_COLUMNS = ("group_id", "member_id", "entry_id", "phone", "language", "kind", "payload",
                   "status", "attempts", "next_attempt_at", "created_at", "updated_at")
 if set(ENTRY_COLUMNS) != {c.key for c in _entries.columns} - {"id"} or not set(OUTBOX_COLUMNS) <= {

@@ -1,6 +1,7 @@
 """The journal's hash chain: each entry's SHA-256 over the previous entry's hash and everything
 the entry says, in one canonical JSON form, so that changing, removing or inserting any entry
-breaks every hash after it.
+breaks every hash after it. Those canonical bytes are stored with the entry (`Entry.canonical`),
+so a verifier can hash what was hashed and compare, separately, what it says with the columns.
 """
 
 from __future__ import annotations
@@ -94,10 +95,22 @@ def entry_body(entry: Any, postings: Iterable[tuple[str, int, int]]) -> str:
         })
 
 
+def sealed(entry: Any, postings: Iterable[tuple[str, int, int]]) -> tuple[bytes, str]:
+    """The entry's canonical bytes (`entry_body` in UTF-8, stored beside it as `canonical`) and
+    its hash: SHA-256 over the previous hash and those bytes."""
+    body = entry_body(entry, postings).encode()
+    return body, chain_hash(entry.prev_hash, body)
+
+
+def chain_hash(prev_hash: str, body: bytes) -> str:
+    """SHA-256 over the previous entry's hash and an entry's canonical bytes, in hex."""
+    return hashlib.sha256(prev_hash.encode() + body).hexdigest()
+
+
 def entry_hash(entry: Any, postings: Iterable[tuple[str, int, int]]) -> str:
     """SHA-256 over the previous hash and everything the entry says (`entry_body`), postings in a
     fixed order.
 
     `entry` is an Entry or anything with its columns as attributes (a row of JOURNAL_COLUMNS).
     """
-    return hashlib.sha256((entry.prev_hash + entry_body(entry, postings)).encode()).hexdigest()
+    return sealed(entry, postings)[1]

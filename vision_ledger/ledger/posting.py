@@ -25,7 +25,7 @@ from ..money import MAX_AMOUNT_MINOR, Money
 from .chart import CASH_ACCOUNTS, Line, open_account
 from .driver import ENTRY_COLUMNS, Pending, converted, cursor_of, driver_for
 from .idempotency import find_replay, fingerprint_of, key_reused
-from .journal import entry_hash
+from .journal import sealed
 from .locking import locked_closed
 from .postgresql import post_postgresql
 from .sqlite import post_sqlite
@@ -68,6 +68,7 @@ class Posted:
     details: dict[str, Any]
     prev_hash: str
     hash: str
+    canonical: bytes | None  # what `hash` hashes after prev_hash (None: an entry older than 0015)
     postings: tuple[PostedLine, ...]
 
     @classmethod
@@ -143,8 +144,8 @@ def post(
         fingerprint=fingerprint_of(request), reverses_id=reverses_id, memo=memo,
         details=details or {}, prev_hash=group.last_hash,
     )
-    values["hash"] = entry_hash(SimpleNamespace(**values),
-                                [(line.key, line.amount.minor, line.units) for line in lines])
+    values["canonical"], values["hash"] = sealed(
+        SimpleNamespace(**values), [(line.key, line.amount.minor, line.units) for line in lines])
     conn = session.connection()
     driver = driver_for(conn)
     receipt_payload = None

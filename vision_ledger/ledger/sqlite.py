@@ -25,7 +25,8 @@ _READ = (
 _INSERT_ENTRY = (
     "INSERT INTO entries (group_id, seq, kind, member_id, meeting_id, cycle_id, loan_id,"
     " effective_date, recorded_at, actor, channel, idempotency_key, fingerprint, reverses_id, memo,"
-    " details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " details, prev_hash, hash, canonical)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _INSERT_POSTING = ("INSERT INTO postings (group_id, entry_id, account_id, amount, units)"
                    " VALUES (?, ?, ?, ?, ?)")
