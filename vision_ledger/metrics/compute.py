@@ -19,9 +19,10 @@ from sqlalchemy.sql.expression import BindParameter
 
 from ..errors import DomainError
 from ..models import Group, Loan, Member
-from .fold import stale_groups, stored_and_tail
+from . import spans
+from .fold import Range, member_rows, stale_groups, stored_and_tail
 from .measures import SEGMENTS, Facts, GroupMeasures, Measures
-from .tables import GroupDayTotal, LoanDayTotal, MemberDayTotal
+from .tables import GroupDayTotal, LoanDayTotal
 
 
 def original_due(dialect: str) -> ColumnElement[Any]:
@@ -71,16 +72,10 @@ def _group_statement(tail: bool) -> Select[Any]:
 
 @cache
 def _member_statement(tail: bool) -> Select[Any]:
-    """Per member: savings and loan balance at the end of the period, attendance in it."""
-    r = stored_and_tail(MemberDayTotal, tail=tail)
-    closing_day, in_period = r.c.day == END, r.c.day >= START
-    return (select(r.c.member_id,
-                   (func.sum(r.c.shares) - _sum(closing_day, r.c.shares_share_out)).label("shares"),
-                   (func.sum(r.c.receivable) - _sum(closing_day, r.c.receivable_share_out))
-                   .label("receivable"),
-                   _sum(in_period, r.c.present).label("present"),
-                   _sum(in_period, r.c.attendance_rows).label("attendance_rows"))
-            .where(r.c.day <= END).group_by(r.c.member_id))
+    """Per member: savings and loan balance at the end of the period, attendance in it, from her
+    position and span rows (`metrics.spans`) and, with `tail`, the day rows of the unfolded tail."""
+    rows = member_rows(Range(bindparam("stale", expanding=True), "tail")).subquery() if tail else None
+    return spans.member_statement(rows)
 
 
 @cache
@@ -184,7 +179,7 @@ def compute(session: Session, scope: Select[Any], start: date, end: date, youth_
     ids = list(groups)
     stale = stale_groups(session, ids)
     params = {"ids": ids, "stale": stale, "start": start, "end": end, "youth_from": end.year - youth_age_max,
-              "par1": end - timedelta(days=1), "par30": end - timedelta(days=30)}
+              "par1": end - timedelta(days=1), "par30": end - timedelta(days=30), **spans.params(start, end)}
     tail = bool(stale)
     conn = session.connection()  # rows as the driver gives them: no ORM loading
     group_facts = {gid: Facts() for gid in groups}

@@ -32,6 +32,7 @@ from sqlalchemy.sql.elements import BindParameter
 
 from ..db import Base, utcnow
 from ..models import Account, Attendance, Entry, Group, Meeting, Posting
+from . import spans
 from .tables import GroupDayTotal, LoanDayTotal, MemberDayTotal, TotalsMark
 
 GROUP_SUMS = ("loan_fund_cash", "loan_fund_cash_share_out", "social_fund_cash", "social_fund_cash_share_out",
@@ -206,7 +207,8 @@ def _insert(session: Session) -> Any:
 
 def refresh(session: Session, group_ids: Sequence[int] | None = None) -> int:
     """Fold every entry and meeting past the marks of these groups (default: every group) into
-    their totals and move the marks, in the session's transaction; returns the groups refreshed.
+    their totals (day rows, then the members' span rows of the months changed) and move the
+    marks, in the session's transaction; returns the groups refreshed.
 
     Safe under concurrent refreshes: each locks the marks it moves (SELECT ... FOR UPDATE on
     PostgreSQL, in group order; on SQLite the caller's write transaction holds the database's
@@ -240,6 +242,8 @@ def refresh(session: Session, group_ids: Sequence[int] | None = None) -> int:
             index_elements=list(keys),
             set_={s: getattr(table, s) + getattr(stmt.excluded, s) for s in sums})
         session.execute(stmt)
+    folded = Range(stale, "refresh")
+    spans.rebuild(session, spans.changed_since(session, folded.entries(), folded.meetings()))
     return len(stale)
 
 
