@@ -67,6 +67,17 @@ def test_measures_from_refreshed_totals_equal_the_worked_cycle_from_scratch(sess
         assert_same_as_from_scratch(session, [group.id], start, end)
 
 
+def test_every_edge_of_a_month_reads_the_from_scratch_figures(session, factory):
+    """A period's edges are read from the days after them or from their month row less the days
+    before them, whichever is shorter (metrics.spans.after): both, on every kind of day, agree
+    with the postings, folded in one month and with a tail in the next."""
+    group, _ = build_worked_group(session, factory)
+    metrics.refresh(session, [group.id])
+    for k in range(0, 33, 4):
+        assert_same_as_from_scratch(session, [group.id], S + timedelta(days=k), END + timedelta(days=k))
+        assert_same_as_from_scratch(session, [group.id], S - timedelta(days=k), TODAY - timedelta(days=k))
+
+
 def test_a_refresh_with_nothing_new_changes_nothing(session, factory):
     group, _ = build_worked_group(session, factory)
     metrics.refresh(session, [group.id])

@@ -33,6 +33,7 @@ from sqlalchemy.sql.elements import BindParameter
 from ..db import Base, utcnow
 from ..models import Account, Attendance, Entry, Group, Meeting, Posting
 from . import spans
+from .among import among
 from .tables import GroupDayTotal, LoanDayTotal, MemberDayTotal, TotalsMark
 
 GROUP_SUMS = ("loan_fund_cash", "loan_fund_cash_share_out", "social_fund_cash", "social_fund_cash_share_out",
@@ -174,7 +175,7 @@ def stored_and_tail(table: type[Base], *, tail: bool) -> Any:
     """The rows of the groups `:ids` as the measures read them: the stored rows, and with `tail`
     the tail of the groups `:stale` (entries or meetings past their mark), as one subquery."""
     columns = [getattr(table, c) for c in (*KEYS[table], *SUMS[table])]
-    stored = select(*columns).where(table.group_id.in_(bindparam("ids", expanding=True)))  # type: ignore[attr-defined]
+    stored = select(*columns).where(among(table.group_id))  # type: ignore[attr-defined]
     if not tail:
         return stored.subquery()
     return union_all(stored, FOLDS[table](Range(bindparam("stale", expanding=True), "tail"))).subquery()
@@ -182,13 +183,12 @@ def stored_and_tail(table: type[Base], *, tail: bool) -> Any:
 
 @cache
 def _stale_statement() -> Select[Any]:
-    ids: BindParameter[Any] = bindparam("ids", expanding=True)
     last_meeting = (select(Meeting.group_id, func.max(Meeting.id).label("id"))
-                    .where(Meeting.group_id.in_(ids)).group_by(Meeting.group_id).subquery())
+                    .where(among(Meeting.group_id)).group_by(Meeting.group_id).subquery())
     return (select(Group.id)
             .outerjoin(TotalsMark, TotalsMark.group_id == Group.id)
             .outerjoin(last_meeting, last_meeting.c.group_id == Group.id)
-            .where(Group.id.in_(ids),
+            .where(among(Group.id),
                    (Group.last_seq > func.coalesce(TotalsMark.seq, 0))
                    | (func.coalesce(last_meeting.c.id, 0) > func.coalesce(TotalsMark.meeting_id, 0)))
             .order_by(Group.id))

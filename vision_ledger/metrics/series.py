@@ -28,7 +28,8 @@ from ..errors import DomainError
 from ..models import Group, Loan, Member
 from ..money import Money
 from .access import staff_programme
-from .compute import original_due
+from .among import among
+from .compute import for_aggregates, original_due
 from .fold import stale_groups, stored_and_tail
 from .measures import _ratio
 from .tables import LoanDayTotal, MemberDayTotal
@@ -75,6 +76,7 @@ def series(session: Session, actor: Actor, programme_id: int,
     params: dict[str, Any] = {"ids": ids, "stale": stale, "first": spans[0][0], "last": ends[-1],
                               **{f"e{k}": e for k, e in enumerate(ends)}}
     conn = session.connection()  # rows as the driver gives them: no ORM loading
+    for_aggregates(conn)
     n = len(spans)
 
     # The members' rows: balances by bucket, that of an end day's share-out apart.
@@ -92,7 +94,7 @@ def series(session: Session, actor: Actor, programme_id: int,
 
     # The register: who is on it at each end (joined by then, not left by then).
     register = conn.execute(select(Member.joined_on, Member.left_on, func.count())
-                            .where(Member.group_id.in_(bindparam("ids", expanding=True)))
+                            .where(among(Member.group_id))
                             .group_by(Member.joined_on, Member.left_on), params).all()
 
     # The loans' balances by bucket, per loan issue and due date (the risk depends on both).
@@ -102,7 +104,7 @@ def series(session: Session, actor: Actor, programme_id: int,
     loans = conn.execute(
         select(Loan.issued_on, due.label("due"), lbucket.label("bucket"), func.sum(lr.c.outstanding))
         .select_from(Loan).join(lr, and_(lr.c.loan_id == Loan.id, lr.c.group_id == Loan.group_id))
-        .where(Loan.group_id.in_(bindparam("ids", expanding=True)), Loan.status != "cancelled",
+        .where(among(Loan.group_id), Loan.status != "cancelled",
                lr.c.day <= bindparam("last", type_=Date))
         .group_by(Loan.issued_on, due, lbucket), params).all()
 

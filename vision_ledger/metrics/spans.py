@@ -25,9 +25,9 @@ from sqlalchemy import Date, and_, bindparam, case, cast, func, literal, literal
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement, Select
-from sqlalchemy.sql.elements import BindParameter
 
 from ..models import Entry, Meeting
+from .among import among
 from .tables import MemberDayTotal, MemberSpanTotal
 
 POSITION = date(1, 1, 1)  # the `start` of a position row (span "all")
@@ -45,11 +45,21 @@ def _next_month(d: date) -> date:
 
 def after(name: str, x: date) -> dict[str, date]:
     """The bounds of the rows after the day x, as parameters `{name}_d0` .. `{name}_y0`: day rows
-    in [d0, d1], month rows from m0 to before y0, year rows from y0."""
+    in [d0, d1], month rows from m0 to before y0, year rows from y0, less day rows in [n0, n1].
+
+    The rest of x's month is read from whichever side of x has fewer days that can hold rows (none
+    lie after tomorrow, whatever the time zone): its day rows after x, or its month row less its
+    day rows up to x (an empty range is given as (x + 1, x)). Either is exact; this is the cheaper."""
     year = date(x.year + 1, 1, 1)
     month = _next_month(x)
-    return {f"{name}_d0": x + timedelta(days=1), f"{name}_d1": month - timedelta(days=1),
-            f"{name}_m0": month, f"{name}_y0": year}
+    none = {"d0": x + timedelta(days=1), "d1": x}
+    latest = min(month - timedelta(days=1), date.today() + timedelta(days=1))  # noqa: DTZ011 - a bound
+    if (latest - x).days <= x.day:
+        bounds = {"d0": x + timedelta(days=1), "d1": month - timedelta(days=1), "m0": month,
+                  "n0": none["d0"], "n1": none["d1"]}
+    else:
+        bounds = {**none, "m0": _month(x), "n0": _month(x), "n1": x}
+    return {f"{name}_{k}": v for k, v in {**bounds, "y0": year}.items()}
 
 
 def params(start: date, end: date) -> dict[str, date]:
@@ -62,19 +72,21 @@ def _after_rows(name: str, balances: int, flows: int) -> list[Select[Any]]:
     def p(suffix: str) -> Any:
         return bindparam(f"{name}_{suffix}", type_=Date)
 
-    ids: BindParameter[Any] = bindparam("ids", expanding=True)
-
     def signed(table: Any) -> list[ColumnElement[Any]]:
         return [(table.shares * balances).label("shares"), (table.receivable * balances).label("receivable"),
                 (table.present * flows).label("present"),
                 (table.attendance_rows * flows).label("attendance_rows")]
 
+    def less(table: Any) -> list[ColumnElement[Any]]:
+        return [(c * -1).label(c.key) for c in signed(table)]
+
     d, s = MemberDayTotal, MemberSpanTotal
     return [
-        select(d.member_id, *signed(d)).where(d.group_id.in_(ids), d.day >= p("d0"), d.day <= p("d1")),
-        select(s.member_id, *signed(s)).where(s.group_id.in_(ids), s.span == "month", s.start >= p("m0"),
+        select(d.member_id, *signed(d)).where(among(d.group_id), d.day >= p("d0"), d.day <= p("d1")),
+        select(d.member_id, *less(d)).where(among(d.group_id), d.day >= p("n0"), d.day <= p("n1")),
+        select(s.member_id, *signed(s)).where(among(s.group_id), s.span == "month", s.start >= p("m0"),
                                               s.start < p("y0")),
-        select(s.member_id, *signed(s)).where(s.group_id.in_(ids), s.span == "year", s.start >= p("y0")),
+        select(s.member_id, *signed(s)).where(among(s.group_id), s.span == "year", s.start >= p("y0")),
     ]
 
 
@@ -82,15 +94,14 @@ def member_statement(tail_rows: Any = None) -> Select[Any]:
     """Per member of the groups `:ids`: shares and loan balance at the end of the period (before
     a share-out dated on its last day), attendance rows and those present in it; with `tail_rows`
     (the fold of the tail: day rows no refresh has folded yet), those added."""
-    ids: BindParameter[Any] = bindparam("ids", expanding=True)
     start, end = bindparam("start", type_=Date), bindparam("end", type_=Date)
     d, s = MemberDayTotal, MemberSpanTotal
     zero = literal(0)
     position: Any = select(s.member_id, s.shares, s.receivable, zero.label("present"),
-                                   zero.label("attendance_rows")).where(s.group_id.in_(ids), s.span == "all")
+                                   zero.label("attendance_rows")).where(among(s.group_id), s.span == "all")
     share_out: Any = select(
         d.member_id, (-d.shares_share_out).label("shares"), (-d.receivable_share_out).label("receivable"),
-        zero.label("present"), zero.label("attendance_rows")).where(d.group_id.in_(ids), d.day == end)
+        zero.label("present"), zero.label("attendance_rows")).where(among(d.group_id), d.day == end)
     parts: list[Any] = [position, *_after_rows("e", -1, -1), *_after_rows("s", 0, 1), share_out]
     if tail_rows is not None:
         t = tail_rows
