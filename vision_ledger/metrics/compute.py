@@ -102,7 +102,7 @@ def _loan_statement(dialect: str, tail: bool) -> Select[Any]:
                _sum(dated, -r.c.repaid).label("repaid"),
                _sum(and_(r.c.day >= START, dated), -r.c.written_off).label("written_off"))
         .select_from(Loan)
-        .join(r, r.c.loan_id == Loan.id)  # a loan id is one group's: its group in the join misled the estimates
+        .join(r, r.c.loan_id == Loan.id)  # a loan is one group's: its group in the join misled estimates
         .where(among(Loan.group_id), Loan.status != "cancelled", Loan.issued_on <= END)
         .group_by(Loan.id, Loan.group_id, Loan.member_id, Loan.principal, Loan.issued_on)
         .subquery()

@@ -2,8 +2,9 @@
 
 `programme_measures` once per period reads every stored total up to that period's end again: a
 dashboard of 12 points costs 12 roll-ups. `series` reads the stored totals (and the tail no
-refresh has folded yet) once, summed per period: a row of a day before the first period goes to
-bucket -1, a row of period k to bucket k. A balance at the end of period k is the sum of buckets
+refresh has folded yet) once, summed per period: a row of period k goes to bucket k, and bucket -1
+holds the balances on the eve of the first period, read as the members' positions less what lies
+after that eve (`metrics.spans`), so history before the chart costs a few rows a member. A balance at the end of period k is the sum of buckets
 -1..k (less that day's share-out, as `compute` reads it), a flow of period k is bucket k alone.
 The figures are those of `programme_measures(start=a, end=b)` for each period (a, b):
 tests/core/test_series.py compares them on the demo and on random histories.
@@ -17,9 +18,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Date, and_, bindparam, case, func, select
+from sqlalchemy import Date, and_, bindparam, case, func, literal, select, union_all
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
@@ -27,10 +29,11 @@ from ..actors import Actor
 from ..errors import DomainError
 from ..models import Group, Loan, Member
 from ..money import Money
+from . import spans as span_rows
 from .access import staff_programme
 from .among import among
 from .compute import for_aggregates, original_due
-from .fold import stale_groups, stored_and_tail
+from .fold import MEMBER_SUMS, Range, member_rows, stale_groups, stored_and_tail
 from .measures import _ratio
 from .tables import LoanDayTotal, MemberDayTotal
 
@@ -79,8 +82,12 @@ def series(session: Session, actor: Actor, programme_id: int,
     for_aggregates(conn)
     n = len(spans)
 
-    # The members' rows: balances by bucket, that of an end day's share-out apart.
-    r = stored_and_tail(MemberDayTotal, tail=bool(stale))
+    # The members' rows: balances by bucket, that of an end day's share-out apart. What lies before
+    # the first period is read as the positions less what lies after its eve (bucket -1), so the
+    # series costs the rows of its periods, not of the history before them.
+    eve = spans[0][0] - timedelta(days=1)
+    params.update(span_rows.after("f", eve), f_eve=eve)
+    r = _member_rows(bool(stale))
     bucket = _bucket(r.c.day, n)
     end_day = r.c.day.in_([bindparam(f"e{k}", type_=Date) for k in range(n)])
     sums: dict[int, list[int]] = defaultdict(lambda: [0] * 6)
@@ -125,6 +132,24 @@ def series(session: Session, actor: Actor, programme_id: int,
             loans_outstanding=Money(outstanding, programme.currency),
             attendance_rate=_ratio(s[2], s[3]), portfolio_at_risk_1=_ratio(par1, outstanding)))
     return points
+
+
+@cache
+def _member_rows(tail: bool) -> Any:
+    """(day, *MEMBER_SUMS) of the groups `:ids`: an opening row a member dated before `:first`
+    (her balances then), the stored day rows from `:first` on, and with `tail` the unfolded tail."""
+    opening = union_all(*span_rows.balance_rows("f")).subquery()
+    zero, d = literal(0), MemberDayTotal
+    parts: list[Any] = [
+        select(bindparam("f_eve", type_=Date).label("day"), opening.c.shares, zero.label("shares_share_out"),
+               opening.c.receivable, zero.label("receivable_share_out"), zero.label("present"),
+               zero.label("attendance_rows")),
+        select(d.day, *(getattr(d, n) for n in MEMBER_SUMS))
+        .where(among(d.group_id), d.day >= bindparam("first", type_=Date))]
+    if tail:
+        t = member_rows(Range(bindparam("stale", expanding=True), "tail")).subquery()
+        parts.append(select(t.c.day, *(t.c[n] for n in MEMBER_SUMS)))
+    return union_all(*parts).subquery()
 
 
 def _bucket(day: Any, n: int) -> ColumnElement[int]:

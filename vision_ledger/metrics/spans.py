@@ -90,19 +90,25 @@ def _after_rows(name: str, balances: int, flows: int) -> list[Select[Any]]:
     ]
 
 
+def balance_rows(name: str) -> list[Select[Any]]:
+    """Each member's balances at the end of `name`'s day (her position less the rows after it) as
+    rows (member_id, shares, receivable, present, attendance_rows), the flows zero."""
+    s, zero = MemberSpanTotal, literal(0)
+    position: Any = select(s.member_id, s.shares, s.receivable, zero.label("present"),
+                           zero.label("attendance_rows")).where(among(s.group_id), s.span == "all")
+    return [position, *_after_rows(name, -1, 0)]
+
+
 def member_statement(tail_rows: Any = None) -> Select[Any]:
     """Per member of the groups `:ids`: shares and loan balance at the end of the period (before
     a share-out dated on its last day), attendance rows and those present in it; with `tail_rows`
     (the fold of the tail: day rows no refresh has folded yet), those added."""
     start, end = bindparam("start", type_=Date), bindparam("end", type_=Date)
-    d, s = MemberDayTotal, MemberSpanTotal
-    zero = literal(0)
-    position: Any = select(s.member_id, s.shares, s.receivable, zero.label("present"),
-                                   zero.label("attendance_rows")).where(among(s.group_id), s.span == "all")
+    d, zero = MemberDayTotal, literal(0)
     share_out: Any = select(
         d.member_id, (-d.shares_share_out).label("shares"), (-d.receivable_share_out).label("receivable"),
         zero.label("present"), zero.label("attendance_rows")).where(among(d.group_id), d.day == end)
-    parts: list[Any] = [position, *_after_rows("e", -1, -1), *_after_rows("s", 0, 1), share_out]
+    parts: list[Any] = [*balance_rows("e"), *_after_rows("e", 0, -1), *_after_rows("s", 0, 1), share_out]
     if tail_rows is not None:
         t = tail_rows
         dated, in_period, closing = t.c.day <= end, and_(t.c.day >= start, t.c.day <= end), t.c.day == end
@@ -195,5 +201,5 @@ def expected(day_rows: Iterable[tuple[tuple[Any, ...], tuple[int, ...]]],
     return {k: tuple(v) for k, v in out.items()}
 
 
-__all__ = ["KEY", "POSITION", "SPAN_SUMS", "after", "changed_since", "expected", "member_statement",
-           "params", "rebuild"]
+__all__ = ["KEY", "POSITION", "SPAN_SUMS", "after", "balance_rows", "changed_since", "expected",
+           "member_statement", "params", "rebuild"]
