@@ -37,15 +37,15 @@ def original_due(dialect: str) -> ColumnElement[Any]:
         f"THEN date({shifted}, 'start of month', '-1 day') ELSE {shifted} END")
 
 
-def for_aggregates(conn: Connection) -> None:
-    """On PostgreSQL, for the rest of the transaction: no JIT compilation, and sorts and hashes of
-    the loans' rows in memory. A 1,000-group roll-up's estimated cost passes the JIT threshold,
-    and compiling its expressions took 0.5-0.6 s (EXPLAIN ANALYZE under load), more than the
-    aggregation it speeds up; at the default 4 MB of work memory its per-loan sort (200,000 rows)
-    spilled to disk."""
-    if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql("SET LOCAL jit = off")
-        conn.exec_driver_sql("SET LOCAL work_mem = '64MB'")
+def for_aggregates(conn: Connection, groups: int) -> None:
+    """On PostgreSQL, for the rest of the transaction of a read over many groups: no JIT
+    compilation, and sorts and hashes of the loans' rows in memory (one round trip; a few groups'
+    plans stay under both thresholds). A 1,000-group roll-up's estimated cost passes the JIT
+    threshold, and compiling its expressions took 0.5-0.6 s (EXPLAIN ANALYZE under load), more
+    than the aggregation it speeds up; at the default 4 MB of work memory its per-loan sort
+    (200,000 rows) spilled to disk."""
+    if conn.dialect.name == "postgresql" and groups > 50:
+        conn.exec_driver_sql("SELECT set_config('jit', 'off', true), set_config('work_mem', '64MB', true)")
 
 
 def _sum(condition: ColumnElement[bool], value: Any) -> ColumnElement[int]:
@@ -193,7 +193,7 @@ def compute(session: Session, scope: Select[Any], start: date, end: date, youth_
               "par1": end - timedelta(days=1), "par30": end - timedelta(days=30), **spans.params(start, end)}
     tail = bool(stale)
     conn = session.connection()  # rows as the driver gives them: no ORM loading
-    for_aggregates(conn)
+    for_aggregates(conn, len(ids))
     group_facts = {gid: Facts() for gid in groups}
     first_grant: dict[int, date] = {}
     for row in conn.execute(_group_statement(tail), params).all():

@@ -4,10 +4,11 @@
 dashboard of 12 points costs 12 roll-ups. `series` reads the stored totals (and the tail no
 refresh has folded yet) once, summed per period: a row of period k goes to bucket k, and bucket -1
 holds the balances on the eve of the first period, read as the members' positions less what lies
-after that eve (`metrics.spans`), so history before the chart costs a few rows a member. A balance at the end of period k is the sum of buckets
--1..k (less that day's share-out, as `compute` reads it), a flow of period k is bucket k alone.
-The figures are those of `programme_measures(start=a, end=b)` for each period (a, b):
-tests/core/test_series.py compares them on the demo and on random histories.
+after that eve (`metrics.spans`), so history before the chart costs a few rows a member. A balance
+at the end of period k is the sum of buckets -1..k (less that day's share-out, as `compute` reads
+it), a flow of period k is bucket k alone. The figures are those of
+`programme_measures(start=a, end=b)` for each period (a, b): tests/core/test_series.py compares
+them on the demo and on random histories.
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ def series(session: Session, actor: Actor, programme_id: int,
     params: dict[str, Any] = {"ids": ids, "stale": stale, "first": spans[0][0], "last": ends[-1],
                               **{f"e{k}": e for k, e in enumerate(ends)}}
     conn = session.connection()  # rows as the driver gives them: no ORM loading
-    for_aggregates(conn)
+    for_aggregates(conn, len(ids))
     n = len(spans)
 
     # The members' rows: balances by bucket, that of an end day's share-out apart. What lies before
