@@ -90,13 +90,14 @@ def _after_rows(name: str, balances: int, flows: int) -> list[Select[Any]]:
     ]
 
 
-def balance_rows(name: str) -> list[Select[Any]]:
+def balance_rows(name: str, flows: int = 0) -> list[Select[Any]]:
     """Each member's balances at the end of `name`'s day (her position less the rows after it) as
-    rows (member_id, shares, receivable, present, attendance_rows), the flows zero."""
+    rows (member_id, shares, receivable, present, attendance_rows); the flows are those of the
+    rows after it times `flows` (0: none)."""
     s, zero = MemberSpanTotal, literal(0)
     position: Any = select(s.member_id, s.shares, s.receivable, zero.label("present"),
                            zero.label("attendance_rows")).where(among(s.group_id), s.span == "all")
-    return [position, *_after_rows(name, -1, 0)]
+    return [position, *_after_rows(name, -1, flows)]
 
 
 def member_statement(tail_rows: Any = None) -> Select[Any]:
@@ -108,7 +109,7 @@ def member_statement(tail_rows: Any = None) -> Select[Any]:
     share_out: Any = select(
         d.member_id, (-d.shares_share_out).label("shares"), (-d.receivable_share_out).label("receivable"),
         zero.label("present"), zero.label("attendance_rows")).where(among(d.group_id), d.day == end)
-    parts: list[Any] = [*balance_rows("e"), *_after_rows("e", 0, -1), *_after_rows("s", 0, 1), share_out]
+    parts: list[Any] = [*balance_rows("e", flows=-1), *_after_rows("s", 0, 1), share_out]
     if tail_rows is not None:
         t = tail_rows
         dated, in_period, closing = t.c.day <= end, and_(t.c.day >= start, t.c.day <= end), t.c.day == end
