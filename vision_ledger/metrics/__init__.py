@@ -4,7 +4,8 @@
   `ProgrammeMeasures`;
 - `access`: who may read them (`require_staff`, `staff_group`, `staff_programme`);
 - `tables`: the per-period totals kept beside the ledger, per group and day, and each group's
-  high-water mark; `fold`: folding the journal past the mark into them (`refresh`);
+  high-water mark; `fold`: folding the journal past the mark into them (`refresh`); `spans`: the
+  members' month, year and position rows kept from the day rows, and the member read over them;
 - `compute`: the measures of many groups over a period, from the totals; `reads`: the public
   reads (`group_measures`, `programme_measures`, `cycle_period`); `series`: a programme's chart
   measures over consecutive weeks or months in one pass;
@@ -19,10 +20,11 @@ from .fold import refresh
 from .measures import ROS_BAND, SEGMENTS, Facts, GroupMeasures, Measures, ProgrammeMeasures
 from .reads import cycle_period, group_measures, programme_measures
 from .series import SERIES_MEASURES, SeriesPoint, series
-from .tables import GroupDayTotal, LoanDayTotal, MemberDayTotal, TotalsMark
+from .tables import GroupDayTotal, LoanDayTotal, MemberDayTotal, MemberSpanTotal, TotalsMark
 from .totals import verify_totals
 
 __all__ = ["ROS_BAND", "SEGMENTS", "SERIES_MEASURES", "Facts", "GroupDayTotal", "GroupMeasures",
-           "LoanDayTotal", "Measures", "MemberDayTotal", "ProgrammeMeasures", "SeriesPoint", "TotalsMark",
+           "LoanDayTotal", "Measures", "MemberDayTotal", "MemberSpanTotal", "ProgrammeMeasures",
+           "SeriesPoint", "TotalsMark",
            "compute", "cycle_period", "group_measures", "programme_measures", "refresh", "require_staff",
            "series", "staff_group", "staff_programme", "verify_totals"]

@@ -32,6 +32,8 @@ from sqlalchemy.sql.elements import BindParameter
 
 from ..db import Base, utcnow
 from ..models import Account, Attendance, Entry, Group, Meeting, Posting
+from . import spans
+from .among import among
 from .tables import GroupDayTotal, LoanDayTotal, MemberDayTotal, TotalsMark
 
 GROUP_SUMS = ("loan_fund_cash", "loan_fund_cash_share_out", "social_fund_cash", "social_fund_cash_share_out",
@@ -173,7 +175,7 @@ def stored_and_tail(table: type[Base], *, tail: bool) -> Any:
     """The rows of the groups `:ids` as the measures read them: the stored rows, and with `tail`
     the tail of the groups `:stale` (entries or meetings past their mark), as one subquery."""
     columns = [getattr(table, c) for c in (*KEYS[table], *SUMS[table])]
-    stored = select(*columns).where(table.group_id.in_(bindparam("ids", expanding=True)))  # type: ignore[attr-defined]
+    stored = select(*columns).where(among(table.group_id))  # type: ignore[attr-defined]
     if not tail:
         return stored.subquery()
     return union_all(stored, FOLDS[table](Range(bindparam("stale", expanding=True), "tail"))).subquery()
@@ -181,13 +183,12 @@ def stored_and_tail(table: type[Base], *, tail: bool) -> Any:
 
 @cache
 def _stale_statement() -> Select[Any]:
-    ids: BindParameter[Any] = bindparam("ids", expanding=True)
     last_meeting = (select(Meeting.group_id, func.max(Meeting.id).label("id"))
-                    .where(Meeting.group_id.in_(ids)).group_by(Meeting.group_id).subquery())
+                    .where(among(Meeting.group_id)).group_by(Meeting.group_id).subquery())
     return (select(Group.id)
             .outerjoin(TotalsMark, TotalsMark.group_id == Group.id)
             .outerjoin(last_meeting, last_meeting.c.group_id == Group.id)
-            .where(Group.id.in_(ids),
+            .where(among(Group.id),
                    (Group.last_seq > func.coalesce(TotalsMark.seq, 0))
                    | (func.coalesce(last_meeting.c.id, 0) > func.coalesce(TotalsMark.meeting_id, 0)))
             .order_by(Group.id))
@@ -206,7 +207,8 @@ def _insert(session: Session) -> Any:
 
 def refresh(session: Session, group_ids: Sequence[int] | None = None) -> int:
     """Fold every entry and meeting past the marks of these groups (default: every group) into
-    their totals and move the marks, in the session's transaction; returns the groups refreshed.
+    their totals (day rows, then the members' span rows of the months changed) and move the
+    marks, in the session's transaction; returns the groups refreshed.
 
     Safe under concurrent refreshes: each locks the marks it moves (SELECT ... FOR UPDATE on
     PostgreSQL, in group order; on SQLite the caller's write transaction holds the database's
@@ -240,6 +242,8 @@ def refresh(session: Session, group_ids: Sequence[int] | None = None) -> int:
             index_elements=list(keys),
             set_={s: getattr(table, s) + getattr(stmt.excluded, s) for s in sums})
         session.execute(stmt)
+    folded = Range(stale, "refresh")
+    spans.rebuild(session, spans.changed_since(session, folded.entries(), folded.meetings()))
     return len(stale)
 
 

@@ -2,11 +2,13 @@
 
 `programme_measures` once per period reads every stored total up to that period's end again: a
 dashboard of 12 points costs 12 roll-ups. `series` reads the stored totals (and the tail no
-refresh has folded yet) once, summed per period: a row of a day before the first period goes to
-bucket -1, a row of period k to bucket k. A balance at the end of period k is the sum of buckets
--1..k (less that day's share-out, as `compute` reads it), a flow of period k is bucket k alone.
-The figures are those of `programme_measures(start=a, end=b)` for each period (a, b):
-tests/core/test_series.py compares them on the demo and on random histories.
+refresh has folded yet) once, summed per period: a row of period k goes to bucket k, and bucket -1
+holds the balances on the eve of the first period, read as the members' positions less what lies
+after that eve (`metrics.spans`), so history before the chart costs a few rows a member. A balance
+at the end of period k is the sum of buckets -1..k (less that day's share-out, as `compute` reads
+it), a flow of period k is bucket k alone. The figures are those of
+`programme_measures(start=a, end=b)` for each period (a, b): tests/core/test_series.py compares
+them on the demo and on random histories.
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Date, and_, bindparam, case, func, select
+from sqlalchemy import Date, and_, bindparam, case, func, literal, select, union_all
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
@@ -27,9 +30,11 @@ from ..actors import Actor
 from ..errors import DomainError
 from ..models import Group, Loan, Member
 from ..money import Money
+from . import spans as span_rows
 from .access import staff_programme
-from .compute import original_due
-from .fold import stale_groups, stored_and_tail
+from .among import among
+from .compute import for_aggregates, original_due
+from .fold import MEMBER_SUMS, Range, member_rows, stale_groups, stored_and_tail
 from .measures import _ratio
 from .tables import LoanDayTotal, MemberDayTotal
 
@@ -75,10 +80,15 @@ def series(session: Session, actor: Actor, programme_id: int,
     params: dict[str, Any] = {"ids": ids, "stale": stale, "first": spans[0][0], "last": ends[-1],
                               **{f"e{k}": e for k, e in enumerate(ends)}}
     conn = session.connection()  # rows as the driver gives them: no ORM loading
+    for_aggregates(conn, len(ids))
     n = len(spans)
 
-    # The members' rows: balances by bucket, that of an end day's share-out apart.
-    r = stored_and_tail(MemberDayTotal, tail=bool(stale))
+    # The members' rows: balances by bucket, that of an end day's share-out apart. What lies before
+    # the first period is read as the positions less what lies after its eve (bucket -1), so the
+    # series costs the rows of its periods, not of the history before them.
+    eve = spans[0][0] - timedelta(days=1)
+    params.update(span_rows.after("f", eve), f_eve=eve)
+    r = _member_rows(bool(stale))
     bucket = _bucket(r.c.day, n)
     end_day = r.c.day.in_([bindparam(f"e{k}", type_=Date) for k in range(n)])
     sums: dict[int, list[int]] = defaultdict(lambda: [0] * 6)
@@ -92,7 +102,7 @@ def series(session: Session, actor: Actor, programme_id: int,
 
     # The register: who is on it at each end (joined by then, not left by then).
     register = conn.execute(select(Member.joined_on, Member.left_on, func.count())
-                            .where(Member.group_id.in_(bindparam("ids", expanding=True)))
+                            .where(among(Member.group_id))
                             .group_by(Member.joined_on, Member.left_on), params).all()
 
     # The loans' balances by bucket, per loan issue and due date (the risk depends on both).
@@ -102,7 +112,7 @@ def series(session: Session, actor: Actor, programme_id: int,
     loans = conn.execute(
         select(Loan.issued_on, due.label("due"), lbucket.label("bucket"), func.sum(lr.c.outstanding))
         .select_from(Loan).join(lr, and_(lr.c.loan_id == Loan.id, lr.c.group_id == Loan.group_id))
-        .where(Loan.group_id.in_(bindparam("ids", expanding=True)), Loan.status != "cancelled",
+        .where(among(Loan.group_id), Loan.status != "cancelled",
                lr.c.day <= bindparam("last", type_=Date))
         .group_by(Loan.issued_on, due, lbucket), params).all()
 
@@ -123,6 +133,24 @@ def series(session: Session, actor: Actor, programme_id: int,
             loans_outstanding=Money(outstanding, programme.currency),
             attendance_rate=_ratio(s[2], s[3]), portfolio_at_risk_1=_ratio(par1, outstanding)))
     return points
+
+
+@cache
+def _member_rows(tail: bool) -> Any:
+    """(day, *MEMBER_SUMS) of the groups `:ids`: an opening row a member dated before `:first`
+    (her balances then), the stored day rows from `:first` on, and with `tail` the unfolded tail."""
+    opening = union_all(*span_rows.balance_rows("f")).subquery()
+    zero, d = literal(0), MemberDayTotal
+    parts: list[Any] = [
+        select(bindparam("f_eve", type_=Date).label("day"), opening.c.shares, zero.label("shares_share_out"),
+               opening.c.receivable, zero.label("receivable_share_out"), zero.label("present"),
+               zero.label("attendance_rows")),
+        select(d.day, *(getattr(d, n) for n in MEMBER_SUMS))
+        .where(among(d.group_id), d.day >= bindparam("first", type_=Date))]
+    if tail:
+        t = member_rows(Range(bindparam("stale", expanding=True), "tail")).subquery()
+        parts.append(select(t.c.day, *(t.c[n] for n in MEMBER_SUMS)))
+    return union_all(*parts).subquery()
 
 
 def _bucket(day: Any, n: int) -> ColumnElement[int]:

@@ -8,6 +8,12 @@ part posted by share-out entries, which the measures leave out of a period's flo
 balances read on the day of the share-out.
 
 `TotalsMark` is each group's high-water mark: the journal seq and the meeting id folded so far.
+`MemberSpanTotal` holds the same member sums per calendar month, per calendar year and over the
+member's whole folded history (her *position*): a closing balance is the position less what lies
+after the period's end, and a flow over a period is what lies after the day before it starts less
+what lies after its end, each "after" read from at most a month's day rows, a year's month rows and
+the later year rows (`metrics.spans`), so a member costs a few rows whatever her history.
+
 Nothing here is written by `ledger.post`: `metrics.fold.refresh` folds what lies past the mark,
 and the measures add what no refresh has folded yet at read time (see `metrics.fold`).
 """
@@ -16,7 +22,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Date, DateTime, ForeignKey, Integer
+from sqlalchemy import BigInteger, Date, DateTime, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import Base, utcnow
@@ -76,6 +82,26 @@ class MemberDayTotal(Base):
     present: Mapped[int] = _sum()  # attendance rows marked present
     attendance_rows: Mapped[int] = _sum()  # attendance rows (one per active member per meeting)
 
+    # The day rows of a group within a date range, for the spans' edges (the key leads by member).
+    __table_args__ = (Index("ix_member_day_totals_group_day", "group_id", "day"),)
+
+
+class MemberSpanTotal(Base):
+    """A member's day rows summed over a calendar month (`span` "month", `start` its first day),
+    a calendar year ("year", January 1st) or everything folded ("all", `start` 0001-01-01: her
+    position as of the mark). Rebuilt from the day rows by the refresh that changes them."""
+
+    __tablename__ = "member_span_totals"
+
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"), primary_key=True, autoincrement=False)
+    span: Mapped[str] = mapped_column(String(5), primary_key=True)
+    start: Mapped[date] = mapped_column(Date, primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), primary_key=True, autoincrement=False)
+    shares: Mapped[int] = _sum()
+    receivable: Mapped[int] = _sum()
+    present: Mapped[int] = _sum()
+    attendance_rows: Mapped[int] = _sum()
+
 
 class LoanDayTotal(Base):
     """A loan's receivable postings on one day, by what moved them (reversals count as the
@@ -92,6 +118,6 @@ class LoanDayTotal(Base):
     written_off: Mapped[int] = _sum()  # write_off (credit negative)
 
 
-TOTALS = (GroupDayTotal, MemberDayTotal, LoanDayTotal)
+TOTALS = (GroupDayTotal, MemberDayTotal, LoanDayTotal, MemberSpanTotal)
 
-__all__ = ["TOTALS", "GroupDayTotal", "LoanDayTotal", "MemberDayTotal", "TotalsMark"]
+__all__ = ["TOTALS", "GroupDayTotal", "LoanDayTotal", "MemberDayTotal", "MemberSpanTotal", "TotalsMark"]
