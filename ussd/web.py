@@ -28,12 +28,6 @@ log = logging.getLogger("ussd")
 
 MAX_TEXT = 1000  # a 180-s session cannot type more; longer is not a real session
 ATTEMPTS = 3
-# Kept here, not in the catalogs, while those are being reworked on another branch.
-TOO_MANY_HOPS = {
-    "en": "Too many tries. Please dial again later.",
-    "sw": "Majaribio mengi mno. Tafadhali piga tena baadaye.",
-    "ar": "محاولات كثيرة جدا. يرجى الاتصال لاحقا.",
-}
 
 
 def redact(text: str | None) -> str:
@@ -192,7 +186,8 @@ def _too_many_hops(session: Session, sid: str, phone: str, wait: int) -> Reply:
     log.warning("ussd hop over the limit: session=%s phone=%s retry in %ss", sid, mask_phone(phone), wait)
     found = groups.groups_of_phone(session, phone)
     language = found[0][0].language if found else "en"
-    return Reply(TOO_MANY_HOPS.get(language, TOO_MANY_HOPS["en"]), True, "too_many_hops", language)
+    t = Texts(language)
+    return Reply(t("Too many tries. Please dial again later."), True, "too_many_hops", language)
 
 
 def _busy(db: Database | None, phone: str) -> Reply:
