@@ -324,6 +324,8 @@ class Ctx:
     pin_memo: dict[tuple[str, str], bool] = field(default_factory=dict)
     # Turns the hop's read transaction into a writing one (ussd/readwalk.py); None: raise NeedsWrite.
     upgrade: Callable[[], None] | None = None
+    # Called by the walk between two inputs (SQLite: steps aside while this process writes).
+    between: Callable[[], None] | None = None
 
     @property
     def is_last(self) -> bool:

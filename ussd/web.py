@@ -96,23 +96,23 @@ def answer(db: Database, sid: str, phone: str, text: str, pin_key: bytes, *, tim
         timing.check()
         try:
             wrote = writable
-            with _unit(db, timing, writable, on_write=count) as (session, upgrade):
+            with _unit(db, timing, writable, on_write=count) as (session, upgrade, step):
                 wait = (ratelimits.hit if writable else ratelimits.over)(session, key, limit)
                 if wait is not None:
                     reply = _too_many_hops(session, sid, phone, wait)
                 else:
                     ctx = Ctx(session=session, sid=sid, phone=phone, inputs=inputs, pin_key=pin_key,
-                              writable=writable, pin_memo=pin_memo, upgrade=upgrade)
+                              writable=writable, pin_memo=pin_memo, upgrade=upgrade, between=step)
                     reply = hop(ctx)
                     wrote = ctx.writable
                 timing.check()  # past the deadline: roll back rather than answer late
-            if not wrote and wait is None:
-                with _unit(db, timing, True) as (session, _):
+            if not wrote and wait is None:  # a read-only hop: its count alone, not synced (SQLite)
+                with admission.unsynced(), _unit(db, timing, True) as (session, _, _):
                     if (wait := ratelimits.hit(session, key, limit)) is not None:
                         reply = _too_many_hops(session, sid, phone, wait)
             return reply
         except _OverLimit as over:  # rolled back: like a read-only hop over the limit, writes nothing
-            with _unit(db, timing, False) as (session, _):
+            with _unit(db, timing, False) as (session, _, _):
                 return _too_many_hops(session, sid, phone, over.wait)
         except (NeedsWrite, readwalk.Stale):
             writable = True
@@ -129,33 +129,42 @@ def answer(db: Database, sid: str, phone: str, text: str, pin_key: bytes, *, tim
 @contextmanager
 def _unit(db: Database, timing: Timing, writable: bool, *,
           on_write: Callable[[Session], None] | None = None,
-          ) -> Iterator[tuple[Session, Callable[[], None] | None]]:
+          ) -> Iterator[tuple[Session, Callable[[], None] | None, Callable[[], None] | None]]:
     """A unit of work behind the hop's gate, its statements timed, its commit counted as database
     time; with, when it begins read-only, the function that makes it a writer (Ctx.upgrade): the
     walk's SELECTs are checked under the write lock (ussd/readwalk.py, raises Stale), then
-    `on_write` runs in the writing transaction."""
+    `on_write` runs in the writing transaction. The third is what a walk calls between two
+    inputs (SQLite: step aside while this process's writer holds the lock)."""
+    sqlite = db.dialect == "sqlite"
+    writing = admission.writing_for(db.engine)
     with ExitStack() as gates:
-        gate = admission.gate_for(db.engine, writable)
-        if gate is not None:
-            gates.enter_context(gate.enter(timing))
+        walking = gates.enter_context(ExitStack())  # the first gate: left early by upgrade()
+        walking.enter_context(admission.gate_for(db.engine, writable).enter(timing))
+        if writable:
+            walking.enter_context(admission.writers_queue(db.lock_path(".writers"), timing))
         reads: list[readwalk.Read] = [] if writable else gates.enter_context(readwalk.recording())
         with admission.timed(timing), db.unit_of_work(write=writable) as session:
+            if writable and sqlite:  # BEGIN IMMEDIATE: this hop holds the lock from here
+                gates.enter_context(writing.held())
 
             def upgrade() -> None:
                 readwalk.stop()
                 seen = _digest(session, reads, timing)
                 session.commit()  # the read transaction ends; it wrote nothing
-                writers = admission.gate_for(db.engine, True)
-                if writers is not None:
-                    gates.enter_context(writers.enter(timing))  # left after the commit below
+                walking.close()  # the next hop may walk while this one waits to write
+                # the write gate and the writers' queue across processes, left after the commit
+                gates.enter_context(admission.gate_for(db.engine, True).enter(timing))
+                gates.enter_context(admission.writers_queue(db.lock_path(".writers"), timing))
                 begin_write(session)
+                gates.enter_context(writing.held())
                 if _digest(session, reads, timing) != seen:
-                    log.info("ussd walk stale under the write lock: walking again")
+                    log.warning("ussd walk stale under the write lock: walking again")
                     raise readwalk.Stale
                 if on_write is not None:
                     on_write(session)
 
-            yield session, (None if writable else upgrade)
+            yield session, (None if writable else upgrade), (
+                (lambda: writing.step_aside(timing)) if sqlite and not writable else None)
             committing = admission.clock()
         timing.db += admission.clock() - committing
 

@@ -193,3 +193,63 @@ def test_a_hop_whose_reads_did_not_change_acts_without_walking_again(books, monk
     assert "Saved" in books.hop(sid, BUY)
     assert books.entries() == before + 1
     assert len(walks) == 1 and len(calls) == 2 and calls[0] > 5
+
+
+@sqlite_only
+def test_only_a_read_only_hops_own_count_commits_without_waiting_for_the_disk(books, monkeypatch):
+    """The counter of a hop that wrote nothing else is committed with synchronous=NORMAL (one
+    fewer fsync under the write lock); every other transaction keeps FULL (2)."""
+    from vision_ledger import ratelimits
+
+    seen: list[tuple[str, int]] = []
+    hit = ratelimits.hit
+
+    def counting(session, key, limit, now=None):
+        sync = session.connection().exec_driver_sql("PRAGMA synchronous").scalar()
+        seen.append(("count", sync))
+        return hit(session, key, limit, now)
+
+    monkeypatch.setattr(ratelimits, "hit", counting)
+    sid = "ATUid_" + uuid.uuid4().hex
+    for n in range(len(BUY) + 1):  # menus (read-only), then the PIN that buys (writes)
+        books.hop(sid, BUY[:n])
+        with books.db.unit_of_work() as s:  # any other writer on the pool's connections
+            seen.append(("other", s.connection().exec_driver_sql("PRAGMA synchronous").scalar()))
+    counts = [sync for what, sync in seen if what == "count"]
+    assert counts == [1] * len(BUY) + [2], seen  # the buying hop counts in its own (synced) commit
+    assert {sync for what, sync in seen if what == "other"} == {2}, seen
+    assert books.entries() == 1
+
+
+@sqlite_only
+def test_a_writing_hop_queues_with_the_other_processes_writers_and_gives_up_in_time(books, monkeypatch):
+    """The writers' file lock beside the database (the API's writers hold it too) is asked for
+    until the hop's time to wait runs out; then busy, nothing written, not even the hop counted."""
+    import fcntl
+    from dataclasses import replace
+
+    from ussd import admission
+    from vision_ledger.models import RateLimit
+    from vision_ledger.settings import settings_of
+
+    def hits() -> int:
+        with books.db.unit_of_work(write=False) as s:
+            return s.scalar(select(RateLimit.hits).where(RateLimit.key == f"ussd:hop:{books.phone}")) or 0
+
+    sid = "ATUid_" + uuid.uuid4().hex
+    books.walk(sid, BUY)
+    before, counted = books.entries(), hits()
+    ticks = iter(range(10**6))
+    monkeypatch.setattr(admission, "clock", lambda: next(ticks) * 0.01)  # time moves as it is read
+    monkeypatch.setattr(admission, "QUEUE_POLL_SECONDS", 0)
+    books.app.config["SETTINGS"] = replace(settings_of(books.app.config), ussd_hop_deadline=2.0)
+    path = books.db.lock_path(".writers")
+    assert path is not None
+    with open(path, "a+b") as other:  # another process's writer holds the queue
+        fcntl.flock(other.fileno(), fcntl.LOCK_EX)
+        page = books.hop(sid, BUY)
+        fcntl.flock(other.fileno(), fcntl.LOCK_UN)
+    assert page.startswith("END ") and "Busy" in page, page
+    assert (books.entries(), hits()) == (before, counted)
+    assert "Saved" in books.hop(sid, BUY)  # the queue is free: the same hop acts
+    assert books.entries() == before + 1
