@@ -29,7 +29,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -226,14 +226,18 @@ _current = threading.local()
 
 
 @contextmanager
-def timed(timing: Timing) -> Iterator[None]:
-    """Statements run by this thread inside the block are added to `timing`."""
-    previous = getattr(_current, "timing", None)
-    _current.timing = timing
+def _local(name: str, value: Any) -> Iterator[None]:
+    previous = getattr(_current, name, None)
+    setattr(_current, name, value)
     try:
         yield
     finally:
-        _current.timing = previous
+        setattr(_current, name, previous)
+
+
+def timed(timing: Timing) -> AbstractContextManager[None]:
+    """Statements run by this thread inside the block are added to `timing`."""
+    return _local("timing", timing)
 
 
 def _is_lock(statement: str) -> bool:
@@ -294,8 +298,7 @@ def _choose_sync(conn: Any) -> None:
         conn.exec_driver_sql("PRAGMA synchronous=FULL")  # db.py's own, for every other transaction
 
 
-@contextmanager
-def unsynced() -> Iterator[None]:
+def unsynced() -> AbstractContextManager[None]:
     """SQLite transactions this thread begins inside the block commit without waiting for the disk.
 
     For the hop counter of a read-only hop, a write of its own: in WAL mode with
@@ -304,12 +307,7 @@ def unsynced() -> Iterator[None]:
     never a ledger entry. The limit itself holds as before (the same row, under the same lock);
     the commit just does not hold SQLite's one write lock through an fsync. The connection is
     put back to FULL when its next transaction begins."""
-    previous = getattr(_current, "unsynced", False)
-    _current.unsynced = True
-    try:
-        yield
-    finally:
-        _current.unsynced = previous
+    return _local("unsynced", True)
 
 
 SQLITE_BUSY_MS = 30000  # vision_ledger/db.py's busy_timeout, put back for the engine's other users

@@ -7,7 +7,6 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Iterator
-from datetime import date, timedelta
 from urllib.parse import urlencode
 
 import pytest
@@ -18,13 +17,12 @@ from tests.conftest import fresh_database_url, is_postgres
 from tests.factories import Factory
 from ussd import router, web
 from ussd.web import blueprint
-from vision_ledger import pins
 from vision_ledger.db import Database
 from vision_ledger.models import Entry, Group
 from vision_ledger.ratelimits import Limit
 from vision_ledger.settings import Settings
 
-from .conftest import PIN, SECRET, SERVICE_CODE
+from .conftest import PIN, SECRET, SERVICE_CODE, group_with_pins
 
 # From the treasurer's home: the meeting's shares, member 5, 2 shares, then the PIN confirms.
 BUY = ["2", "5", "2", PIN]
@@ -38,10 +36,7 @@ class Books:
         self.db = Database(url)
         with self.db.unit_of_work() as s:
             factory = Factory(s)
-            group = factory.ready(members=15, start=date.today() - timedelta(weeks=30))
-            treasurer = factory.members(group)[0]
-            pins.set_initial_pin(treasurer, PIN)
-            treasurer.pin_must_change = False
+            group, (treasurer, *_) = group_with_pins(factory, PIN)
             factory.meeting(group)
             self.group_id, self.phone = group.id, treasurer.phone
         app = Flask(__name__)
@@ -65,6 +60,12 @@ class Books:
         for n in range(len(inputs)):
             page = self.hop(sid, inputs[:n])
         return page
+
+    def at_the_pin(self) -> tuple[str, int]:
+        """A new session walked up to the PIN that buys (BUY), and the group's entries then."""
+        sid = "ATUid_" + uuid.uuid4().hex
+        self.walk(sid, BUY)
+        return sid, self.entries()
 
     def entries(self) -> int:
         with self.db.unit_of_work(write=False) as s:
@@ -105,9 +106,7 @@ def books(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Books]:
 
 
 def test_no_writer_waits_while_a_writing_hop_walks_its_inputs(books, monkeypatch):
-    sid = "ATUid_" + uuid.uuid4().hex
-    books.walk(sid, BUY)
-    before = books.entries()
+    sid, before = books.at_the_pin()
     waits: list[bool] = []
     first_page = router.root
 
@@ -145,9 +144,7 @@ def _between_walk_and_lock(monkeypatch, change) -> list[int]:
 
 @sqlite_only
 def test_a_meeting_closed_while_the_hop_walked_answers_as_the_walk_under_the_lock(books, monkeypatch):
-    sid = "ATUid_" + uuid.uuid4().hex
-    books.walk(sid, BUY)
-    before = books.entries()
+    sid, before = books.at_the_pin()
 
     def close() -> None:
         with books.db.unit_of_work() as s:
@@ -164,9 +161,7 @@ def test_a_meeting_closed_while_the_hop_walked_answers_as_the_walk_under_the_loc
 
 @sqlite_only
 def test_a_duplicate_hop_acting_while_the_hop_walked_is_replayed_once(books, monkeypatch):
-    sid = "ATUid_" + uuid.uuid4().hex
-    books.walk(sid, BUY)
-    before = books.entries()
+    sid, before = books.at_the_pin()
     duplicate: list[str] = []
 
     def twin() -> None:  # the gateway's duplicate of the same hop, served by another thread
@@ -183,9 +178,7 @@ def test_a_duplicate_hop_acting_while_the_hop_walked_is_replayed_once(books, mon
 
 @sqlite_only
 def test_a_hop_whose_reads_did_not_change_acts_without_walking_again(books, monkeypatch):
-    sid = "ATUid_" + uuid.uuid4().hex
-    books.walk(sid, BUY)
-    before = books.entries()
+    sid, before = books.at_the_pin()
     walks: list[int] = []
     first_page = router.root
     monkeypatch.setattr(router, "root", lambda ctx: walks.append(1) or first_page(ctx))
@@ -236,9 +229,8 @@ def test_a_writing_hop_queues_with_the_other_processes_writers_and_gives_up_in_t
         with books.db.unit_of_work(write=False) as s:
             return s.scalar(select(RateLimit.hits).where(RateLimit.key == f"ussd:hop:{books.phone}")) or 0
 
-    sid = "ATUid_" + uuid.uuid4().hex
-    books.walk(sid, BUY)
-    before, counted = books.entries(), hits()
+    sid, before = books.at_the_pin()
+    counted = hits()
     ticks = iter(range(10**6))
     monkeypatch.setattr(admission, "clock", lambda: next(ticks) * 0.01)  # time moves as it is read
     monkeypatch.setattr(admission, "QUEUE_POLL_SECONDS", 0)
