@@ -158,7 +158,7 @@ def _unit(db: Database, timing: Timing, writable: bool, *,
                 begin_write(session)
                 gates.enter_context(writing.held())
                 if _digest(session, reads, timing) != seen:
-                    log.warning("ussd walk stale under the write lock: walking again")
+                    log.info("ussd walk stale under the write lock: walking again")
                     raise readwalk.Stale
                 if on_write is not None:
                     on_write(session)
