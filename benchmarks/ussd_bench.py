@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/ussd_bench.py [--db sqlite|postgresql://...] [--sessions 50]
         [--history 1000] [--heavy-groups 2 --heavy-history 100000] [--think 0 2] [--runs 2]
-        [--allow-no-fsync]
+        [--allow-no-fsync] [--baseline /work/main]
 
 Builds a fresh database (SQLite file in a temporary directory, or a new PostgreSQL database on the
 server the URL names), one group of 20 members per session, each with `--history` entries of past
@@ -12,6 +12,9 @@ Python API (gthread workers) on 127.0.0.1, then runs every session at once, each
 conversation: open the meeting (PIN), the savings round of 20 members, group balance, close the
 meeting. Hop latency is measured by the client (request sent -> page received). With --runs N the
 conversations are held N times on the one database (a new server and a new meeting each time).
+With --baseline DIR each measurement is taken twice back to back on the one database, first
+serving the code of another checkout (e.g. main's), then this one's: old and new under the same
+load, which is what a comparison on a shared machine needs.
 """
 
 from __future__ import annotations
@@ -112,7 +115,10 @@ def build(url: str, sessions: int, history: int, heavy_groups: int, heavy_histor
 # --- the server -------------------------------------------------------------------------------
 
 
-def serve(url: str, port: int, workers: int, threads: int) -> None:
+def serve(url: str, port: int, workers: int, threads: int, code: str) -> None:
+    # The code served: this checkout's, or another's (--baseline) on the same database. This
+    # spawned process has imported nothing of the project yet.
+    sys.path.insert(0, code)
     from flask import Flask
     from gunicorn.app.base import BaseApplication
 
@@ -142,6 +148,9 @@ def serve(url: str, port: int, workers: int, threads: int) -> None:
             app.register_blueprint(blueprint)
             return app
 
+    import ussd
+
+    print(f"  serving {Path(ussd.__file__).parent}", flush=True)
     App().run()
 
 
@@ -217,7 +226,7 @@ class Conversation:
 
 
 def server_timing(header: str) -> dict[str, float]:
-    """'py;dur=1.0, db;dur=2.0, lock;dur=0.5' -> {'py': 1.0, 'db': 2.0, 'lock': 0.5}."""
+    """'py;dur=1.0, db;dur=2.0, lock;dur=0.5' -> {'py': 1.0, 'db': 2.0, 'lock': 0.5} (and queue)."""
     found: dict[str, float] = {}
     for part in header.split(","):
         name, _, rest = part.strip().partition(";dur=")
@@ -227,11 +236,12 @@ def server_timing(header: str) -> dict[str, float]:
 
 
 def shares(timings: list[dict[str, float]]) -> str:
-    totals = {k: sum(t.get(k, 0.0) for t in timings) for k in ("py", "db", "lock")}
+    kinds = ("py", "db", "lock", "queue")  # queue: waiting for a turn to walk (SQLite)
+    totals = {k: sum(t.get(k, 0.0) for t in timings) for k in kinds}
     whole = sum(totals.values()) or 1.0
     n = max(len(timings), 1)
     return "  server time per hop: " + ", ".join(
-        f"{k} {totals[k] / n:.1f} ms ({totals[k] / whole:.0%})" for k in ("py", "db", "lock"))
+        f"{k} {totals[k] / n:.1f} ms ({totals[k] / whole:.0%})" for k in kinds)
 
 
 def durable(url: str) -> dict[str, str]:
@@ -278,6 +288,9 @@ def main() -> None:
                              "one measurement each on the one database")
     parser.add_argument("--allow-no-fsync", action="store_true",
                         help="measure a database whose commits are not durable (labelled so)")
+    parser.add_argument("--baseline", metavar="DIR",
+                        help="another checkout (e.g. /work/main) whose USSD code is measured before "
+                             "this one's in each run, on the same database")
     parser.add_argument("--runs", type=int, default=1,
                         help="measure this many times on the one database (each run a new meeting)")
     args = parser.parse_args()
@@ -296,18 +309,20 @@ def main() -> None:
     groups = build(url, args.sessions, args.history, args.heavy_groups, args.heavy_history)
     for think in args.think:
         for run in range(1, args.runs + 1):
-            print(f"--- think {think} s, run {run} of {args.runs} (load average "
-                  f"{', '.join(f'{x:.2f}' for x in os.getloadavg())})")
-            measure(url, groups, args, think)
+            for label, code in ([("baseline " + args.baseline, args.baseline)] if args.baseline else []) + [
+                    ("this checkout", str(ROOT))]:
+                print(f"--- think {think} s, run {run} of {args.runs}, {label} (load average "
+                      f"{', '.join(f'{x:.2f}' for x in os.getloadavg())})")
+                measure(url, groups, args, think, code)
 
 
-def measure(url: str, groups: list[dict], args: argparse.Namespace, think: float) -> None:
+def measure(url: str, groups: list[dict], args: argparse.Namespace, think: float, code: str) -> None:
     """One run: serve the database, hold every conversation at once, print the latencies."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     server = multiprocessing.get_context("spawn").Process(
-        target=serve, args=(url, port, args.workers, args.threads), daemon=True)
+        target=serve, args=(url, port, args.workers, args.threads, code), daemon=True)
     server.start()
     try:
         wait_for(port)

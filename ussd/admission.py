@@ -24,18 +24,25 @@ went (waiting for a lock, in the database, the rest in Python) for the benchmark
 
 from __future__ import annotations
 
+import fcntl
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 GATE_SLOTS_PG = 4
+# Walks (Python, the CPU) at a time per process on SQLite. A walk is CPU; run all at once under the
+# GIL they share it, so each takes as long as all together and, worse, the hop holding the write
+# lock gets a thread's share of its process: its lock is held that many times longer. Two: one
+# walking while the other waits on the database.
+WALK_SLOTS_SQLITE = 2
 
 # The clock of deadlines and timings (tests replace it; no test sleeps).
 clock: Callable[[], float] = time.monotonic
@@ -51,8 +58,12 @@ class Timing:
 
     started: float
     deadline: float
-    lock: float = 0.0  # waiting in the gate, for BEGIN IMMEDIATE, for SELECT ... FOR UPDATE
+    lock: float = 0.0  # waiting in the write gate, for BEGIN IMMEDIATE, for SELECT ... FOR UPDATE
     db: float = 0.0  # every other statement and the commits
+    queue: float = 0.0  # waiting for a turn to walk (SQLite: WALK_SLOTS_SQLITE walks at a time)
+
+    def add(self, field: str, seconds: float) -> None:
+        setattr(self, field, getattr(self, field) + seconds)
 
     def left(self) -> float:
         return self.deadline - clock()
@@ -69,16 +80,17 @@ class Timing:
             raise Busy
 
     def header(self, total: float) -> str:
-        python = max(total - self.lock - self.db, 0.0)
+        python = max(total - self.lock - self.db - self.queue, 0.0)
         return (f"py;dur={python * 1000:.1f}, db;dur={self.db * 1000:.1f}, "
-                f"lock;dur={self.lock * 1000:.1f}")
+                f"lock;dur={self.lock * 1000:.1f}, queue;dur={self.queue * 1000:.1f}")
 
 
 class Gate:
     """At most `slots` holders at once; the others wait in arrival order, each until its deadline."""
 
-    def __init__(self, slots: int) -> None:
+    def __init__(self, slots: int, waits: str = "lock") -> None:
         self.slots = slots
+        self.waits = waits  # the Timing field its waits are added to
         self._held = 0
         self._line: deque[threading.Event] = deque()
         self._mutex = threading.Lock()
@@ -97,10 +109,10 @@ class Gate:
             with self._mutex:
                 if not turn.is_set():  # still in line: leave it
                     self._line.remove(turn)
-                    timing.lock += clock() - started
+                    timing.add(self.waits, clock() - started)
                     raise Busy
             # handed the slot just as the wait ran out: take it
-        timing.lock += clock() - started
+        timing.add(self.waits, clock() - started)
         try:
             yield
         finally:
@@ -114,21 +126,98 @@ class Gate:
                 self._held -= 1
 
 
-_gates: dict[tuple[int, bool], Gate] = {}
+_gates: dict[tuple[int, bool, bool], Gate] = {}
 _gates_mutex = threading.Lock()
 
 
-def gate_for(engine: Engine, writing: bool) -> Gate | None:
-    """The gate a unit of work passes: SQLite writers one at a time, PostgreSQL GATE_SLOTS_PG hops;
-    SQLite readers (WAL: they never wait for the writer) pass none."""
+def gate_for(engine: Engine, writing: bool) -> Gate:
+    """The gate a unit of work passes: SQLite writers one at a time, SQLite readers (the walks:
+    WAL readers wait for no writer) WALK_SLOTS_SQLITE at a time, PostgreSQL GATE_SLOTS_PG hops."""
     sqlite = engine.dialect.name == "sqlite"
-    if sqlite and not writing:
-        return None
-    key = (id(engine), sqlite)
+    key = (id(engine), sqlite, writing and sqlite)
     with _gates_mutex:
         if key not in _gates:
-            _gates[key] = Gate(1 if sqlite else GATE_SLOTS_PG)
+            if not sqlite:
+                _gates[key] = Gate(GATE_SLOTS_PG)
+            elif writing:
+                _gates[key] = Gate(1)
+            else:
+                _gates[key] = Gate(WALK_SLOTS_SQLITE, waits="queue")
         return _gates[key]
+
+
+class Writing:
+    """Whether a hop of this process holds SQLite's write lock now. Walks step aside for it between
+    two inputs: threads share their process's one GIL, so a walk running beside the lock holder
+    would make it hold the lock twice as long (every other process's writer waiting on it)."""
+
+    def __init__(self) -> None:
+        self._free = threading.Event()
+        self._free.set()
+        self._holders = 0
+        self._mutex = threading.Lock()
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        with self._mutex:
+            self._holders += 1
+            self._free.clear()
+        try:
+            yield
+        finally:
+            with self._mutex:
+                self._holders -= 1
+                if not self._holders:
+                    self._free.set()
+
+    def step_aside(self, timing: Timing) -> None:
+        """Wait while this process's writer holds the lock (never past the hop's own admission
+        time: a walk that must finish in time goes on); counted as queue time."""
+        if self._free.is_set():
+            return
+        started = clock()
+        self._free.wait(max(min(timing.admit_for(), 1.0), 0.0))
+        timing.queue += clock() - started
+
+
+_writing: dict[int, Writing] = {}
+
+
+def writing_for(engine: Engine) -> Writing:
+    with _gates_mutex:
+        return _writing.setdefault(id(engine), Writing())
+
+
+@contextmanager
+def writers_queue(path: Path | None, timing: Timing) -> Iterator[None]:
+    """SQLite, across processes: the writers' file lock beside the database (api/session.py's, so
+    the API's writers and these hops take turns on it), asked for until the hop's admission time
+    runs out. Without it the gate holders of two workers met at SQLite's lock, whose busy handler
+    sleeps up to 100 ms between tries: with the walk out of the lock, a writing hop holds it for
+    a few milliseconds, and those sleeps left it free most of the time. Asked for in 1 ms steps
+    (flock has no timeout), by one thread per process: the gate holder."""
+    if path is None:
+        yield
+        return
+    started = clock()
+    with open(path, "a+b") as handle:
+        while True:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if timing.admit_for() <= 0:
+                    timing.lock += clock() - started
+                    raise Busy from None
+                time.sleep(QUEUE_POLL_SECONDS)
+        timing.lock += clock() - started
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+QUEUE_POLL_SECONDS = 0.001
 
 
 # --- the database side: statement timers and the bounded lock wait ----------------------------
@@ -137,14 +226,18 @@ _current = threading.local()
 
 
 @contextmanager
-def timed(timing: Timing) -> Iterator[None]:
-    """Statements run by this thread inside the block are added to `timing`."""
-    previous = getattr(_current, "timing", None)
-    _current.timing = timing
+def _local(name: str, value: Any) -> Iterator[None]:
+    previous = getattr(_current, name, None)
+    setattr(_current, name, value)
     try:
         yield
     finally:
-        _current.timing = previous
+        setattr(_current, name, previous)
+
+
+def timed(timing: Timing) -> AbstractContextManager[None]:
+    """Statements run by this thread inside the block are added to `timing`."""
+    return _local("timing", timing)
 
 
 def _is_lock(statement: str) -> bool:
@@ -180,8 +273,10 @@ def _after(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
 @event.listens_for(Engine, "begin")
 def _bound_wait(conn: Any) -> None:
     # Class-level listeners run before an engine's own (db.py's BEGIN IMMEDIATE): the wait for the
-    # lock ends with the deadline.
+    # lock ends with the deadline, and the commit's sync is chosen before the transaction begins.
     sqlite = conn.dialect.name == "sqlite"
+    if sqlite:
+        _choose_sync(conn)
     timing: Timing | None = getattr(_current, "timing", None)
     if timing is None:
         if sqlite and conn.info.pop("vision_busy_bounded", False):
@@ -193,6 +288,26 @@ def _bound_wait(conn: Any) -> None:
         conn.exec_driver_sql(f"PRAGMA busy_timeout={ms}")
     else:
         conn.exec_driver_sql(f"SET LOCAL lock_timeout = {ms}")
+
+
+def _choose_sync(conn: Any) -> None:
+    if getattr(_current, "unsynced", False):
+        conn.info["vision_unsynced"] = True
+        conn.exec_driver_sql("PRAGMA synchronous=NORMAL")
+    elif conn.info.pop("vision_unsynced", False):
+        conn.exec_driver_sql("PRAGMA synchronous=FULL")  # db.py's own, for every other transaction
+
+
+def unsynced() -> AbstractContextManager[None]:
+    """SQLite transactions this thread begins inside the block commit without waiting for the disk.
+
+    For the hop counter of a read-only hop, a write of its own: in WAL mode with
+    `synchronous=NORMAL` its commit is on disk at the next synced commit (any ledger write's) or
+    checkpoint, and lost only if the machine loses power before that: a few hops uncounted,
+    never a ledger entry. The limit itself holds as before (the same row, under the same lock);
+    the commit just does not hold SQLite's one write lock through an fsync. The connection is
+    put back to FULL when its next transaction begins."""
+    return _local("unsynced", True)
 
 
 SQLITE_BUSY_MS = 30000  # vision_ledger/db.py's busy_timeout, put back for the engine's other users

@@ -70,6 +70,8 @@ def hop(ctx: Ctx) -> Reply:
     end = False
     for index, raw in enumerate(ctx.inputs):
         ctx.index = index
+        if ctx.between is not None and not ctx.writable:
+            ctx.between()
         value = raw.strip()
         node = stack[-1]
         reason, end = None, False

@@ -322,6 +322,10 @@ class Ctx:
     # scrypt results of this hop, (stored hash, PIN) -> matched, kept across its read-only and
     # writing passes: the slow check runs before the hop takes SQLite's one write lock.
     pin_memo: dict[tuple[str, str], bool] = field(default_factory=dict)
+    # Turns the hop's read transaction into a writing one (ussd/readwalk.py); None: raise NeedsWrite.
+    upgrade: Callable[[], None] | None = None
+    # Called by the walk between two inputs (SQLite: steps aside while this process writes).
+    between: Callable[[], None] | None = None
 
     @property
     def is_last(self) -> bool:
@@ -341,8 +345,14 @@ class Ctx:
         return f"ussd:{self.sid}:{digest}{suffix}"
 
     def require_write(self) -> None:
-        if not self.writable:
+        """Make the hop a writer before it acts: in place when it can (the walk so far stands),
+        else by NeedsWrite (the door walks again as a writer)."""
+        if self.writable:
+            return
+        if self.upgrade is None:
             raise NeedsWrite
+        self.upgrade()
+        self.writable = True
 
     def act(self, who: Who, fn: Callable[[], Any]) -> tuple[Any, str | None]:
         """Run one core call in a savepoint: (its result, None), or (None, the refusal's text)."""

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import hmac
 import logging
-import threading
-from collections import OrderedDict
-from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 
 from flask import Blueprint, Response, current_app, request
 from sqlalchemy import select
@@ -15,10 +13,10 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from vision_ledger import groups, ratelimits
-from vision_ledger.db import Database, database_of
+from vision_ledger.db import Database, begin_write, database_of
 from vision_ledger.settings import settings_of
 
-from . import admission, pin_auth
+from . import admission, pin_auth, readwalk
 from .admission import Timing
 from .models import Event
 from .router import hop
@@ -30,37 +28,6 @@ log = logging.getLogger("ussd")
 
 MAX_TEXT = 1000  # a 180-s session cannot type more; longer is not a real session
 ATTEMPTS = 3
-# Kept here, not in the catalogs, while those are being reworked on another branch.
-TOO_MANY_HOPS = {
-    "en": "Too many tries. Please dial again later.",
-    "sw": "Majaribio mengi mno. Tafadhali piga tena baadaye.",
-    "ar": "محاولات كثيرة جدا. يرجى الاتصال لاحقا.",
-}
-
-
-class _WriterHint:
-    """Sessions whose last hop had to act: their next hop starts as a writer (SQLite), sparing
-    the read-only walk that would only find it must act again (the savings round acts every hop).
-    A hint for speed kept per process; what a hop shows never depends on it."""
-
-    def __init__(self, size: int = 10_000) -> None:
-        self._seen: OrderedDict[str, None] = OrderedDict()
-        self._lock = threading.Lock()
-        self._size = size
-
-    def __contains__(self, sid: str) -> bool:
-        with self._lock:
-            return sid in self._seen
-
-    def add(self, sid: str) -> None:
-        with self._lock:
-            self._seen[sid] = None
-            self._seen.move_to_end(sid)
-            while len(self._seen) > self._size:
-                self._seen.popitem(last=False)
-
-
-writers = _WriterHint()
 
 
 def redact(text: str | None) -> str:
@@ -95,9 +62,20 @@ def normalise(phone: str) -> str:
     return "+" + phone if phone.isdigit() else phone
 
 
+class _OverLimit(Exception):
+    """The phone's hop, counted as the hop turned writer, is over the limit."""
+
+    def __init__(self, wait: int) -> None:
+        super().__init__(wait)
+        self.wait = wait
+
+
 def answer(db: Database, sid: str, phone: str, text: str, pin_key: bytes, *, timing: Timing,
            limit: ratelimits.Limit) -> Reply:
-    """One hop: read-only first (on SQLite), again as a writer if the hop must act.
+    """One hop. On SQLite the walk reads and only the action writes (ussd/readwalk.py); a hop
+    whose walk read something that changed before it took the write lock walks again as a writer.
+    PostgreSQL writes from the start (its walk takes no lock: the group's row is locked by the
+    action, the phone's counter row is its own).
 
     The phone's hop is counted in the hop's own transaction when it writes (one commit, not two);
     a hop that ends read-only counts it in a small write of its own. Raises Busy when the hop
@@ -106,29 +84,38 @@ def answer(db: Database, sid: str, phone: str, text: str, pin_key: bytes, *, tim
         t = Texts("en")
         return Reply(t("Sorry, that was too long. Please dial again."), True, "too_long", "en")
     inputs = text.split("*") if text else []
-    writable = db.dialect != "sqlite" or sid in writers
+    writable = db.dialect != "sqlite"
     pin_memo: dict[tuple[str, str], bool] = {}
     key = f"ussd:hop:{phone}"
+
+    def count(session: Session) -> None:
+        if (wait := ratelimits.hit(session, key, limit)) is not None:
+            raise _OverLimit(wait)
+
     for attempt in range(ATTEMPTS):
         timing.check()
         try:
-            with _unit(db, timing, writable) as session:
-                count = ratelimits.hit if writable else ratelimits.over
-                wait = count(session, key, limit)
+            wrote = writable
+            with _unit(db, timing, writable, on_write=count) as (session, upgrade, step):
+                wait = (ratelimits.hit if writable else ratelimits.over)(session, key, limit)
                 if wait is not None:
                     reply = _too_many_hops(session, sid, phone, wait)
                 else:
-                    reply = hop(Ctx(session=session, sid=sid, phone=phone, inputs=inputs, pin_key=pin_key,
-                                    writable=writable, pin_memo=pin_memo))
+                    ctx = Ctx(session=session, sid=sid, phone=phone, inputs=inputs, pin_key=pin_key,
+                              writable=writable, pin_memo=pin_memo, upgrade=upgrade, between=step)
+                    reply = hop(ctx)
+                    wrote = ctx.writable
                 timing.check()  # past the deadline: roll back rather than answer late
-            if not writable and wait is None:
-                with _unit(db, timing, True) as session:
+            if not wrote and wait is None:  # a read-only hop: its count alone, not synced (SQLite)
+                with admission.unsynced(), _unit(db, timing, True) as (session, _, _):
                     if (wait := ratelimits.hit(session, key, limit)) is not None:
                         reply = _too_many_hops(session, sid, phone, wait)
             return reply
-        except NeedsWrite:
+        except _OverLimit as over:  # rolled back: like a read-only hop over the limit, writes nothing
+            with _unit(db, timing, False) as (session, _, _):
+                return _too_many_hops(session, sid, phone, over.wait)
+        except (NeedsWrite, readwalk.Stale):
             writable = True
-            writers.add(sid)
         except (IntegrityError, DBAPIError) as error:
             if admission.is_lock_timeout(error) or timing.left() <= 0:
                 raise admission.Busy from error
@@ -140,14 +127,54 @@ def answer(db: Database, sid: str, phone: str, text: str, pin_key: bytes, *, tim
 
 
 @contextmanager
-def _unit(db: Database, timing: Timing, writable: bool) -> Iterator[Session]:
-    """A unit of work behind the hop's gate, its statements timed, its commit counted as database time."""
-    gate = admission.gate_for(db.engine, writable)
-    with gate.enter(timing) if gate is not None else nullcontext(), admission.timed(timing):
-        with db.unit_of_work(write=writable) as session:
-            yield session
+def _unit(db: Database, timing: Timing, writable: bool, *,
+          on_write: Callable[[Session], None] | None = None,
+          ) -> Iterator[tuple[Session, Callable[[], None] | None, Callable[[], None] | None]]:
+    """A unit of work behind the hop's gate, its statements timed, its commit counted as database
+    time; with, when it begins read-only, the function that makes it a writer (Ctx.upgrade): the
+    walk's SELECTs are checked under the write lock (ussd/readwalk.py, raises Stale), then
+    `on_write` runs in the writing transaction. The third is what a walk calls between two
+    inputs (SQLite: step aside while this process's writer holds the lock)."""
+    sqlite = db.dialect == "sqlite"
+    writing = admission.writing_for(db.engine)
+    with ExitStack() as gates:
+        walking = gates.enter_context(ExitStack())  # the first gate: left early by upgrade()
+        walking.enter_context(admission.gate_for(db.engine, writable).enter(timing))
+        if writable:
+            walking.enter_context(admission.writers_queue(db.lock_path(".writers"), timing))
+        reads: list[readwalk.Read] = [] if writable else gates.enter_context(readwalk.recording())
+        with admission.timed(timing), db.unit_of_work(write=writable) as session:
+            if writable and sqlite:  # BEGIN IMMEDIATE: this hop holds the lock from here
+                gates.enter_context(writing.held())
+
+            def upgrade() -> None:
+                readwalk.stop()
+                seen = _digest(session, reads, timing)
+                session.commit()  # the read transaction ends; it wrote nothing
+                walking.close()  # the next hop may walk while this one waits to write
+                # the write gate and the writers' queue across processes, left after the commit
+                gates.enter_context(admission.gate_for(db.engine, True).enter(timing))
+                gates.enter_context(admission.writers_queue(db.lock_path(".writers"), timing))
+                begin_write(session)
+                gates.enter_context(writing.held())
+                if _digest(session, reads, timing) != seen:
+                    log.info("ussd walk stale under the write lock: walking again")
+                    raise readwalk.Stale
+                if on_write is not None:
+                    on_write(session)
+
+            yield session, (None if writable else upgrade), (
+                (lambda: writing.step_aside(timing)) if sqlite and not writable else None)
             committing = admission.clock()
         timing.db += admission.clock() - committing
+
+
+def _digest(session: Session, reads: list[readwalk.Read], timing: Timing) -> list[str]:
+    started = admission.clock()
+    try:
+        return readwalk.digest(session, reads)
+    finally:
+        timing.db += admission.clock() - started
 
 
 def _language_of(db: Database | None, phone: str) -> str:
@@ -168,7 +195,8 @@ def _too_many_hops(session: Session, sid: str, phone: str, wait: int) -> Reply:
     log.warning("ussd hop over the limit: session=%s phone=%s retry in %ss", sid, mask_phone(phone), wait)
     found = groups.groups_of_phone(session, phone)
     language = found[0][0].language if found else "en"
-    return Reply(TOO_MANY_HOPS.get(language, TOO_MANY_HOPS["en"]), True, "too_many_hops", language)
+    t = Texts(language)
+    return Reply(t("Too many tries. Please dial again later."), True, "too_many_hops", language)
 
 
 def _busy(db: Database | None, phone: str) -> Reply:

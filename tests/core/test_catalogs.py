@@ -18,6 +18,7 @@ def test_extraction_finds_the_texts_of_both_doors() -> None:
     msgids = {m.msgid for m in MESSAGES}
     assert "No such member." in msgids  # a USSD refusal, marked in ussd/texts.py's table
     assert "0 Back  00 Menu" in msgids  # a USSD screen's t("...")
+    assert "Too many tries. Please dial again later." in msgids  # the USSD hop limit's page
     assert i18n.Message(None, "OK {name}: {n} share.", "OK {name}: {n} shares.") in MESSAGES
     assert i18n.Message("sms", "No loan.") in MESSAGES  # an SMS word (sms/words.py)
     assert i18n.Message("sms", "share-out: {n} share, {payout} paid to you.",

@@ -149,12 +149,18 @@ class World:
         self.session.expire_all()
 
 
-def _build_world(session: Session, factory: Factory) -> tuple[int, tuple[int, ...]]:
+def group_with_pins(factory: Factory, *with_pins: str) -> tuple[Group, list[Member]]:
+    """15 members and an open cycle; members 1, 2... hold the PINs given (already changed)."""
     group = factory.ready(members=15, start=date.today() - timedelta(weeks=30))
     members = factory.members(group)
-    for member, pin in ((members[0], PIN), (members[1], MEMBER_PIN)):
+    for member, pin in zip(members, with_pins, strict=False):
         pins.set_initial_pin(member, pin)
         member.pin_must_change = False
+    return group, members
+
+
+def _build_world(session: Session, factory: Factory) -> tuple[int, tuple[int, ...]]:
+    group, members = group_with_pins(factory, PIN, MEMBER_PIN)
     session.flush()
     return group.id, tuple(m.id for m in members)
 

@@ -113,13 +113,52 @@ def test_the_gate_serves_in_arrival_order_and_refuses_a_wait_past_the_deadline(c
     assert gate._held == 0 and not gate._line
 
 
-def test_a_timing_splits_a_hop_into_python_database_and_lock(clock):
+def test_a_timing_splits_a_hop_into_python_database_lock_and_queue(clock):
     timing = Timing(clock(), clock() + 3.5)
-    timing.db, timing.lock = 0.004, 0.010
-    assert timing.header(0.020) == "py;dur=6.0, db;dur=4.0, lock;dur=10.0"
+    timing.db, timing.lock, timing.queue = 0.004, 0.010, 0.002
+    assert timing.header(0.020) == "py;dur=4.0, db;dur=4.0, lock;dur=10.0, queue;dur=2.0"
+
+
+def test_on_sqlite_walks_wait_their_turn_apart_from_writers(clock, db):
+    """The walks' own gate (a few at a time, counted as queue), the writers' (one, counted as lock)."""
+    walks, writers = admission.gate_for(db.engine, writing=False), admission.gate_for(db.engine, writing=True)
+    if db.dialect != "sqlite":
+        assert walks is writers and walks.slots == admission.GATE_SLOTS_PG
+        return
+    assert (walks.slots, writers.slots) == (admission.WALK_SLOTS_SQLITE, 1) and walks is not writers
+    timing = Timing(clock(), clock() + 60)
+    with ExitStack() as held:
+        for _ in range(walks.slots):
+            held.enter_context(walks.enter(Timing(clock(), clock() + 60)))
+        with writers.enter(timing):  # a full walk gate does not stop a writer
+            pass
+
+        def release_later() -> None:
+            clock.now += 0.5
+            held.close()
+
+        threading.Timer(0.05, release_later).start()
+        with walks.enter(timing):
+            pass
+    assert timing.queue >= 0.5 and timing.lock == 0
 
 
 @pytest.mark.parametrize("value", ["0", "-1", "soon", "31"])
 def test_a_malformed_deadline_setting_is_refused_by_name(value):
     with pytest.raises(SettingsError, match="VISION_USSD_HOP_DEADLINE"):
         Settings.from_env({"VISION_USSD_HOP_DEADLINE": value})
+
+
+
+def test_a_walk_steps_aside_while_its_process_holds_the_write_lock(clock):
+    writing = admission.Writing()
+    timing = Timing(clock(), clock() + 60)
+    writing.step_aside(timing)  # no writer: goes on at once
+    done = threading.Event()
+    with writing.held():
+        walker = threading.Thread(target=lambda: (writing.step_aside(timing), done.set()))
+        walker.start()
+        assert not done.wait(0.1)  # waits while the lock is held
+        clock.now += 0.25
+    walker.join(5)
+    assert done.is_set() and timing.queue == 0.25

@@ -8,7 +8,7 @@ import hashlib
 import hmac
 import threading
 import uuid
-from datetime import date, timedelta
+from datetime import timedelta
 from urllib.parse import urlencode
 
 import pytest
@@ -26,7 +26,7 @@ from vision_ledger.models import Member
 from vision_ledger.ratelimits import Limit
 from vision_ledger.settings import Settings
 
-from .conftest import PIN, SECRET, SERVICE_CODE
+from .conftest import PIN, SECRET, SERVICE_CODE, group_with_pins
 
 ALL_PINS = [f"{n:04d}" for n in range(10_000)]
 
@@ -46,10 +46,7 @@ def test_concurrent_wrong_pins_count_once_each_and_the_lock_holds(tmp_path_facto
     db = Database(fresh_database_url(tmp_path_factory, "pinburst"))
     with db.unit_of_work() as s:
         factory = Factory(s)
-        group = factory.ready(members=15, start=date.today() - timedelta(weeks=30))
-        treasurer = factory.members(group)[0]
-        pins.set_initial_pin(treasurer, PIN)
-        treasurer.pin_must_change = False
+        group, (treasurer, *_) = group_with_pins(factory, PIN)
         factory.meeting(group)
         phone, member_id = treasurer.phone, treasurer.id
         attempts = 3  # the default policy's pin_attempts
