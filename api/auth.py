@@ -160,10 +160,12 @@ def authenticate() -> Actor:
     Failures are counted per client address and per token prefix in the database (every worker
     shares the counts); once either is over VISION_AUTH_FAILURE_LIMIT, even a good token is
     answered 429 with Retry-After until the window ends. The counts and the token are read in
-    one short read-only transaction of their own (one SELECT for both counts, one for the token
-    with the states of its scope: `live_token`, never cached), before the
-    request's unit of work begins: a writing request holds SQLite's write lock from its first
-    statement, and the last-use bookkeeping must not wait for it."""
+    two SELECTs (one for both counts, one for the token with the states of its scope:
+    `live_token`, never cached). On SQLite they are read in a short read-only transaction of
+    their own, before the request's unit of work begins: a writing request holds SQLite's write
+    lock from its first statement, and neither these reads nor the last-use bookkeeping must
+    lengthen it. On PostgreSQL, where writers of different groups do not wait on each other,
+    they are the first reads of the request's own transaction (a BEGIN and a COMMIT fewer)."""
     header = request.headers.get("Authorization", "")
     scheme, _, secret = header.partition(" ")
     secret = secret.strip()
@@ -171,12 +173,11 @@ def authenticate() -> Actor:
     limit = failure_limit()
     keys = _failure_keys(secret)
     try:
-        with db.unit_of_work(write=False) as s:
-            if (wait := ratelimits.over_any(s, keys, limit)) is not None:
-                raise _too_many(wait)
-            if scheme.lower() != "bearer" or not secret:
-                raise _unauthorised("Send a bearer token: Authorization: Bearer <token>")
-            token = live_token(s, hash_token(secret))
+        if db.dialect == "sqlite":
+            with db.unit_of_work(write=False) as s:
+                token = _check(s, scheme, secret, keys, limit)
+        else:
+            token = _check(session(), scheme, secret, keys, limit)
         _touch(token.id, token.last_used_at)
         return actor_of(token)
     except ApiProblem as problem:
@@ -192,6 +193,16 @@ def authenticate() -> Actor:
             for key in keys:
                 ratelimits.hit(s, key, limit)
         raise
+
+
+def _check(s: Session, scheme: str, secret: str, keys: list[str],
+           limit: ratelimits.Limit) -> Row[*tuple[Any, ...]]:
+    """The failure counts, then the token. Raises 429 and 401 problems."""
+    if (wait := ratelimits.over_any(s, keys, limit)) is not None:
+        raise _too_many(wait)
+    if scheme.lower() != "bearer" or not secret:
+        raise _unauthorised("Send a bearer token: Authorization: Bearer <token>")
+    return live_token(s, hash_token(secret))
 
 
 # The token and every state that can kill it, in one statement: its group's and programme's
