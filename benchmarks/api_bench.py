@@ -190,6 +190,16 @@ def start_server(url: str, workers: int, threads: int, root: Path) -> tuple[subp
     raise SystemExit("the server did not start")
 
 
+def stop(server: subprocess.Popen[bytes]) -> None:
+    """Stop gunicorn; on a loaded machine its graceful shutdown can take a while: then kill it."""
+    server.terminate()
+    try:
+        server.wait(60)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait(10)
+
+
 def _cpu_seconds(pid: int) -> float:
     """User + system CPU of one process, from /proc (0 if it is gone)."""
     try:
@@ -338,8 +348,7 @@ def bench(kind: str, pg_base: str | None, args: argparse.Namespace) -> None:
                     one = http_run(env, server, port, args.requests, args.clients, f"one-{tag}",
                                    database_name, one_group=True)
                 finally:
-                    server.terminate()
-                    server.wait(10)
+                    stop(server)
                 results[name].append((own, one))
                 report(kind, name, rnd, own, one, args)
         print(f"{kind:<10} core {rate:7.0f} entries/s in-process (one commit each); load "
