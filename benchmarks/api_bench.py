@@ -20,6 +20,10 @@ every millisecond of their Python is taken from the server's two cores; the benc
 each side spent per request (the client process, gunicorn's processes, and PostgreSQL's backends
 for the bench's database), read from /proc.
 
+--parts N instead times each part of N share purchases in-process (the CPU of the request's own
+thread, which other processes' load does not stretch): authentication, scope, validation, lock,
+idempotency, view, core, dump, commit.
+
 --compare ROOT serves the same database with the code of another checkout too (e.g. /work/main),
 alternating the two servers run by run, so old and new code are compared under the same load.
 
@@ -318,6 +322,83 @@ def http_run(env: dict[str, Any], server: subprocess.Popen[bytes], port: int, to
     return run
 
 
+# --- where a request's CPU goes (--parts) --------------------------------------------------------
+
+
+def parts(kind: str, pg_base: str | None, n: int) -> None:
+    """CPU of the request's own thread (`time.thread_time`) spent in each part of a share purchase,
+    through the app in-process (Flask test client): robust to other processes' load, which
+    stretches wall-clock figures but not a thread's own CPU."""
+    import functools
+
+    import marshmallow
+    import webargs.core
+    from sqlalchemy.orm import Session
+
+    import api.auth
+    import api.idempotency
+    import api.schemas.ledger
+    import api.views.meetings
+    from api.app import create_app
+
+    spent: dict[str, float] = {}
+
+    def timed(owner: Any, name: str, label: str) -> None:
+        spent[label] = 0.0  # printed in this order
+        inner = getattr(owner, name)
+
+        @functools.wraps(inner)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            started = time.thread_time()
+            try:
+                return inner(*args, **kwargs)
+            finally:
+                spent[label] += time.thread_time() - started
+
+        setattr(owner, name, wrapper)
+
+    timed(api.auth, "authenticate", "authentication (counts, token, scope)")
+    timed(api.auth.groups, "get_group", "scope check: the path's group")
+    timed(webargs.core.Parser, "parse", "body validation")
+    timed(api.idempotency.ledger, "lock_group", "the group's lock")
+    timed(api.idempotency, "_lookup", "idempotency: key lookup")
+    timed(api.views.meetings, "_the_open_meeting", "the open meeting")
+    timed(api.views.meetings, "_member", "the member")
+    timed(api.views.meetings.savings, "buy_shares", "savings.buy_shares (core)")
+    timed(marshmallow.Schema, "dump", "response dump")
+    timed(api.schemas.ledger, "account_keys", "  of which account keys")
+    timed(api.idempotency, "store", "idempotency: stored response")
+    timed(Session, "commit", "commits")
+    url = fresh_url(kind, pg_base)
+    try:
+        env = setup(url, 1)
+        app = create_app({"DATABASE": env["db"]})
+        client = app.test_client()
+        one = env["groups"][0]
+        path = f"/api/groups/{one['group']}/meetings/{one['meeting']}/share-purchases"
+
+        def purchases(count: int, tag: str) -> float:
+            started = time.thread_time()
+            for i in range(count):
+                r = client.post(path, json={"member_id": one["members"][i % MEMBERS], "shares": 1},
+                                headers={"Authorization": f"Bearer {one['token']}",
+                                         "Idempotency-Key": f"{tag}-{i}"})
+                assert r.status_code == 201, r.get_data(as_text=True)
+            return time.thread_time() - started
+
+        purchases(50, "warm")
+        spent.update(dict.fromkeys(spent, 0.0))
+        total = purchases(n, "parts")
+        print(f"{kind}: CPU of the request's thread per share purchase, {n} requests in-process, "
+              f"load {os.getloadavg()[0]:.1f}")
+        for label, seconds in spent.items():
+            print(f"  {label:<40} {seconds / n * 1000:6.2f} ms")
+        print(f"  {'whole request (test client included)':<40} {total / n * 1000:6.2f} ms", flush=True)
+        env["db"].engine.dispose()
+    finally:
+        drop(url)
+
+
 # --- the runs ------------------------------------------------------------------------------------
 
 
@@ -392,8 +473,16 @@ def main() -> None:
     parser.add_argument("--no-sqlite", action="store_true")
     parser.add_argument("--allow-no-fsync", action="store_true",
                         help="measure a PostgreSQL server running with fsync=off (not durable)")
+    parser.add_argument("--parts", type=int, metavar="N",
+                        help="instead: the CPU of each part of N share purchases, in-process")
     args = parser.parse_args()
     print(f"cpus: {os.cpu_count()}, load: {os.getloadavg()[0]:.1f}", flush=True)
+    if args.parts:
+        if not args.no_sqlite:
+            parts("sqlite", None, args.parts)
+        if args.pg:
+            parts("postgresql", args.pg, args.parts)
+        return
     if not args.no_sqlite:
         bench("sqlite", None, args)
     if not args.no_pg:
