@@ -12,10 +12,10 @@ import hmac
 import logging
 import secrets
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from flask import current_app, g, request
-from sqlalchemy import select, update
+from sqlalchemy import Row, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from vision_ledger import groups, programmes, ratelimits
@@ -99,7 +99,22 @@ def list_tokens(s: Session) -> list[ApiToken]:
     return list(s.scalars(select(ApiToken).order_by(ApiToken.id)))
 
 
-def actor_of(token: ApiToken) -> Actor:
+class _Scoped(Protocol):
+    """What an actor is made of: a mapped token or a `live_token` row."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def role(self) -> str: ...
+    @property
+    def programme_id(self) -> int | None: ...
+    @property
+    def group_id(self) -> int | None: ...
+    @property
+    def member_id(self) -> int | None: ...
+
+
+def actor_of(token: _Scoped) -> Actor:
     return Actor(role=token.role, channel="api",
                  programme_id=token.programme_id if token.role in ("admin", "auditor") else None,
                  group_id=token.group_id if token.role in ("treasurer", "member") else None,
@@ -145,9 +160,12 @@ def authenticate() -> Actor:
     Failures are counted per client address and per token prefix in the database (every worker
     shares the counts); once either is over VISION_AUTH_FAILURE_LIMIT, even a good token is
     answered 429 with Retry-After until the window ends. The counts and the token are read in
-    one short read-only transaction of their own (one SELECT for both counts), before the
-    request's unit of work begins: a writing request holds SQLite's write lock from its first
-    statement, and the last-use bookkeeping must not wait for it."""
+    two SELECTs (one for both counts, one for the token with the states of its scope:
+    `live_token`, never cached). On SQLite they are read in a short read-only transaction of
+    their own, before the request's unit of work begins: a writing request holds SQLite's write
+    lock from its first statement, and neither these reads nor the last-use bookkeeping must
+    lengthen it. On PostgreSQL, where writers of different groups do not wait on each other,
+    they are the first reads of the request's own transaction (a BEGIN and a COMMIT fewer)."""
     header = request.headers.get("Authorization", "")
     scheme, _, secret = header.partition(" ")
     secret = secret.strip()
@@ -155,15 +173,13 @@ def authenticate() -> Actor:
     limit = failure_limit()
     keys = _failure_keys(secret)
     try:
-        with db.unit_of_work(write=False) as s:
-            if (wait := ratelimits.over_any(s, keys, limit)) is not None:
-                raise _too_many(wait)
-            if scheme.lower() != "bearer" or not secret:
-                raise _unauthorised("Send a bearer token: Authorization: Bearer <token>")
-            token = find(s, hash_token(secret))
-            actor = actor_of(token)
-        _touch(token)
-        return actor
+        if db.dialect == "sqlite":
+            with db.unit_of_work(write=False) as s:
+                token = _check(s, scheme, secret, keys, limit)
+        else:
+            token = _check(session(), scheme, secret, keys, limit)
+        _touch(token.id, token.last_used_at)
+        return actor_of(token)
     except ApiProblem as problem:
         if problem.status == 429:  # refused for earlier failures: this one is not counted
             raise
@@ -179,44 +195,69 @@ def authenticate() -> Actor:
         raise
 
 
-def find(s: Session, digest: str) -> ApiToken:
-    """The live token of a digest: not revoked, not expired, its member still in the group (the
-    API's bearer tokens and the console's sign-in both check through it). Raises 401."""
-    token = s.scalars(select(ApiToken).where(ApiToken.token_hash == digest)).first()
+def _check(s: Session, scheme: str, secret: str, keys: list[str],
+           limit: ratelimits.Limit) -> Row[*tuple[Any, ...]]:
+    """The failure counts, then the token. Raises 429 and 401 problems."""
+    if (wait := ratelimits.over_any(s, keys, limit)) is not None:
+        raise _too_many(wait)
+    if scheme.lower() != "bearer" or not secret:
+        raise _unauthorised("Send a bearer token: Authorization: Bearer <token>")
+    return live_token(s, hash_token(secret))
+
+
+# The token and every state that can kill it, in one statement: its group's and programme's
+# closing (a treasurer's or member's programme is its group's) and its member's standing. Built
+# once, so each request pays only for the execution (this runs on every request of the API).
+_SCOPE_PROGRAMME = func.coalesce(Group.programme_id, ApiToken.programme_id)
+_LIVE = (
+    select(ApiToken.id, ApiToken.token_hash, ApiToken.role, ApiToken.programme_id, ApiToken.group_id,
+           ApiToken.member_id, ApiToken.revoked_at, ApiToken.expires_at, ApiToken.last_used_at,
+           Group.closed_at.label("group_closed_at"), Programme.closed_at.label("programme_closed_at"),
+           Member.status.label("member_status"))
+    .select_from(ApiToken)
+    .outerjoin(Group, Group.id == ApiToken.group_id)
+    .outerjoin(Programme, Programme.id == _SCOPE_PROGRAMME)
+    .outerjoin(Member, Member.id == ApiToken.member_id)
+    .where(ApiToken.token_hash == bindparam("digest"))
+)
+
+
+def live_token(s: Session, digest: str) -> Row[*tuple[Any, ...]]:
+    """The live token of a digest, as a row (id, role, scope, last use): not revoked, not expired,
+    its member still in the group, its group and programme open. Read fresh on every call, never
+    cached, so a revocation, expiry or closing refuses the very next request. Raises 401."""
+    token = s.execute(_LIVE, {"digest": digest}).first()
     if token is None or not hmac.compare_digest(token.token_hash, digest) or token.revoked_at is not None:
         raise _unauthorised("The token is unknown or revoked")
     now = utcnow()
     if token.expires_at is not None and _aware(token.expires_at, now) <= now:
         raise _unauthorised("The token has expired")
-    if token.member_id is not None:
-        member = s.get(Member, token.member_id)
-        if member is None or member.status != "active":
-            raise _unauthorised("The token's member has left the group")
-    _refuse_closed_scope(s, token)
+    if token.member_id is not None and token.member_status != "active":
+        raise _unauthorised("The token's member has left the group")
+    if token.group_closed_at is not None:
+        raise ApiProblem(401, "auth.scope_closed", "The token's group is closed",
+                         headers={"WWW-Authenticate": 'Bearer realm="vision"'})
+    if token.programme_closed_at is not None:
+        raise ApiProblem(401, "auth.scope_closed", "The token's programme is closed",
+                         headers={"WWW-Authenticate": 'Bearer realm="vision"'})
     return token
 
 
-def _refuse_closed_scope(s: Session, token: ApiToken) -> None:
-    """A token scoped to a closed group or programme (or a group of a closed programme) is dead."""
-    group = s.get(Group, token.group_id) if token.group_id is not None else None
-    programme_id = group.programme_id if group is not None else token.programme_id
-    programme = s.get(Programme, programme_id) if programme_id is not None else None
-    if group is not None and group.closed_at is not None:
-        raise ApiProblem(401, "auth.scope_closed", "The token's group is closed",
-                         headers={"WWW-Authenticate": 'Bearer realm="vision"'})
-    if programme is not None and programme.closed_at is not None:
-        raise ApiProblem(401, "auth.scope_closed", "The token's programme is closed",
-                         headers={"WWW-Authenticate": 'Bearer realm="vision"'})
+def find(s: Session, digest: str) -> ApiToken:
+    """The live token of a digest as its mapped row (the console's sign-in keeps it): the same
+    checks as `live_token`. Raises 401."""
+    token = s.get(ApiToken, live_token(s, digest).id)
+    assert token is not None  # just read in this transaction
+    return token
 
 
 def _aware(moment: datetime, now: datetime) -> datetime:
     return moment.replace(tzinfo=now.tzinfo) if moment.tzinfo is None else moment
 
 
-def _touch(token: ApiToken) -> None:
+def _touch(token_id: int, last: datetime | None) -> None:
     """Record the last use, at most once a minute, in a transaction of its own (best effort)."""
     now = utcnow()
-    last = token.last_used_at
     if last is not None and last.tzinfo is None:
         last = last.replace(tzinfo=now.tzinfo)
     if last is not None and now - last < TOUCH_EVERY:
@@ -224,9 +265,9 @@ def _touch(token: ApiToken) -> None:
     db = database()
     try:
         with db.unit_of_work(write=True) as s:
-            s.execute(update(ApiToken).where(ApiToken.id == token.id).values(last_used_at=now))
+            s.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now))
     except Exception:  # the request must not fail because its bookkeeping could not be written
-        log.warning("could not record last use of token %s", token.id, exc_info=True)
+        log.warning("could not record last use of token %s", token_id, exc_info=True)
 
 
 def current_actor() -> Actor:

@@ -18,10 +18,11 @@ from functools import wraps
 from typing import Any
 
 from flask import Response, current_app, g, request
-from sqlalchemy import select
+from sqlalchemy import Row, bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from vision_ledger import ledger
+from vision_ledger.db import utcnow
 
 from .auth import scope_of
 from .models import IdempotentResponse
@@ -43,16 +44,23 @@ def _fingerprint() -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _replay(stored: IdempotentResponse) -> Response:
+def _replay(stored: Row[int, str, str]) -> Response:
     response = Response(stored.body, status=stored.status, mimetype="application/json")
     response.headers["Idempotent-Replayed"] = "true"
     return response
 
 
-def _lookup(s: Session, scope: str, route: str, key: str) -> IdempotentResponse | None:
-    return s.scalars(select(IdempotentResponse).where(
-        IdempotentResponse.scope == scope, IdempotentResponse.route == route,
-        IdempotentResponse.key == key)).first()
+# Every money-moving request looks its key up and stores its response: both statements are
+# built once, and read or write plain rows (no mapped objects to build or flush).
+_STORED = IdempotentResponse.__table__
+_LOOKUP = (select(_STORED.c.status, _STORED.c.body, _STORED.c.fingerprint)
+           .where(_STORED.c.scope == bindparam("scope"), _STORED.c.route == bindparam("route"),
+                  _STORED.c.key == bindparam("key")))
+_STORE = insert(_STORED)
+
+
+def _lookup(s: Session, scope: str, route: str, key: str) -> Row[int, str, str] | None:
+    return s.execute(_LOOKUP, {"scope": scope, "route": route, "key": key}).first()
 
 
 def core_key() -> str | None:
@@ -110,9 +118,8 @@ def store(s: Session, response: Response) -> None:
     pending = g.get("idempotency")
     if pending is None or response.status_code >= 300 or response.headers.get("Idempotent-Replayed"):
         return
-    s.add(IdempotentResponse(status=response.status_code, body=response.get_data(as_text=True),
-                             **pending))
-    s.flush()
+    s.execute(_STORE, {"status": response.status_code, "body": response.get_data(as_text=True),
+                       "created_at": utcnow(), **pending})
 
 
 def replay_after_race() -> Response | None:

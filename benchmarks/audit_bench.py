@@ -2,9 +2,11 @@
 
 One command (PostgreSQL from scripts/pg.sh, a fresh database each run):
 
-    .venv/bin/python benchmarks/audit_bench.py [--groups 1000] [--export-entries 1000000]
+    .venv/bin/python benchmarks/audit_bench.py [--groups 100 1000] [--export-entries 1000000]
 
-Builds a programme of N groups of 20 members, each with a year of weekly meetings (shares and
+Two sizes by default (issue 12, target 6), each in a database of its own: 100 and 1,000 groups, so
+the roll-up's and the flags' growth with the programme and verification's flat rate show. Builds
+a programme of N groups of 20 members, each with a year of weekly meetings (shares and
 social fund from every member, loans, repayments, fines: about 2,500 entries a group), bulk-loaded
 with COPY with valid hash chains (`ledger.journal.sealed`: each entry's canonical bytes, stored,
 and their hash) and stored balances that match the postings.
@@ -265,7 +267,8 @@ def export_child(url: str, group_ids: list[int]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--groups", type=int, default=1000)
+    parser.add_argument("--groups", type=int, nargs="+", default=[100, 1000],
+                        help="programme sizes, each built and timed on its own (default: 100 1000)")
     parser.add_argument("--weeks", type=int, default=52)
     parser.add_argument("--export-entries", type=int, default=1_000_000)
     parser.add_argument("--url", help="an existing, loaded database (skips the load)")
@@ -276,21 +279,30 @@ def main() -> None:
         export_child(args.export_child[0], [int(x) for x in args.export_child[1:]])
         return
 
-    base = pg_url()
-    name = None
     if args.url:
-        url = args.url
-    else:
+        measure(args.url, args)
+        return
+    base = pg_url()
+    for n_groups in args.groups:
         name = f"audit_bench_{uuid.uuid4().hex[:8]}"
         admin = make_engine(base.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT")
         with admin.connect() as c:
             c.execute(text(f'CREATE DATABASE "{name}"'))
         url = base.rsplit("/", 1)[0] + f"/{name}"
         upgrade(url)
-        print(f"loading {args.groups} groups x {MEMBERS} members x {args.weeks} weeks into {name}")
+        print(f"loading {n_groups} groups x {MEMBERS} members x {args.weeks} weeks into {name}")
         t0 = time.perf_counter()
-        _, entries = load(url, args.groups, args.weeks)
+        _, entries = load(url, n_groups, args.weeks)
         print(f"  load: {time.perf_counter() - t0:.0f} s for {entries:,} entries")
+        measure(url, args)
+        if not args.keep:
+            with admin.connect() as c:
+                c.execute(text(f'DROP DATABASE "{name}"'))
+        admin.dispose()
+
+
+def measure(url: str, args: argparse.Namespace) -> None:
+    """Time the roll-up, the flags, verification and an export of one loaded programme."""
     db = Database(url)
     system = Actor.system("bench")
     with db.unit_of_work(write=False) as s:
@@ -328,12 +340,9 @@ def main() -> None:
                       "flags_s": round(flag_time, 3), "verify_entries_per_s": round(report.entries_checked
                                                                                    / verify_time),
                       "export_entries": exported, "export_s": round(result["seconds"], 1),
-                      "export_peak_rss_mb": round(result["peak_rss_kb"] / 1024)}))
+                      "export_peak_rss_mb": round(result["peak_rss_kb"] / 1024),
+                      "load": round(os.getloadavg()[0], 1)}))
     db.engine.dispose()
-    if name and not args.keep:
-        admin = make_engine(base.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT")
-        with admin.connect() as c:
-            c.execute(text(f'DROP DATABASE "{name}"'))
 
 
 if __name__ == "__main__":

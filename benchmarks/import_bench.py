@@ -1,6 +1,7 @@
-"""Bulk onboarding: 100 groups of 20 members from one CSV, on SQLite (target: under 30 s).
+"""Bulk onboarding: 100 groups of 20 members from one CSV, on SQLite (target: under 30 s), and
+1,000 groups beside it (issue 12, target 6: the rate per row should stay flat as files grow).
 
-    python -m benchmarks.import_bench                   # 100 groups x 20 members, a temp SQLite file
+    python -m benchmarks.import_bench                   # 100 and 1,000 groups x 20 members, temp SQLite files
     python -m benchmarks.import_bench --groups 50 --members 15 --database URL
 
 Generates the file a programme officer would upload (the columns of docs/samples/members.csv),
@@ -38,40 +39,46 @@ def make_csv(n_groups: int, n_members: int) -> bytes:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--groups", type=int, default=100)
+    parser.add_argument("--groups", type=int, nargs="+", default=[100, 1000],
+                        help="sizes of the file in groups, each timed on its own (default: 100 1000)")
     parser.add_argument("--members", type=int, default=20)
-    parser.add_argument("--database", help="a database URL (default: a new SQLite file)")
+    parser.add_argument("--database", help="a database URL (default: a new SQLite file per size; in a "
+                                           "given database each size imports into a programme of its own)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        url = args.database or f"sqlite:///{tmp}/bench.sqlite3"
-        upgrade(url)
-        db = Database(url)
-        system = Actor.system("bench")
+    for n_groups in args.groups:
+        with tempfile.TemporaryDirectory() as tmp:
+            run(args.database or f"sqlite:///{tmp}/bench.sqlite3", n_groups, args.members)
+
+
+def run(url: str, n_groups: int, n_members: int) -> None:
+    """Dry run, import and re-run of one file of `n_groups` x `n_members` rows."""
+    upgrade(url)
+    db = Database(url)
+    system = Actor.system("bench")
+    with db.unit_of_work() as s:
+        programme_id = groups.create_programme(s, system, name=f"Bench {n_groups}", country="KE",
+                                               currency="USD").id
+    data = make_csv(n_groups, n_members)
+    actor = Actor(role="admin", programme_id=programme_id, channel="cli", name="bench")
+    defaults = imports.ImportDefaults(timezone="Africa/Nairobi", schedule="Thursday")
+    rows = n_groups * n_members
+    print(f"{n_groups} groups x {n_members} members = {rows} rows, {len(data):,} bytes, {db.dialect}")
+    load_before = os.getloadavg()
+    for label, dry_run in (("dry run", True), ("import", False), ("re-run", False)):
+        started = time.perf_counter()
         with db.unit_of_work() as s:
-            programme_id = groups.create_programme(s, system, name="Bench", country="KE", currency="USD").id
-        data = make_csv(args.groups, args.members)
-        actor = Actor(role="admin", programme_id=programme_id, channel="cli", name="bench")
-        defaults = imports.ImportDefaults(timezone="Africa/Nairobi", schedule="Thursday")
-        rows = args.groups * args.members
-        print(f"{args.groups} groups x {args.members} members = {rows} rows, {len(data):,} bytes, "
-              f"{db.dialect}")
-        load_before = os.getloadavg()
-        for label, dry_run in (("dry run", True), ("import", False), ("re-run", False)):
-            started = time.perf_counter()
-            with db.unit_of_work() as s:
-                programme = groups.get_programme(s, actor, programme_id)
-                report = imports.import_members(s, actor, programme, data, dry_run=dry_run,
-                                                defaults=defaults)
-            seconds = time.perf_counter() - started
-            assert report.ok, report.errors[:5]
-            print(f"{label:<8} {seconds:6.2f} s  ({rows / seconds:,.0f} rows/s)  groups "
-                  f"{report.groups_created} new / {report.groups_unchanged} unchanged, members "
-                  f"{report.members_created} new / {report.members_unchanged} unchanged")
-        load = os.getloadavg()
-        print(f"load average (1, 5, 15 min): before {load_before[0]:.2f} {load_before[1]:.2f} "
-              f"{load_before[2]:.2f}, after {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; "
-              f"{os.cpu_count()} CPUs")
-        db.engine.dispose()
+            programme = groups.get_programme(s, actor, programme_id)
+            report = imports.import_members(s, actor, programme, data, dry_run=dry_run, defaults=defaults)
+        seconds = time.perf_counter() - started
+        assert report.ok, report.errors[:5]
+        print(f"{label:<8} {seconds:6.2f} s  ({rows / seconds:,.0f} rows/s)  groups "
+              f"{report.groups_created} new / {report.groups_unchanged} unchanged, members "
+              f"{report.members_created} new / {report.members_unchanged} unchanged")
+    load = os.getloadavg()
+    print(f"load average (1, 5, 15 min): before {load_before[0]:.2f} {load_before[1]:.2f} "
+          f"{load_before[2]:.2f}, after {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; "
+          f"{os.cpu_count()} CPUs", flush=True)
+    db.engine.dispose()
 
 
 if __name__ == "__main__":

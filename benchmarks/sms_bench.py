@@ -1,9 +1,11 @@
 """SMS worker throughput against the AT stand-in, and a meeting's statements from close to AT.
 
     python -m benchmarks.sms_bench                       # SQLite (temp file), concurrency 8
-    python -m benchmarks.sms_bench -n 10000 --concurrency 8 32 --pg "$(bash scripts/pg.sh start | tail -1)"
+    python -m benchmarks.sms_bench -n 1000 10000 --concurrency 8 32 \
+        --pg "$(bash scripts/pg.sh start | tail -1)"
 
-1. drain: n queued receipts, the stand-in answering each request after --latency seconds (AT's
+1. drain: n queued receipts (two sizes by default, 1,000 and 10,000: the rate should not fall as
+   the outbox grows), the stand-in answering each request after --latency seconds (AT's
    own latency is of that order); one worker with the given thread-pool size; messages per second.
 2. meeting: a group of 20 members, each buys shares at an open meeting (receipts sent first);
    then the meeting closes with a running worker (default poll 0.5 s): seconds from the close's
@@ -112,7 +114,8 @@ def meeting(url: str, concurrency: int, latency: float) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    parser.add_argument("-n", type=int, default=10_000, help="messages to drain")
+    parser.add_argument("-n", type=int, nargs="+", default=[1_000, 10_000],
+                        help="messages to drain, one run per size (default: 1000 10000)")
     parser.add_argument("--concurrency", type=int, nargs="+",
                         default=[_settings().concurrency])
     parser.add_argument("--latency", type=float, default=0.05, help="stand-in answer delay (s)")
@@ -120,12 +123,14 @@ def main() -> None:
     args = parser.parse_args()
     for kind in ["sqlite"] + (["postgresql"] if args.pg else []):
         for c in args.concurrency:
-            url = fresh(kind, args.pg)
-            upgrade(url)
-            rate, problems = drain(url, args.n, c, args.latency)
-            print(f"{kind:10} concurrency {c:3}: drain {args.n} messages at {rate:7.1f} msg/s "
-                  f"(ceiling {c / args.latency:.0f} at {args.latency * 1000:.0f} ms a request); "
-                  f"other outcomes: {dict(problems) or 'none'}", flush=True)
+            for n in args.n:
+                url = fresh(kind, args.pg)
+                upgrade(url)
+                rate, problems = drain(url, n, c, args.latency)
+                print(f"{kind:10} concurrency {c:3}: drain {n} messages at {rate:7.1f} msg/s "
+                      f"(ceiling {c / args.latency:.0f} at {args.latency * 1000:.0f} ms a request); "
+                      f"other outcomes: {dict(problems) or 'none'}; load {os.getloadavg()[0]:.1f}",
+                      flush=True)
             seconds = [meeting(url, c, args.latency) for _ in range(3)]
             print(f"{kind:10} concurrency {c:3}: meeting of 20, last statement handed to AT after "
                   f"{', '.join(f'{x:.2f}' for x in seconds)} s (3 meetings)", flush=True)

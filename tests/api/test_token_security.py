@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import event
 
 from api import cli, create_app
-from api.auth import create_token
+from api.auth import authenticate, create_token, revoke_token
 from tests.conftest import fresh_database_url
 from vision_ledger.db import Database, utcnow
 from vision_ledger.errors import DomainError
@@ -37,6 +38,45 @@ def test_an_expired_token_is_refused(world, session):
     session.commit()
     body = assert_problem(api.get(side.g), 401, "auth.unauthorised")
     assert "expired" in body["detail"]
+
+
+def test_a_revoked_token_moves_no_money_and_gets_no_replay(world, session):
+    """Authentication reads the token afresh on every request (nothing is cached): the request
+    after a revocation is refused, even one repeating a key whose response is stored."""
+    side = world.own
+    token, secret = create_token(session, role="treasurer", name="phone", group_id=side.group.id)
+    session.commit()
+    api = Api(world.client, secret)
+    body = {"member_id": side.members[0].id, "shares": 1}
+    assert api.post(f"{side.m}/share-purchases", body, key="before-revoke").status_code == 201
+    revoke_token(session, token.id)
+    session.commit()
+    for key in ("before-revoke", "after-revoke"):
+        assert_problem(api.post(f"{side.m}/share-purchases", body, key=key), 401, "auth.unauthorised")
+
+
+def test_authentication_reads_the_counts_and_the_token_with_its_scope_in_two_selects(db, world):
+    """One SELECT for the failure counts, one for the token with its group's, programme's and
+    member's states (it was four: the token, then its group and programme one by one)."""
+    app = create_app({"DATABASE": db, "TESTING": True})
+    selects: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args):
+        if statement.lstrip().upper().startswith("SELECT"):
+            selects.append(statement)
+
+    engine = db.engine
+    for role in ("treasurer", "member", "auditor", "operator"):
+        selects.clear()
+        headers = {"Authorization": f"Bearer {world.own.tokens[role]}"}
+        with app.test_request_context("/api/me", headers=headers):
+            event.listen(engine, "before_cursor_execute", count)
+            try:
+                actor = authenticate()
+            finally:
+                event.remove(engine, "before_cursor_execute", count)
+        assert actor.role == role
+        assert len(selects) == 2, (role, selects)
 
 
 def test_a_token_cannot_be_created_already_expired(world, session):
