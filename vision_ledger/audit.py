@@ -1,5 +1,6 @@
 """Audit: anomaly flags per group (each with the facts behind it). Verification of many journals
-at once is `journals.py`'s (re-exported here: `audit.verify_many`).
+at once is `journals.py`'s (re-exported here: `audit.verify_many`); the scheduled dates a group
+did not meet on are `missed_meetings.py`'s.
 
 Flags are questions for a field officer, not verdicts. Each is computed from the ledger, the
 meeting and member registers and the loan register, with set-based queries over every group in
@@ -29,17 +30,13 @@ scope at once:
 
 from __future__ import annotations
 
-from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
-from datetime import time as clock
+from datetime import date, timedelta
 from decimal import Decimal
-from functools import lru_cache
 from typing import Any
 
-from dateutil.rrule import rrulestr
 from sqlalchemy import String, and_, bindparam, case, cast, func, literal, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
@@ -49,6 +46,7 @@ from .actors import Actor
 from .db import utcnow
 from .journals import ManyReport, describe, verify_groups, verify_many
 from .meetings import local_today
+from .missed_meetings import missed_dates, scheduled_dates
 from .models import Attendance, Cycle, Entry, Group, Loan, Meeting, Member
 from .money import Money
 from .policy import from_dict
@@ -243,62 +241,6 @@ def _treasurer_reversals(run: _Run) -> None:
                  "reversals": items[:50]}))
 
 
-def scheduled_dates(schedule: str, start: date, until: date) -> list[date]:
-    """The schedule's dates from `start` to `until`, both included."""
-    return list(_scheduled(schedule, start, until))
-
-
-@lru_cache(maxsize=4096)
-def _scheduled(schedule: str, start: date, until: date) -> tuple[date, ...]:
-    # Cached: dateutil spends about 20 us an occurrence, a year of weekly dates 1 ms, and the
-    # groups of a programme mostly share a schedule and (cycles begun before the period) a start.
-    rule = rrulestr(schedule, dtstart=datetime.combine(start, clock(12)))
-    return tuple(d.date() for d in rule.between(datetime.combine(start, clock(0)),
-                                                datetime.combine(until, clock(23, 59)), inc=True))
-
-
-@lru_cache(maxsize=4096)
-def _next_scheduled(schedule: str, day: date, within: int = 400) -> date | None:
-    """The schedule's first date from `day` (the rule started on that day) within `within` days."""
-    rule = rrulestr(schedule, dtstart=datetime.combine(day, clock(12)))
-    found = rule.after(datetime.combine(day, clock(0)), inc=True)
-    return found.date() if found is not None and found.date() <= day + timedelta(days=within) else None
-
-
-def missed_dates(schedule: str, start: date, until: date, held: list[date]) -> tuple[list[date], int]:
-    """Scheduled dates with no meeting within half an interval of them; and how many were due.
-
-    Each scheduled date owns the days closer to it than to its neighbours (a weekly Thursday owns
-    Monday to Sunday), so a meeting moved by a day or two still counts for its week.
-    """
-    windows = _windows(schedule, start, until)
-    ordered = sorted(held)
-    missed = []
-    for day, lo, hi in windows:
-        first = bisect_left(ordered, lo)  # the earliest meeting on or after lo: is it before hi?
-        if first == len(ordered) or ordered[first] >= hi:
-            missed.append(day)
-    return missed, len(windows)
-
-
-@lru_cache(maxsize=4096)
-def _windows(schedule: str, start: date, until: date) -> tuple[tuple[date, date, date], ...]:
-    """Each scheduled date with the days it owns, [lo, hi): the same for every group that shares
-    the schedule and the period, so computed once for them."""
-    dates = _scheduled(schedule, start, until)
-    if not dates:
-        return ()
-    after = _next_scheduled(schedule, until + timedelta(days=1))
-    points = [*dates, after] if after is not None else list(dates)
-    out = []
-    for i, day in enumerate(dates):
-        # Half the gap to the neighbours on each side (the same gap mirrored at the ends).
-        gap_before = day - points[i - 1] if i else (points[1] - day if len(points) > 1 else timedelta(7))
-        gap_after = points[i + 1] - day if i + 1 < len(points) else gap_before
-        out.append((day, day - gap_before / 2, day + gap_after / 2))
-    return tuple(out)
-
-
 def _meetings_missed(run: _Run) -> None:
     session, scope, start, end, settings = run.session, run.scope, run.start, run.end, run.settings
     out, groups = run.out, run.groups
@@ -367,7 +309,7 @@ def _key_holders(run: _Run) -> None:
              "dates": dates[:20]}))
 
 
-IDLE_MEETINGS_AT_ONCE = 2000  # meeting ids written into one statement of `_idle_members`
+IDLE_MEETINGS_AT_ONCE = 5000  # meeting ids written into one statement of `_idle_members`
 
 
 def _idle_members(run: _Run) -> None:
