@@ -339,7 +339,7 @@ def _idle_members(run: _Run) -> None:
 def _idle_in(run: _Run, meeting_ids: list[int], n: int) -> None:
     """The idle members of the groups whose last `n` meetings are `meeting_ids` (whole groups)."""
     def named() -> Any:
-        return bindparam("meeting_ids", meeting_ids, expanding=True, literal_execute=True)
+        return bindparam("meeting_ids", meeting_ids, unique=True, expanding=True, literal_execute=True)
     busy = select(Entry.member_id).where(Entry.meeting_id.in_(named()), Entry.member_id.is_not(None)) \
         .distinct().subquery()
     rows = run.session.execute(
