@@ -1,5 +1,6 @@
 """Audit: anomaly flags per group (each with the facts behind it). Verification of many journals
-at once is `journals.py`'s (re-exported here: `audit.verify_many`).
+at once is `journals.py`'s (re-exported here: `audit.verify_many`); the scheduled dates a group
+did not meet on are `missed_meetings.py`'s.
 
 Flags are questions for a field officer, not verdicts. Each is computed from the ledger, the
 meeting and member registers and the loan register, with set-based queries over every group in
@@ -32,20 +33,20 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
-from datetime import time as clock
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from dateutil.rrule import rrulestr
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import String, and_, bindparam, case, cast, func, literal, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 
 from . import metrics
 from .actors import Actor
+from .db import utcnow
 from .journals import ManyReport, describe, verify_groups, verify_many
 from .meetings import local_today
+from .missed_meetings import missed_dates, scheduled_dates
 from .models import Attendance, Cycle, Entry, Group, Loan, Meeting, Member
 from .money import Money
 from .policy import from_dict
@@ -240,35 +241,6 @@ def _treasurer_reversals(run: _Run) -> None:
                  "reversals": items[:50]}))
 
 
-def scheduled_dates(schedule: str, start: date, until: date) -> list[date]:
-    """The schedule's dates from `start` to `until`, both included."""
-    rule = rrulestr(schedule, dtstart=datetime.combine(start, clock(12)))
-    return [d.date() for d in rule.between(datetime.combine(start, clock(0)),
-                                           datetime.combine(until, clock(23, 59)), inc=True)]
-
-
-def missed_dates(schedule: str, start: date, until: date, held: list[date]) -> tuple[list[date], int]:
-    """Scheduled dates with no meeting within half an interval of them; and how many were due.
-
-    Each scheduled date owns the days closer to it than to its neighbours (a weekly Thursday owns
-    Monday to Sunday), so a meeting moved by a day or two still counts for its week.
-    """
-    dates = scheduled_dates(schedule, start, until)
-    if not dates:
-        return [], 0
-    after = scheduled_dates(schedule, until + timedelta(days=1), until + timedelta(days=400))[:1]
-    points = dates + after
-    missed = []
-    for i, day in enumerate(dates):
-        # Half the gap to the neighbours on each side (the same gap mirrored at the ends).
-        gap_before = day - points[i - 1] if i else (points[1] - day if len(points) > 1 else timedelta(7))
-        gap_after = points[i + 1] - day if i + 1 < len(points) else gap_before
-        lo, hi = day - gap_before / 2, day + gap_after / 2
-        if not any(lo <= h < hi for h in held):
-            missed.append(day)
-    return missed, len(dates)
-
-
 def _meetings_missed(run: _Run) -> None:
     session, scope, start, end, settings = run.session, run.scope, run.start, run.end, run.settings
     out, groups = run.out, run.groups
@@ -277,24 +249,20 @@ def _meetings_missed(run: _Run) -> None:
                Cycle.planned_shareout_date)
         .where(Cycle.group_id.in_(scope), Cycle.start_date <= end))
     held: dict[int, list[date]] = defaultdict(list)
-    last: dict[int, date] = {}
-    for r in session.execute(select(Meeting.cycle_id, Meeting.date).where(
-            Meeting.group_id.in_(scope), Meeting.date <= end + timedelta(days=7))):
-        held[r.cycle_id].append(r.date)
-        last[r.cycle_id] = max(last.get(r.cycle_id, r.date), r.date)
-    cache: dict[tuple[str, date, date, tuple[date, ...]], tuple[list[date], int]] = {}
+    for cycle_id, day in session.execute(  # in date order: each cycle's last meeting is its list's last
+            select(Meeting.cycle_id, Meeting.date).where(
+                Meeting.group_id.in_(scope), Meeting.date <= end + timedelta(days=7))
+            .order_by(Meeting.cycle_id, Meeting.date)):
+        held[cycle_id].append(day)
+    now = utcnow()  # one clock for every group: "today" is each group's own date of it
     for c in cycles:
-        today = local_today(groups[c.group_id])
-        stop = c.planned_shareout_date if c.status == "open" else last.get(c.id, c.start_date)
+        today = local_today(groups[c.group_id], now)
+        stop = c.planned_shareout_date if c.status == "open" else (held[c.id] or [c.start_date])[-1]
         until = min(end, stop, today - timedelta(days=1))
         begin = max(start, c.start_date)
         if until < begin:
             continue
-        dates = tuple(sorted(held[c.id]))
-        key = (c.schedule, begin, until, dates)
-        if key not in cache:
-            cache[key] = missed_dates(c.schedule, begin, until, list(dates))
-        missed, due = cache[key]
+        missed, due = missed_dates(c.schedule, begin, until, held[c.id])
         if len(missed) > settings.missed_meetings_max:
             out[c.group_id].flags.append(Flag(
                 "meetings_missed", "warning",
@@ -317,24 +285,23 @@ def _key_holders(run: _Run) -> None:
                 "key_holders_short", "warning",
                 f"{n} key holders; the box needs {settings.key_holders_min}, none on the committee",
                 {"key_holders": n, "minimum": settings.key_holders_min}))
-    # Who opened or closed each meeting: a treasurer acting as a member who holds a key.
-    keyed = {f"treasurer:member:{m.id}": m for m in session.execute(
-        select(Member.id, Member.group_id, Member.number, Member.name, Member.role)
-        .where(Member.group_id.in_(scope), Member.role.in_(("key_holder", "box_keeper"))))}
-    if not keyed:
-        return
+    # Who opened or closed each meeting: a treasurer acting as a member who holds a key. Matched in
+    # the database on the member's label: the labels as a list (a key holder of every group) were
+    # thousands of bound parameters, longer to send and plan than the join is to run.
+    label = literal("treasurer:member:") + cast(Member.id, String)
     found: dict[tuple[int, int], list[date]] = defaultdict(list)
+    keyed: dict[tuple[int, int], Any] = {}
     for r in session.execute(
-            select(Meeting.group_id, Meeting.date, Meeting.opened_by, Meeting.closed_by)
-            .where(Meeting.group_id.in_(scope), Meeting.date >= start, Meeting.date <= end,
-                   or_(Meeting.opened_by.in_(list(keyed)), Meeting.closed_by.in_(list(keyed))))
-            .order_by(Meeting.date)):
-        for label in {r.opened_by, r.closed_by}:
-            m = keyed.get(label or "")
-            if m is not None and m.group_id == r.group_id:
-                found[(m.group_id, m.id)].append(r.date)
+            select(Meeting.group_id, Meeting.date, Member.id, Member.number, Member.name, Member.role)
+            .join(Member, and_(Member.group_id == Meeting.group_id,
+                               Member.role.in_(("key_holder", "box_keeper")),
+                               or_(Meeting.opened_by == label, Meeting.closed_by == label)))
+            .where(Meeting.group_id.in_(scope), Meeting.date >= start, Meeting.date <= end)
+            .order_by(Meeting.date, Meeting.id, Member.id)):
+        keyed[(r.group_id, r.id)] = r
+        found[(r.group_id, r.id)].append(r.date)
     for (gid, mid), dates in found.items():
-        m = keyed[f"treasurer:member:{mid}"]
+        m = keyed[(gid, mid)]
         out[gid].flags.append(Flag(
             "key_holder_records", "warning",
             f"{m.name}, a {m.role.replace('_', ' ')}, kept the books of {len(dates)} meeting(s)",
@@ -342,21 +309,45 @@ def _key_holders(run: _Run) -> None:
              "dates": dates[:20]}))
 
 
+IDLE_MEETINGS_AT_ONCE = 5000  # meeting ids written into one statement of `_idle_members`
+
+
 def _idle_members(run: _Run) -> None:
-    session, scope, end, out, settings = run.session, run.scope, run.end, run.out, run.settings
-    n = settings.idle_meetings
+    session, scope, end, n = run.session, run.scope, run.end, run.settings.idle_meetings
     ranked = select(Meeting.id, Meeting.group_id, func.row_number().over(
         partition_by=Meeting.group_id, order_by=(Meeting.date.desc(), Meeting.id.desc())).label("rn")
     ).where(Meeting.group_id.in_(scope), Meeting.date <= end).subquery()
-    recent = select(ranked.c.id).where(ranked.c.rn <= n)
-    busy = select(Entry.member_id).where(Entry.meeting_id.in_(recent), Entry.member_id.is_not(None)) \
+    recent: dict[int, list[int]] = defaultdict(list)
+    for meeting_id, group_id in session.execute(
+            select(ranked.c.id, ranked.c.group_id).where(ranked.c.rn <= n)):
+        recent[group_id].append(meeting_id)
+    # The last meetings are read first and named in the statements below, a batch of groups at a
+    # time: as a subquery the planner cannot tell how few rows the window keeps (it expected every
+    # meeting) and read every entry of the programme to find who had one (1.3 s at 1,000 groups);
+    # named, it reads those meetings' entries by ix_entries_meeting_member. Written as literals
+    # (integers): as bound parameters, thousands cost more to send than the query takes to run.
+    batch: list[int] = []
+    for ids in recent.values():
+        batch.extend(ids)
+        if len(batch) >= IDLE_MEETINGS_AT_ONCE:
+            _idle_in(run, batch, n)
+            batch = []
+    if batch:
+        _idle_in(run, batch, n)
+
+
+def _idle_in(run: _Run, meeting_ids: list[int], n: int) -> None:
+    """The idle members of the groups whose last `n` meetings are `meeting_ids` (whole groups)."""
+    def named() -> Any:
+        return bindparam("meeting_ids", meeting_ids, unique=True, expanding=True, literal_execute=True)
+    busy = select(Entry.member_id).where(Entry.meeting_id.in_(named()), Entry.member_id.is_not(None)) \
         .distinct().subquery()
-    rows = session.execute(
+    rows = run.session.execute(
         select(Attendance.group_id, Attendance.member_id, Member.number, Member.name,
                func.sum(case((Attendance.present, 1), else_=0)).label("present"))
         .join(Member, Member.id == Attendance.member_id)
         .outerjoin(busy, busy.c.member_id == Attendance.member_id)
-        .where(Attendance.meeting_id.in_(recent), busy.c.member_id.is_(None), Member.status == "active")
+        .where(Attendance.meeting_id.in_(named()), busy.c.member_id.is_(None), Member.status == "active")
         .group_by(Attendance.group_id, Attendance.member_id, Member.number, Member.name)
         .having(func.count() == n)
         .order_by(Attendance.group_id, Member.number))
@@ -365,7 +356,7 @@ def _idle_members(run: _Run) -> None:
         by_group[r.group_id].append({"member_id": r.member_id, "member_number": r.number,
                                      "name": r.name, "present_at": int(r.present or 0)})
     for gid, members in by_group.items():
-        out[gid].flags.append(Flag(
+        run.out[gid].flags.append(Flag(
             "idle_members", "warning",
             f"{len(members)} member(s) with no transaction at the last {n} meetings",
             {"meetings": n, "members": members}))

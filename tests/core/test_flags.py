@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import text, update
 
 from tests.conftest import is_postgres
@@ -299,3 +301,72 @@ def test_verify_many_stays_inside_the_actors_programme(session, factory, group):
     assert mine.groups_checked == 0
     everything = audit.verify_many(session, Actor.system())
     assert everything.groups_checked >= 1
+
+
+# --- the flags' set-based reads at programme scale (README: Staff console) -----------------------
+
+
+def _held_within_half_an_interval(schedule, start, until, held):
+    """The definition of a missed meeting, written plainly (each scheduled date against every
+    meeting held): what `missed_dates` computes with its cached windows and a binary search."""
+    dates = audit.scheduled_dates(schedule, start, until)
+    if not dates:
+        return [], 0
+    later = audit.scheduled_dates(schedule, until + timedelta(days=1), until + timedelta(days=400))
+    points = dates + later[:1]
+    missed = []
+    for i, day in enumerate(dates):
+        before = day - points[i - 1] if i else (points[1] - day if len(points) > 1 else timedelta(7))
+        after = points[i + 1] - day if i + 1 < len(points) else before
+        if not any(day - before / 2 <= h < day + after / 2 for h in held):
+            missed.append(day)
+    return missed, len(dates)
+
+
+@settings(max_examples=150, deadline=None)
+@given(schedule=st.sampled_from(["FREQ=WEEKLY;BYDAY=TH", "FREQ=WEEKLY;INTERVAL=2;BYDAY=MO",
+                                 "FREQ=WEEKLY;BYDAY=TU,FR", "FREQ=MONTHLY;BYMONTHDAY=15",
+                                 "FREQ=MONTHLY;BYDAY=1SA", "FREQ=DAILY;INTERVAL=10"]),
+       start=st.dates(date(2024, 1, 1), date(2026, 6, 30)), days=st.integers(0, 200),
+       held=st.lists(st.integers(-20, 220), max_size=40))
+def test_missed_dates_are_the_scheduled_dates_with_no_meeting_near_them(schedule, start, days, held):
+    until = start + timedelta(days=days)
+    meetings_held = [start + timedelta(days=d) for d in held]
+    assert audit.missed_dates(schedule, start, until, meetings_held) == \
+        _held_within_half_an_interval(schedule, start, until, meetings_held)
+
+
+def test_idle_members_are_found_group_by_group_whatever_the_batch(session, factory, group, monkeypatch):
+    """The last meetings are named in batches of whole groups: one group a batch finds what one
+    batch of every group finds."""
+    other = factory.ready(programme=group.programme, members=10, start=S)
+    quiet = {}
+    for g in (group, other):
+        ms = factory.members(g)
+        quiet[g.id] = ms[5].id
+        _four_meetings(session, factory, g, {ms[5].id: "never"})
+    actor = factory.auditor(group.programme_id)
+
+    def idle():
+        return {gf.group_id: [m["member_id"] for f in gf.flags if f.code == "idle_members"
+                              for m in f.facts["members"]]
+                for gf in audit.programme_flags(session, actor, group.programme_id, start=S, end=TODAY)}
+
+    together = idle()
+    monkeypatch.setattr(audit, "IDLE_MEETINGS_AT_ONCE", 1)
+    assert idle() == together == {group.id: [quiet[group.id]], other.id: [quiet[other.id]]}
+
+
+def test_a_meeting_opened_by_one_key_holder_and_closed_by_another_flags_both(session, factory, group):
+    first, second = factory.member(group, role="key_holder"), factory.member(group, role="box_keeper")
+    meetings.open_meeting(session, Actor(role="treasurer", group_id=group.id, member_id=first.id),
+                          group, meeting_date=THU)
+    loan, social = meetings.expected_cash(session, group)
+    meetings.close_meeting(session, Actor(role="treasurer", group_id=group.id, member_id=second.id),
+                           group, counted_loan_fund=loan, counted_social_fund=social)
+    meetings.open_meeting(session, Actor(role="treasurer", group_id=group.id, member_id=first.id),
+                          group, meeting_date=THU + timedelta(weeks=1))
+    factory.close(group)
+    flags = codes(session, factory, group)["key_holder_records"]
+    assert {(f.facts["member_id"], f.facts["role"], tuple(f.facts["dates"])) for f in flags} == {
+        (first.id, "key_holder", (THU, THU + timedelta(weeks=1))), (second.id, "box_keeper", (THU,))}
