@@ -9,6 +9,8 @@ default, leaving room for the network's own legs) and three places where it give
   that would wait past its deadline is refused. Without the gate, every thread polls SQLite's busy
   handler, which sleeps and retries and serves no one in order: the tails of 10-17 s at saturation
   were hops that lost the poll again and again while later ones won;
+- on SQLite, the walk's gate (`WALK_SLOTS_SQLITE` walks at a time per process, same rules) and
+  the writers' file lock across processes (`writers_queue`), asked for until the same time runs out;
 - the database's own lock wait, bounded by what is left of the deadline (SQLite `busy_timeout`,
   PostgreSQL `lock_timeout`), for the wait on the other processes' writers;
 - before commit: a hop past its deadline rolls back.
