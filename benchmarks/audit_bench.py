@@ -40,6 +40,7 @@ import psycopg  # noqa: E402
 from dateutil.relativedelta import relativedelta  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
+from benchmarks import durability  # noqa: E402
 from migrations import upgrade  # noqa: E402
 from vision_ledger import audit, exports, metrics  # noqa: E402
 from vision_ledger.actors import Actor  # noqa: E402
@@ -57,8 +58,11 @@ FINE = 5000
 
 
 def pg_url() -> str:
+    """A durable throwaway PostgreSQL of the benches' own (fsync on; the tests' server has it off)."""
+    env = {**os.environ, "VISION_PG_DURABLE": "1",
+           "VISION_PG_STATE_DIR": os.environ.get("VISION_PG_STATE_DIR", str(ROOT / ".pgbench"))}
     out = subprocess.run(["bash", str(ROOT / "scripts" / "pg.sh"), "start"], capture_output=True,
-                         text=True, check=False).stdout
+                         text=True, check=False, env=env).stdout
     return [line for line in out.splitlines() if line.startswith("postgresql://")][-1]
 
 
@@ -274,12 +278,14 @@ def main() -> None:
     parser.add_argument("--url", help="an existing, loaded database (skips the load)")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument("--export-child", nargs="+", help=argparse.SUPPRESS)
+    durability.add_flag(parser)
     args = parser.parse_args()
     if args.export_child:
         export_child(args.export_child[0], [int(x) for x in args.export_child[1:]])
         return
 
     if args.url:
+        durability.require_url(args.url, args.allow_non_durable)
         measure(args.url, args)
         return
     base = pg_url()
@@ -290,6 +296,7 @@ def main() -> None:
             c.execute(text(f'CREATE DATABASE "{name}"'))
         url = base.rsplit("/", 1)[0] + f"/{name}"
         upgrade(url)
+        durability.require_url(url, args.allow_non_durable)
         print(f"loading {n_groups} groups x {MEMBERS} members x {args.weeks} weeks into {name}")
         t0 = time.perf_counter()
         _, entries = load(url, n_groups, args.weeks)

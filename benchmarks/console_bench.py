@@ -43,7 +43,7 @@ from api import create_app  # noqa: E402
 from api.auth import create_token  # noqa: E402
 from api.console import pages  # noqa: E402
 from api.console.texts import Words  # noqa: E402
-from benchmarks import audit_bench  # noqa: E402
+from benchmarks import audit_bench, durability  # noqa: E402
 from benchmarks.audit_bench import MEMBERS, load, pg_url  # noqa: E402
 from migrations import upgrade  # noqa: E402
 from vision_ledger import audit, currencies, metrics  # noqa: E402
@@ -181,6 +181,7 @@ def main() -> None:
     parser.add_argument("--url", help="an existing, loaded database (skips the load)")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument("--repeat", type=int, default=2, help="renders of each page (the best is kept)")
+    durability.add_flag(parser)
     args = parser.parse_args()
 
     name = None
@@ -195,6 +196,7 @@ def main() -> None:
             admin.dispose()
             url = f"{base}/{name}"
             upgrade(url)
+            durability.require_url(url, args.allow_non_durable)
             print(f"loading {args.groups} groups x {MEMBERS} members x {args.weeks} weeks into {name}")
             t0 = time.perf_counter()
             _with_group_locale()
@@ -206,6 +208,8 @@ def main() -> None:
                 refreshed = metrics.refresh(s)
             totals.dispose()
             print(f"  totals refresh: {time.perf_counter() - t0:.0f} s for {refreshed} groups")
+        else:
+            durability.require_url(url, args.allow_non_durable)
         measure(url, args.repeat)
     finally:
         if name is not None and not args.keep:  # dropped also when the load or a render failed

@@ -18,6 +18,7 @@ import os
 import tempfile
 import time
 
+from benchmarks import durability
 from migrations import upgrade
 from vision_ledger import groups, imports
 from vision_ledger.actors import Actor
@@ -44,16 +45,19 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=20)
     parser.add_argument("--database", help="a database URL (default: a new SQLite file per size; in a "
                                            "given database each size imports into a programme of its own)")
+    durability.add_flag(parser)
     args = parser.parse_args()
     for n_groups in args.groups:
         with tempfile.TemporaryDirectory() as tmp:
-            run(args.database or f"sqlite:///{tmp}/bench.sqlite3", n_groups, args.members)
+            run(args.database or f"sqlite:///{tmp}/bench.sqlite3", n_groups, args.members,
+                args.allow_non_durable)
 
 
-def run(url: str, n_groups: int, n_members: int) -> None:
+def run(url: str, n_groups: int, n_members: int, allow_non_durable: bool = False) -> None:
     """Dry run, import and re-run of one file of `n_groups` x `n_members` rows."""
     upgrade(url)
     db = Database(url)
+    durability.require(db, allow_non_durable)
     system = Actor.system("bench")
     with db.unit_of_work() as s:
         programme_id = groups.create_programme(s, system, name=f"Bench {n_groups}", country="KE",

@@ -44,6 +44,7 @@ sys.path.insert(0, str(ROOT))
 import psycopg  # noqa: E402
 from sqlalchemy import delete, select, text  # noqa: E402
 
+from benchmarks import durability  # noqa: E402
 from benchmarks.audit_bench import COLUMNS, Ids, build_group  # noqa: E402
 from migrations import upgrade  # noqa: E402
 from vision_ledger import metrics  # noqa: E402
@@ -138,21 +139,6 @@ def load(sinks: list[Sink]) -> int:
     return entries
 
 
-def durable(db: Database) -> dict[str, str]:
-    with db.engine.connect() as c:
-        if db.dialect == "postgresql":
-            return {k: c.execute(text(f"SHOW {k}")).scalar_one()
-                    for k in ("fsync", "synchronous_commit", "full_page_writes")}
-        return {"synchronous": str(c.execute(text("PRAGMA synchronous")).scalar_one()),
-                "journal_mode": c.execute(text("PRAGMA journal_mode")).scalar_one()}
-
-
-def is_durable(settings: dict[str, str]) -> bool:
-    if "fsync" in settings:
-        return all(v == "on" for v in settings.values())
-    return settings["synchronous"] in ("2", "3") and settings["journal_mode"] == "wal"
-
-
 def best(label: str, fn: Any, repeat: int) -> tuple[Any, float]:
     times, result = [], None
     for _ in range(repeat):
@@ -166,7 +152,7 @@ def best(label: str, fn: Any, repeat: int) -> tuple[Any, float]:
 
 
 def measure(db: Database, *, first_refresh: bool = True, compare: bool = False) -> dict[str, Any]:
-    out: dict[str, Any] = {"settings": durable(db)}
+    out: dict[str, Any] = {"settings": durability.settings(db)}
     if first_refresh:
         with db.unit_of_work() as s:  # from empty totals, so a kept database measures the same again
             for table in (*metrics.tables.TOTALS, metrics.TotalsMark):
@@ -219,8 +205,7 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pg", help="a PostgreSQL server URL (a database is created on it and dropped)")
     parser.add_argument("--sqlite", action="store_true", help="also measure a new SQLite file")
-    parser.add_argument("--allow-non-durable", action="store_true",
-                        help="measure a database whose commits are not durable (labelled as such)")
+    durability.add_flag(parser)
     parser.add_argument("--groups", type=int, default=1000, help="programme 1's groups (2: a tenth)")
     parser.add_argument("--heavy-weeks", type=int, default=2200, help="weeks of the heaviest group's history")
     parser.add_argument("--reuse", nargs="+", metavar="URL",
@@ -259,9 +244,7 @@ def main() -> None:
         for url in urls:
             upgrade(url)
             db = Database(url)
-            settings = durable(db)
-            if not is_durable(settings) and not args.allow_non_durable:
-                raise SystemExit(f"{db.dialect} is not durable ({settings}); pass --allow-non-durable")
+            durability.require(db, args.allow_non_durable)
             dbs.append(db)
         print(f"loading {sum(len(v) for v in PROGRAMMES.values())} groups into {len(urls)} database(s)")
         t0 = time.perf_counter()
@@ -270,7 +253,7 @@ def main() -> None:
         for db in dbs:
             print(f"{db.dialect}:")
             results[db.dialect] = measure(db, compare=args.compare)
-            if not is_durable(results[db.dialect]["settings"]):
+            if not durability.is_durable(results[db.dialect]["settings"]):
                 print("  NOT DURABLE: " + json.dumps(results[db.dialect]["settings"]))
             db.dispose()
     finally:

@@ -24,6 +24,7 @@ from dataclasses import replace
 
 from sqlalchemy import insert, select
 
+from benchmarks import durability
 from migrations import upgrade
 from sms.gateway import AfricasTalkingGateway
 from sms.models import SmsAttempt
@@ -120,12 +121,14 @@ def main() -> None:
                         default=[_settings().concurrency])
     parser.add_argument("--latency", type=float, default=0.05, help="stand-in answer delay (s)")
     parser.add_argument("--pg", default=os.environ.get("VISION_BENCH_PG_URL"))
+    durability.add_flag(parser)
     args = parser.parse_args()
     for kind in ["sqlite"] + (["postgresql"] if args.pg else []):
         for c in args.concurrency:
             for n in args.n:
                 url = fresh(kind, args.pg)
                 upgrade(url)
+                durability.require_url(url, args.allow_non_durable)
                 rate, problems = drain(url, n, c, args.latency)
                 print(f"{kind:10} concurrency {c:3}: drain {n} messages at {rate:7.1f} msg/s "
                       f"(ceiling {c / args.latency:.0f} at {args.latency * 1000:.0f} ms a request); "
