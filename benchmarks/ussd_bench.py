@@ -205,9 +205,9 @@ class Conversation:
             time.sleep(random.uniform(2, 6))  # session state: the same text finds the same page)
 
     def run(self) -> None:
-        self.hop(None)
-        self.hop("1")  # open meeting
-        self.hop("1")  # all present
+        self.hop(None, "dial")
+        self.hop("1", "open")  # open meeting
+        self.hop("1", "open")  # all present
         page = self.hop(PIN, "pin")
         assert "open" in page.lower(), page
         page = self.hop("1")  # savings round
@@ -215,12 +215,12 @@ class Conversation:
             page = self.hop("2" if i % 3 else "20", "round")
         assert "done" in page, page
         self.hop("00")
-        page = self.hop("10")  # group balance
+        page = self.hop("10", "balance")  # group balance
         loan, social = (a.replace(",", "") for a in AMOUNT.findall(page)[:2])
         self.hop("00")
         self.hop("9")  # close
-        self.hop(loan)
-        self.hop(social)
+        self.hop(loan, "count")
+        self.hop(social, "count")
         page = self.hop("1", "close")
         assert "closed" in page.lower(), page
 
@@ -369,6 +369,15 @@ def measure(url: str, groups: list[dict], args: argparse.Namespace, think: float
                                                            if k == "pin"]))
     print(report("savings-round hops (2 entries each)", [ms for c in conversations for k, ms in c.latencies
                                                           if k == "round"]))
+    # Every other kind of hop, with its own server time, so a tail can be traced to its hops.
+    for label, title in (("dial", "dialling in (the menu)"), ("open", "opening the meeting"),
+                         ("menu", "menu pages"), ("balance", "the group's balance"),
+                         ("count", "closing counts typed"), ("close", "closing the meeting")):
+        timings = [(ms, t) for c in conversations for (k, ms), t in zip(c.latencies, c.shares, strict=True)
+                   if k == label]
+        if timings:
+            print(report(title, [ms for ms, _ in timings]) + "\n  " +
+                  shares([t for _, t in timings]).strip())
     if heavy_ids:
         print(report(f"groups with {args.heavy_history:,} entries", heavy))
         print(report(f"groups with {args.history:,} entries", light))
