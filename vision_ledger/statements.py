@@ -15,7 +15,7 @@ from .business import local_today
 from .cycles import next_meeting_date
 from .groups import active_members, open_cycle
 from .loans import active_loan
-from .models import Account, Entry, Group, Meeting, Member, Posting
+from .models import Account, Cycle, Entry, Group, Meeting, Member, Posting
 from .money import Money
 
 
@@ -51,17 +51,27 @@ def social_fund_paid(session: Session, group_id: int, cycle_id: int, member_id: 
                                                   "member_id": member_id}) or 0)
 
 
-def position(session: Session, group: Group, member: Member) -> Position:
-    """The member's shares, savings, social fund paid this cycle, loan and next meeting."""
+def _group_facts(session: Session, group: Group) -> tuple[Cycle | None, date | None]:
+    """The group's open cycle and its next meeting date: the same for every member's position."""
     cycle = open_cycle(session, group.id)
+    if cycle is None:
+        return None, None
+    last = session.scalar(select(func.max(Meeting.date)).where(Meeting.group_id == group.id))
+    after = max(last or local_today(group), local_today(group))
+    return cycle, next_meeting_date(cycle.schedule, after)
+
+
+def position(session: Session, group: Group, member: Member, *,
+             facts: tuple[Cycle | None, date | None] | None = None) -> Position:
+    """The member's shares, savings, social fund paid this cycle, loan and next meeting.
+
+    `facts` is `_group_facts` when the caller reads many members' positions at once."""
+    cycle, next_meeting = facts if facts is not None else _group_facts(session, group)
     loan = active_loan(session, member.id)
     paid = 0
     if cycle is not None:
         paid = session.scalar(_SOCIAL_FUND_PAID, {"group_id": group.id, "cycle_id": cycle.id,
                                                    "member_id": member.id}) or 0
-    last = session.scalar(select(func.max(Meeting.date)).where(Meeting.group_id == group.id))
-    after = max(last or local_today(group), local_today(group))
-    schedule = cycle.schedule if cycle else group.schedule
     return Position(
         member_id=member.id,
         shares=ledger.units(session, group, member.id),
@@ -69,7 +79,7 @@ def position(session: Session, group: Group, member: Member) -> Position:
         social_fund_paid=Money(int(paid), group.currency),
         loan_balance=Money(loan.balance if loan else 0, group.currency),
         loan_due_on=loan.due_on if loan else None,
-        next_meeting=next_meeting_date(schedule, after) if cycle else None,
+        next_meeting=next_meeting,
     )
 
 
@@ -166,12 +176,23 @@ def member_statement(session: Session, actor: Actor, group: Group, member: Membe
 
 
 def payout_payload(session: Session, group: Group, member: Member) -> dict[str, Any]:
-    """Her last share-out or exit payout, for the statement SMS, when it is her latest entry."""
-    line = last_payout(statement_lines(session, group, member))
-    if line is None:
+    """Her last share-out or exit payout, for the statement SMS, when it is her latest entry.
+
+    Reads only her latest entry (what `last_payout(statement_lines(...))` finds, without reading
+    her whole history: a meeting's close sends twenty statements)."""
+    accounts = select(Account.id).where(Account.group_id == group.id, Account.member_id == member.id)
+    about = select(Posting.entry_id).where(Posting.group_id == group.id,
+                                           Posting.account_id.in_(accounts))
+    entry = session.execute(
+        select(Entry.kind, Entry.details, Entry.effective_date)
+        .where(Entry.group_id == group.id, (Entry.member_id == member.id) | Entry.id.in_(about))
+        .order_by(Entry.seq.desc()).limit(1)).first()
+    if entry is None or entry.kind not in _PAYOUT_KINDS:
         return {}
-    return {"payout": line.amount.minor, "payout_kind": line.entry.kind,
-            "payout_date": line.entry.effective_date.isoformat()}
+    details = entry.details or {}
+    amount = int((details.get("payouts") or {}).get(str(member.id), 0)) if entry.kind == "share_out" \
+        else int(details.get("payout", 0))
+    return {"payout": amount, "payout_kind": entry.kind, "payout_date": entry.effective_date.isoformat()}
 
 
 def queue_statement(session: Session, actor: Actor, group: Group, member: Member,
@@ -186,8 +207,9 @@ def queue_statement(session: Session, actor: Actor, group: Group, member: Member
 
 def queue_meeting_statements(session: Session, group: Group, meeting: Meeting) -> None:
     """After a meeting closes, every active member gets their statement and the closing cash."""
+    facts = _group_facts(session, group)
     for member in active_members(session, group.id):
-        pos = position(session, group, member)
+        pos = position(session, group, member, facts=facts)
         ledger.queue_message(session, group, member.id, "statement", payload={
             "reason": "meeting", "meeting_date": meeting.date.isoformat(),
             "closing_loan_fund": meeting.closing_loan_fund,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sms.gsm import segments
 from sms.texts import render
-from vision_ledger import loans, savings, shareout, statements
-from vision_ledger.models import OutboxMessage
+from vision_ledger import loans, reversals, savings, shareout, statements
+from vision_ledger.models import Entry, OutboxMessage
 from vision_ledger.money import Money
 
 
@@ -55,3 +55,34 @@ def test_the_statement_sms_after_a_share_out_tells_her_payout_in_one_segment(
         text = render("statement", message.payload, language)
         assert said in text, text
         assert segments(text) == 1, text
+
+
+def _from_her_history(session, group, member):
+    """The payout as her whole statement tells it (what payout_payload used to compute)."""
+    line = statements.last_payout(statements.statement_lines(session, group, member))
+    if line is None:
+        return {}
+    return {"payout": line.amount.minor, "payout_kind": line.entry.kind,
+            "payout_date": line.entry.effective_date.isoformat()}
+
+
+def test_the_statement_payout_reads_her_latest_entry_as_her_whole_statement_would(
+        session, factory, meeting_group):
+    t = factory.treasurer(meeting_group)
+    people = factory.members(meeting_group)
+    leaver, borrower, reversed_buyer = people[0], people[1], people[2]
+    shareout.exit_member(session, t, meeting_group, leaver)
+    loans.disburse_loan(session, t, meeting_group, borrower, kes("1000"))
+    # A member whose latest entry is a reversal: no payout.
+    paid = savings.pay_social_fund(session, t, meeting_group, reversed_buyer)
+    reversals.reverse_entry(session, t, meeting_group, session.get(Entry, paid.id), "typed twice")
+    for member in people:
+        assert statements.payout_payload(session, meeting_group, member) == \
+            _from_her_history(session, meeting_group, member)
+    assert statements.payout_payload(session, meeting_group, leaver)["payout_kind"] == "member_exit"
+    assert statements.payout_payload(session, meeting_group, borrower) == {}
+    loans.repay_loan(session, t, meeting_group, borrower, kes("1100"))
+    shareout.execute(session, t, meeting_group)
+    paid = [statements.payout_payload(session, meeting_group, m) for m in people[1:]]
+    assert paid == [_from_her_history(session, meeting_group, m) for m in people[1:]]
+    assert {p["payout_kind"] for p in paid} == {"share_out"} and all(p["payout"] > 0 for p in paid)
