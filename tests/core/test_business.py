@@ -3,11 +3,16 @@ operation starts from is read in one statement after the lock, and a purchase's 
 more, whatever the database."""
 
 from contextlib import contextmanager
+from datetime import date
 
+import pytest
 from sqlalchemy import event, select
+from sqlalchemy.exc import NoResultFound
 
 from vision_ledger import ledger, savings
+from vision_ledger.business import _BUSINESS
 from vision_ledger.errors import Conflict
+from vision_ledger.ledger.driver import read_one
 from vision_ledger.models import Entry, OutboxMessage
 
 from .helpers import ago, refused
@@ -98,3 +103,21 @@ def test_a_member_without_a_share_account_buys_at_most_the_ceiling(session, fact
     with refused("shares.above_maximum"):
         savings.buy_shares(session, t, meeting_group, newcomer, 1)
     assert session.get(Entry, entry.id).member_id == newcomer.id
+
+
+def test_the_driver_reads_what_sqlalchemy_reads(session, factory, meeting_group):
+    """`read_one` (the driver on SQLite) answers the business read as Connection.execute does:
+    the meeting's date as a date, the policies and fines decoded, a replay's row; no row or
+    several raise as `.one()` does."""
+    t = factory.treasurer(meeting_group)
+    m = factory.members(meeting_group)[0]
+    factory.close(meeting_group)
+    factory.meeting(meeting_group, on=ago(9))
+    savings.buy_shares(session, t, meeting_group, m, 2, idempotency_key="k-read")
+    conn = session.connection()
+    for key in ("k-read", "k-none"):
+        params = {"gid": meeting_group.id, "key": key}
+        assert read_one(conn, _BUSINESS, params) == tuple(conn.execute(_BUSINESS, params).one())
+    assert isinstance(read_one(conn, _BUSINESS, params)[2], date)
+    with pytest.raises(NoResultFound):
+        read_one(conn, _BUSINESS, {"gid": -1, "key": "k-none"})
