@@ -42,16 +42,20 @@ import uuid
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from migrations import upgrade
 from vision_ledger import groups, ledger, savings
 from vision_ledger.actors import Actor
+from vision_ledger.business import _BUSINESS
 from vision_ledger.cycles import start_cycle
 from vision_ledger.db import Database, make_engine
 from vision_ledger.ledger import credit, debit
+from vision_ledger.ledger.driver import read_one
 from vision_ledger.meetings import open_meeting
+from vision_ledger.models import Meeting
 from vision_ledger.money import Money
+from vision_ledger.savings import _PURCHASE
 
 RAW_SCHEMA = [
     "CREATE TABLE raw_accounts (id INTEGER PRIMARY KEY, balance BIGINT NOT NULL)",
@@ -345,6 +349,38 @@ def profile(what: str, n: int, top: int = 30) -> None:
     pstats.Stats(profiler).sort_stats("cumulative").print_stats(top)
 
 
+def reads(rounds: int = 7, n: int = 2000) -> None:
+    """A purchase's two reads on SQLite, through `Connection.execute` (as before `read_one`) and
+    through `read_one` (the driver), alternated in one process: the ratio survives the load."""
+    core = Core(_fresh("sqlite", None))
+    core.grow_history(1000)
+    with core.db.unit_of_work() as s:
+        group = ledger.lock_group(s, core.group_id)
+        conn, member = s.connection(), core.members[0]
+        meeting_id = s.scalar(select(Meeting.id).where(Meeting.group_id == group.id))
+        cases = {"business": (_BUSINESS, {"gid": group.id, "key": "bench:none"}),
+                 "purchase": (_PURCHASE, {"key": ledger.account_key("member_shares", member),
+                                          "meeting_id": meeting_id, "gid": group.id,
+                                          "member_id": member})}
+        for name, (statement, params) in cases.items():
+            if tuple(conn.execute(statement, params).one()) != read_one(conn, statement, params):
+                raise SystemExit(f"{name}: read_one reads other values than Connection.execute")
+            via_core, via_driver = [], []
+            for _ in range(rounds):
+                t = time.perf_counter()
+                for _ in range(n):
+                    conn.execute(statement, params).one()
+                via_core.append((time.perf_counter() - t) / n * 1e6)
+                t = time.perf_counter()
+                for _ in range(n):
+                    read_one(conn, statement, params)
+                via_driver.append((time.perf_counter() - t) / n * 1e6)
+            print(f"{name} read: Connection.execute {statistics.median(via_core):7.1f} us, "
+                  f"read_one {statistics.median(via_driver):7.1f} us (medians of {rounds} x {n}, "
+                  f"alternated); load {os.getloadavg()[0]:.2f}")
+    core.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -358,7 +394,12 @@ def main() -> None:
                         help="measure a PostgreSQL server running with fsync=off (not durable)")
     parser.add_argument("--profile", choices=["post", "buy_shares"],
                         help="instead of the rounds: cProfile of -n calls on SQLite")
+    parser.add_argument("--reads", action="store_true",
+                        help="instead of the rounds: a purchase's two reads, Core vs driver, SQLite")
     args = parser.parse_args()
+    if args.reads:
+        reads()
+        return
     if args.profile:
         profile(args.profile, args.n)
         return

@@ -22,6 +22,7 @@ from .cycles import no_open_cycle
 from .db import utcnow
 from .errors import DomainError
 from .groups import policy_in_force
+from .ledger.driver import read_one
 from .models import Cycle, Entry, Group, Meeting, Programme
 from .money import Money
 
@@ -112,32 +113,33 @@ class Business:
         self.group = ledger.lock_group(session, group.id)
         self.key = key
         self.request = request
-        # A Core row on the connection (no ORM result machinery, no autoflush): what the caller
-        # changed is flushed first, as an ORM query would (a second lock_group in a transaction
-        # runs none).
+        # One row on the connection (no ORM result machinery, no autoflush; on SQLite straight
+        # to the driver): what the caller changed is flushed first, as an ORM query would (a
+        # second lock_group in a transaction runs none).
         session.flush()
-        row = session.connection().execute(_BUSINESS, {"gid": self.group.id, "key": key}).one()
+        (m_id, m_cycle_id, m_date, *cycle, programme_policy, replay_id, replay_fingerprint,
+         replay_seq) = read_one(session.connection(), _BUSINESS, {"gid": self.group.id, "key": key})
         self.replay = ledger.replay_of(
-            session, key, request, (row.replay_id, row.replay_fingerprint, row.replay_seq),
-        ) if key and row.replay_id is not None else None
+            session, key, request, (replay_id, replay_fingerprint, replay_seq),
+        ) if key and replay_id is not None else None
         self.meeting: OpenMeeting | None = None
         self.cycle: OpenCycle | None = None
         self.policy = None
         if self.replay is not None:
             return
-        if row.m_id is not None:
-            self.meeting = OpenMeeting(row.m_id, row.m_cycle_id, row.m_date)
+        if m_id is not None:
+            self.meeting = OpenMeeting(m_id, m_cycle_id, m_date)
         elif needs_meeting:
             raise _not_open()
-        if row.c_id is None:
+        if cycle[0] is None:
             raise no_open_cycle()
-        self.cycle = OpenCycle(*(row._mapping[f"c_{c.key}"] for c in _CYCLE_COLUMNS))
+        self.cycle = OpenCycle(*cycle)
         if self.meeting is not None and self.meeting.cycle_id != self.cycle.id:
             # The share-out closed the meeting's cycle and a new one was started: the new cycle's
             # business (its share price, its loans) belongs to its own first meeting.
             raise DomainError("meeting.other_cycle",
                               "This meeting belongs to the previous cycle; close it and open a new one")
-        self.policy = policy_in_force(row.programme_policy, self.group.policy, self.cycle.policy)
+        self.policy = policy_in_force(programme_policy, self.group.policy, self.cycle.policy)
 
     def money(self, minor: int) -> Money:
         return Money(minor, self.group.currency)

@@ -10,6 +10,7 @@ from .actors import Actor
 from .errors import DomainError
 from .groups import get_member
 from .ledger import credit, debit
+from .ledger.driver import read_one
 from .limits import check_maximum
 from .loans import ACTIVE_LOAN_BALANCE, ACTIVE_LOAN_DUE_ON, owed_facts
 from .meetings import Business
@@ -84,9 +85,9 @@ def buy_shares(session: Session, actor: Actor, group: Group, member: Member, sha
         raise DomainError("shares.below_minimum", f"Buy at least {b.policy.shares_min} share(s)",
                           minimum=b.policy.shares_min, requested=shares)
     # Nothing changed since Business's reads (which follow lock_group's flush): the connection's.
-    already, held, paid, loan_balance, loan_due_on = session.connection().execute(_PURCHASE, {
+    already, held, paid, loan_balance, loan_due_on = read_one(session.connection(), _PURCHASE, {
         "key": ledger.account_key("member_shares", member.id), "meeting_id": b.meeting.id,
-        "gid": b.group.id, "member_id": member.id}).one()
+        "gid": b.group.id, "member_id": member.id})
     already = int(already or 0)
     if already + shares > b.policy.shares_max:
         raise DomainError("shares.above_maximum",
