@@ -31,6 +31,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from sms.models import SmsInbound, SmsMeetingCommand
+from sms.texts import shorten
 from vision_ledger import ledger, loans, meetings, pins, savings
 from vision_ledger.actors import Actor
 from vision_ledger.db import utcnow
@@ -368,13 +369,9 @@ def _seat_for(seats: list[tuple[Member, Group]], command: Command) -> tuple[Memb
     if command.group is not None and 1 <= command.group <= len(seats):
         return seats[command.group - 1]
     # At most four named, so the reply keeps to its part budget (a fifth seat is still G5).
-    listed = ", ".join(f"G{n} {_short(group.name)}" for n, (_, group) in enumerate(seats[:4], 1))
+    listed = ", ".join(f"G{n} {shorten(group.name, 14)}" for n, (_, group) in enumerate(seats[:4], 1))
     listed += f" +{len(seats) - 4}" if len(seats) > 4 else ""
     raise Refused("which_group", groups=listed)
-
-
-def _short(name: str, limit: int = 14) -> str:
-    return name if len(name) <= limit else name[:limit].rstrip(" .,-")
 
 
 def _seat_of_code(session: Session, seats: list[tuple[Member, Group]], phone: str,

@@ -58,7 +58,7 @@ def gsm_safe(text: str) -> str:
     return "".join(out)
 
 
-def _shorten(name: str, limit: int) -> str:
+def shorten(name: str, limit: int) -> str:
     """Cut name to limit characters, at a word boundary when one is near the end."""
     if len(name) <= limit:
         return name
@@ -140,7 +140,7 @@ def compose(ctx: _Ctx, head: str, required: list[str], optional: Sequence[str] =
         head = f"{head} {ctx.currency}".strip()
 
     def build(limit: int, parts: list[str]) -> str:
-        prefix = " ".join(x for x in (_shorten(name, limit), head) if x)
+        prefix = " ".join(x for x in (shorten(name, limit), head) if x)
         body = " ".join(x for x in parts if x)
         text = f"{prefix}: {body}" if prefix else body
         return to_gsm7(gsm_safe(text) if gsm else text)
